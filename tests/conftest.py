@@ -1,0 +1,25 @@
+"""Fixtures every test module may use: the real Stata corpus and the fake Stata installation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE_STATA = REPO / "tests" / "fake_stata"
+CORPUS = REPO.parent / "shared" / "stata-corpus"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """Real Stata logs written by other people (never edited)."""
+    if not CORPUS.is_dir():
+        pytest.fail(f"the Stata corpus is missing: expected it at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def fake_stata_dir() -> Path:
+    """The fake Stata installation root, as STATA_PATH would name it."""
+    return FAKE_STATA
