@@ -1,0 +1,43 @@
+"""Run Stata do-files and code through pystata, with live progress, from MCP clients, Python and the shell.
+
+    from stata_tools import Session, RunRequest
+
+    result = await Session().execute(RunRequest(do_file=Path("analysis.do")))
+"""
+
+from __future__ import annotations
+
+from stata_tools.events import (
+    CommandStarted,
+    ErrorRaised,
+    Finished,
+    Heartbeat,
+    Output,
+    Queued,
+    RunEvent,
+    Snapshot,
+    Started,
+)
+from stata_tools.results import RunResult, RunStatus, StataError, render_text
+from stata_tools.settings import Settings
+from stata_tools.stata.session import RunRequest, RunRequestError, Session
+
+__all__ = [
+    "CommandStarted",
+    "ErrorRaised",
+    "Finished",
+    "Heartbeat",
+    "Output",
+    "Queued",
+    "RunEvent",
+    "RunRequest",
+    "RunRequestError",
+    "RunResult",
+    "RunStatus",
+    "Session",
+    "Settings",
+    "Snapshot",
+    "Started",
+    "StataError",
+    "render_text",
+]

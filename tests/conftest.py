@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 FAKE_STATA = REPO / "tests" / "fake_stata"
 CORPUS = REPO.parent / "shared" / "stata-corpus"
+
+# One Stata per process: every in-process test shares it. A STATA_PATH already set (a real Stata,
+# another faithful fake) wins over ours.
+os.environ.setdefault("STATA_PATH", str(FAKE_STATA))
+os.environ.setdefault("STATA_TOOLS_RUN_DIR", tempfile.mkdtemp(prefix="stata-tools-runs-"))
+os.environ.setdefault("STATA_TOOLS_HEARTBEAT_S", "1")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,3 @@
+from stata_tools.cli import main
+
+main()

@@ -1,0 +1,138 @@
+"""`stata-tools serve | run FILE.do | doctor`: the command line over the same session and events."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from stata_tools.events import CommandStarted, Finished, Output, RunEvent
+from stata_tools.results import RunResult, render_text
+from stata_tools.settings import Settings, SettingsError
+from stata_tools.stata.discovery import StataNotFound, find_installation
+from stata_tools.stata.session import RunRequest, RunRequestError, Session
+
+TAIL_LINES = 8
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["serve", *(argv or [])])
+    sys.exit(args.handler(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stata-tools", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="run the MCP server (stdio by default)")
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_serve)
+    run = commands.add_parser("run", help="run a do-file (or --code) with live progress")
+    run.add_argument("file", nargs="?", help="the .do file")
+    run.add_argument("--code", help="Stata commands to run instead of a file")
+    run.add_argument("--working-dir", help="directory to cd into first")
+    run.add_argument("--timeout", type=float, help="stop the run after this many seconds")
+    run.set_defaults(handler=_run)
+    doctor = commands.add_parser("doctor", help="check that Stata can be found and started")
+    doctor.set_defaults(handler=_doctor)
+    parser.set_defaults(handler=_serve, transport="stdio", host="127.0.0.1", port=8000)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from stata_tools.server import run_http, run_stdio
+
+    if args.transport == "http":
+        run_http(args.host, args.port)
+    else:
+        run_stdio()
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    if (args.file is None) == (args.code is None):
+        console.print("[red]give a do-file or --code, not both or neither[/red]")
+        return 2
+    request = RunRequest(
+        code=args.code,
+        do_file=Path(args.file) if args.file else None,
+        working_dir=Path(args.working_dir) if args.working_dir else None,
+        timeout_s=args.timeout,
+    )
+    try:
+        session = Session(Settings.from_env())
+        result = asyncio.run(_run_with_progress(session, request, console))
+    except (RunRequestError, StataNotFound, SettingsError) as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]stopped[/yellow]")
+        return 130
+    print(render_text(result))
+    return result.rc if 0 <= result.rc < 256 else 255
+
+
+async def _run_with_progress(session: Session, request: RunRequest, console: Console) -> RunResult:
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    task = progress.add_task("starting Stata", total=None)
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    current = Text("")
+
+    def on_event(event: RunEvent) -> None:
+        snapshot = event.snapshot
+        progress.update(task, completed=snapshot.progress, total=snapshot.total)
+        if isinstance(event, CommandStarted):
+            progress.update(task, description=f"{event.index}/{event.total}")
+            current.plain = f"» {event.command}"
+        elif isinstance(event, Output):
+            tail.extend(line for line in event.lines if line.strip())
+        elif isinstance(event, Finished):
+            progress.update(task, description=event.result.status.value)
+        live.update(Group(progress, current, Text("\n".join(tail), style="dim")))
+
+    with Live(Group(progress), console=console, refresh_per_second=10, transient=True) as live:
+        return await session.execute(request, on_event)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    try:
+        settings = Settings.from_env()
+        installation = find_installation()
+    except (StataNotFound, SettingsError) as error:
+        console.print(f"[red]✗[/red] {error}")
+        return 1
+    console.print(f"[green]✓[/green] Stata {installation.edition.upper()} at {installation.path} "
+                  f"({installation.source})")
+    try:
+        info = asyncio.run(Session(settings).start())
+    except Exception as error:
+        console.print(f"[red]✗[/red] Stata did not start: {error}")
+        return 1
+    console.print(f"[green]✓[/green] Stata {info.version} started through pystata "
+                  f"{info.pystata_version}")
+    console.print(f"  run logs go to {settings.run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    main()

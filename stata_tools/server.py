@@ -1,0 +1,199 @@
+"""The FastMCP app: argument checks, events → progress notifications, results → text. No Stata logic."""
+
+from __future__ import annotations
+
+
+import contextlib
+import warnings
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+from fastmcp import Context, FastMCP
+from fastmcp.exceptions import ToolError
+from fastmcp.server.lifespan import lifespan
+from fastmcp.tools import ToolResult
+from mcp_types import TextContent
+from pydantic import Field
+
+from stata_tools.events import Finished
+from stata_tools.reporting import Reporter
+from stata_tools.results import RunResult, RunStatus, render_text
+from stata_tools.settings import Settings
+from stata_tools.stata.discovery import StataNotFound
+from stata_tools.stata.session import RunRequest, RunRequestError, Session
+
+with contextlib.suppress(ImportError):
+    from mcp.shared.exceptions import MCPDeprecationWarning
+
+    warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
+
+INSTRUCTIONS = """\
+Runs Stata through one persistent session: data in memory, globals and the locals set by run_code
+persist between calls, as in an interactive Stata. Prefer run_do_file for the user's do-files and
+run_code for short commands. Long runs report live progress (command k of N, newest output).
+Each result starts with a status line (ok / error / cancelled / timed out), the return code, the
+duration and where the full log is; errors are explained and point at the failing line."""
+
+_session: Session | None = None
+
+
+def get_session() -> Session:
+    """The process-wide session, created on first use (Stata itself starts at the first run)."""
+    global _session
+    if _session is None:
+        _session = Session(Settings.from_env())
+    return _session
+
+
+@lifespan
+async def session_lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
+    session = get_session()
+    try:
+        yield {"session": session}
+    finally:
+        session.engine.request_break()  # type: ignore[union-attr]
+        session.engine.close()  # type: ignore[union-attr]
+
+
+mcp = FastMCP("stata-tools", instructions=INSTRUCTIONS, lifespan=session_lifespan)
+
+PathArg = Annotated[str, Field(description="Path of the .do file (absolute, or relative to the "
+                                           "working directory).")]
+WorkingDirArg = Annotated[
+    str | None,
+    Field(description="Directory Stata should `cd` into before running; it stays the working "
+          "directory afterwards, as in Stata. Default: Stata's current directory."),
+]
+TimeoutArg = Annotated[
+    float | None,
+    Field(description="Stop the run (Stata break, session kept) after this many seconds.", gt=0),
+]
+
+
+@mcp.tool(output_schema=None)
+async def run_do_file(
+    path: PathArg,
+    ctx: Context,
+    working_dir: WorkingDirArg = None,
+    timeout_s: TimeoutArg = None,
+) -> ToolResult:
+    """Run a Stata do-file in the persistent session, streaming progress while it runs."""
+    request = RunRequest(
+        do_file=Path(path),
+        working_dir=Path(working_dir) if working_dir else None,
+        timeout_s=timeout_s,
+    )
+    return await _run(request, ctx)
+
+
+@mcp.tool(output_schema=None)
+async def run_code(
+    code: Annotated[str, Field(description="Stata commands, one or more lines, as in a do-file.")],
+    ctx: Context,
+    working_dir: WorkingDirArg = None,
+    timeout_s: TimeoutArg = None,
+) -> ToolResult:
+    """Run Stata commands in the persistent session (locals they set persist, like `include`)."""
+    request = RunRequest(
+        code=code,
+        working_dir=Path(working_dir) if working_dir else None,
+        timeout_s=timeout_s,
+    )
+    return await _run(request, ctx)
+
+
+@mcp.tool(output_schema=None)
+async def session_status() -> ToolResult:
+    """Whether Stata was found and started, its edition and version, and what it is running."""
+    session = get_session()
+    status = session.status()
+    info = status.info
+    lines = []
+    if info is None:
+        lines.append("Stata: not started yet (it starts at the first run).")
+        try:
+            installation = session.engine._locate()  # type: ignore[union-attr]
+            lines.append(f"Found: Stata {installation.edition.upper()} at {installation.path} "
+                         f"({installation.source}).")
+        except StataNotFound as error:
+            lines.append(str(error))
+    else:
+        lines.append(f"Stata {info.version} {info.edition.upper()} at {info.path} "
+                     f"(pystata {info.pystata_version}).")
+    if status.busy:
+        lines.append(f"Busy: running {status.current_source or 'a run'} "
+                     f"(run {status.current_run}); {status.queued} queued.")
+    else:
+        lines.append("Idle.")
+    lines.append(f"Run logs: {status.run_dir}")
+    meta = {
+        "started": status.started,
+        "busy": status.busy,
+        "queued": status.queued,
+        "current_run": status.current_run,
+        "edition": info.edition if info else None,
+        "version": info.version if info else None,
+        "path": info.path if info else None,
+    }
+    return ToolResult(content=[TextContent(type="text", text="\n".join(lines))], meta=meta)
+
+
+async def _run(request: RunRequest, ctx: Context) -> ToolResult:
+    session = get_session()
+    reporter = Reporter(
+        lambda progress, total, message: ctx.report_progress(progress, total, message),
+        lambda text: ctx.info(text, logger_name="stata.log"),
+    )
+    result: RunResult | None = None
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(reporter.pump)
+        try:
+            async with contextlib.aclosing(session.run(request)) as events:
+                async for event in events:
+                    reporter.update(event)
+                    if isinstance(event, Finished):
+                        result = event.result
+        except RunRequestError as error:
+            raise ToolError(str(error)) from None
+        except StataNotFound as error:
+            raise ToolError(str(error)) from None
+        except (OSError, RuntimeError) as error:
+            raise ToolError(f"Stata could not start: {error}") from None
+        finally:
+            await reporter.close()
+    assert result is not None
+    return ToolResult(
+        content=[TextContent(type="text", text=render_text(result))],
+        meta=result.to_meta(),
+        is_error=result.status is not RunStatus.OK,
+    )
+
+
+def run_stdio() -> None:
+    """Serve over stdio; SIGTERM closes Stata as cleanly as Ctrl+C (Claude Code sends both)."""
+    import os
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        mcp.run(transport="stdio", show_banner=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sys.stderr.flush()
+        os._exit(0)  # a thread blocked on stdin would keep the process alive
+
+
+def run_http(host: str, port: int) -> None:
+    """Serve Streamable HTTP at /mcp; SIGTERM runs the lifespan teardown like Ctrl+C."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        mcp.run(transport="http", host=host, port=port, show_banner=False)
+
+
+

@@ -1,0 +1,66 @@
+"""Configuration from the environment, read once at start-up into a frozen value."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIX = "STATA_TOOLS_"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value we cannot use; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a session needs to know that the user may want to change."""
+
+    stata_path: str | None = None
+    stata_edition: str | None = None
+    run_dir: Path = Path.home() / ".cache" / "stata-tools" / "runs"
+    heartbeat_s: float = 5.0
+    output_budget_chars: int = 20_000
+    default_timeout_s: float | None = None
+    max_runs_kept: int = 200
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read `STATA_PATH`, `STATA_EDITION` and the `STATA_TOOLS_*` variables."""
+        env = os.environ if env is None else env
+        defaults = cls()
+        return cls(
+            stata_path=env.get("STATA_PATH") or None,
+            stata_edition=env.get("STATA_EDITION") or None,
+            run_dir=Path(env[PREFIX + "RUN_DIR"]).expanduser()
+            if env.get(PREFIX + "RUN_DIR")
+            else defaults.run_dir,
+            heartbeat_s=_number(env, "HEARTBEAT_S", defaults.heartbeat_s, minimum=0.5),
+            output_budget_chars=int(
+                _number(env, "OUTPUT_BUDGET_CHARS", defaults.output_budget_chars, minimum=1000)
+            ),
+            default_timeout_s=_optional_number(env, "DEFAULT_TIMEOUT_S"),
+            max_runs_kept=int(_number(env, "MAX_RUNS_KEPT", defaults.max_runs_kept, minimum=1)),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise SettingsError(f"{PREFIX}{name}={raw!r} is below the minimum of {minimum:g}")
+    return value
+
+
+def _optional_number(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() in ("", "0", "none"):
+        return None
+    return _number(env, name, 0.0, minimum=0.1)

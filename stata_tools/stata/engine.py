@@ -1,0 +1,303 @@
+"""The execution thread: the only code that ever calls pystata, for the life of the process."""
+
+from __future__ import annotations
+
+import io
+import queue
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO, TypeVar
+
+from stata_tools.stata.discovery import Installation, load_pystata
+
+T = TypeVar("T")
+_RC = re.compile(r"r\((\d+)\);")
+BREAK_RC = 1
+
+
+@dataclass(frozen=True, slots=True)
+class StataInfo:
+    """What the session reports about the Stata it drives."""
+
+    path: str
+    edition: str
+    version: str
+    pystata_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One run as the engine sees it: Stata commands around the user's work."""
+
+    run_id: str
+    command: str
+    log_path: Path
+    log_name: str
+    stdout_path: Path
+    working_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """How pystata returned: rc 0, or the code and text of the SystemError it raised."""
+
+    rc: int
+    error_text: str | None
+    break_requested: bool
+    started: float
+    ended: float
+
+
+def stata_quote(text: str) -> str:
+    """Quote a path or string for a Stata command; compound quotes when it holds a `"`."""
+    return f'`"{text}"\'' if '"' in text else f'"{text}"'
+
+
+def return_code(text: str) -> int | None:
+    """The last `r(NNN);` in Stata's error text."""
+    codes = _RC.findall(text)
+    return int(codes[-1]) if codes else None
+
+
+class StdoutRouter(io.TextIOBase):
+    """Stands in for sys.stdout: Stata's prints go to the active run's file, nothing to fd 1.
+
+    Outside a run, text goes to stderr, never to stdout, which may be the MCP wire.
+    """
+
+    def __init__(self, fallback: TextIO) -> None:
+        self._fallback = fallback
+        self._sink: TextIO | None = None
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            target = self._sink or self._fallback
+            try:
+                target.write(text)
+                target.flush()
+            except (OSError, ValueError):
+                pass
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    @contextmanager
+    def capture(self, path: Path):
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as sink:
+            with self._lock:
+                self._sink = sink
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self._sink = None
+
+
+class Engine:
+    """Owns pystata on one daemon thread; every Stata call goes through `submit`."""
+
+    def __init__(self, locate: Callable[[], Installation]) -> None:
+        self._locate = locate
+        self._work: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()
+        self._pystata: ModuleType | None = None
+        self._info: StataInfo | None = None
+        self._router = StdoutRouter(sys.stderr)
+        self._state_lock = threading.Lock()
+        self._active: Job | None = None
+        self._in_user_code = False
+        self._break_requested = False
+        self._breaks_sent = 0
+
+    @property
+    def info(self) -> StataInfo | None:
+        return self._info
+
+    @property
+    def active(self) -> Job | None:
+        return self._active
+
+    @property
+    def breaks_sent(self) -> int:
+        """SetBreak calls made during the current or last run (never more than one)."""
+        return self._breaks_sent
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        """Run `fn` on the execution thread, after everything submitted before it."""
+        future: Future[T] = Future()
+        self._ensure_thread()
+        self._work.put((fn, future))
+        return future
+
+    def start(self) -> Future[StataInfo]:
+        """Initialise Stata (once) on the execution thread."""
+        return self.submit(self._initialise)
+
+    def execute(self, job: Job) -> Future[Execution]:
+        """Run a job: open its log, run its command, always close its log."""
+        return self.submit(lambda: self._execute(job))
+
+    def request_break(self) -> bool:
+        """Ask Stata to stop the current run, like pressing Break; at most once per run."""
+        with self._state_lock:
+            if self._active is None or self._break_requested:
+                return False
+            self._break_requested = True
+            if self._in_user_code:
+                self._send_break()
+            return True
+
+    def close(self) -> None:
+        """Let the execution thread end after the work already queued."""
+        if self._thread is not None:
+            self._work.put(None)
+
+    def _ensure_thread(self) -> None:
+        with self._thread_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="stata-engine", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while (item := self._work.get()) is not None:
+            fn, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as error:  # handed to the awaiting caller
+                future.set_exception(error)
+
+    def _initialise(self) -> StataInfo:
+        if self._info is not None:
+            return self._info
+        installation = self._locate()
+        sys.stdout = self._router  # before pystata exists, so nothing it prints reaches fd 1
+        pystata = load_pystata(installation, splash=False)
+        config = pystata.config
+        if hasattr(config, "set_graph_show"):
+            config.set_graph_show(False)
+        import sfi  # importable only once Stata is initialised
+
+        version = _stata_version(sfi)
+        edition = str(getattr(config, "stedition", "") or installation.edition).lower()
+        self._pystata = pystata
+        self._info = StataInfo(
+            path=str(installation.path),
+            edition=edition,
+            version=version,
+            pystata_version=str(getattr(pystata, "__version__", "unknown")),
+        )
+        return self._info
+
+    def _execute(self, job: Job) -> Execution:
+        self._initialise()
+        from pystata import stata
+
+        with self._state_lock:
+            self._active = job
+            self._break_requested = False
+            self._breaks_sent = 0
+        started = time.monotonic()
+        rc, error_text = 0, None
+        try:
+            with self._router.capture(job.stdout_path):
+                try:
+                    if job.working_dir is not None:
+                        stata.run(
+                            f"cd {stata_quote(str(job.working_dir))}", echo=False, inline=False
+                        )
+                    log = stata_quote(str(job.log_path))
+                    stata.run(
+                        f"log using {log}, text replace name({job.log_name}) nomsg",
+                        echo=False,
+                        inline=False,
+                    )
+                    rc, error_text = self._run_user_code(stata, job)
+                except SystemError as error:
+                    error_text = str(error)
+                    rc = return_code(error_text) or 198
+                finally:
+                    self._drain_lost_tail()
+                    self._close_log(stata, job)
+        finally:
+            with self._state_lock:
+                self._active = None
+                self._in_user_code = False
+            ended = time.monotonic()
+        return Execution(rc, error_text, self._break_requested, started, ended)
+
+    def _run_user_code(self, stata: ModuleType, job: Job) -> tuple[int, str | None]:
+        with self._state_lock:
+            if self._break_requested:
+                return BREAK_RC, "--Break--\nr(1);"
+            self._in_user_code = True
+        try:
+            stata.run(job.command, echo=False, inline=False)
+            return 0, None
+        except SystemError as error:
+            text = str(error)
+            rc = return_code(text)
+            if rc is None:
+                rc = BREAK_RC if self._break_requested else self._last_rc()
+            return rc, text
+        finally:
+            with self._state_lock:
+                self._in_user_code = False
+
+    def _send_break(self) -> None:
+        stlib = getattr(self._pystata.config, "stlib", None) if self._pystata else None
+        if stlib is not None:
+            stlib.StataSO_SetBreak()
+            self._breaks_sent += 1
+
+    def _drain_lost_tail(self) -> None:
+        """pystata's streaming thread can miss the last chunk; fetch it like a careful caller."""
+        get_output = getattr(self._pystata.config, "get_output", None) if self._pystata else None
+        if get_output is None:
+            return
+        try:
+            rest = get_output()
+        except Exception:
+            return
+        if rest:
+            self._router.write(rest)
+
+    def _close_log(self, stata: ModuleType, job: Job) -> None:
+        with suppress(SystemError):
+            stata.run(f"capture log close {job.log_name}", echo=False, inline=False)
+
+    def _last_rc(self) -> int:
+        try:
+            import sfi
+
+            value = sfi.Scalar.getValue("c(rc)")
+            return int(value) if value else 9999
+        except Exception:
+            return 9999
+
+
+def _stata_version(sfi: ModuleType) -> str:
+    try:
+        value = sfi.Scalar.getValue("c(stata_version)")
+    except Exception:
+        return "unknown"
+    if value is None:
+        return "unknown"
+    return f"{float(value):g}"

@@ -1,0 +1,429 @@
+"""Session: one Stata, runs queued in order, each run a stream of events ending in a RunResult."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import anyio
+
+from stata_tools.dofile import Command, DoFileError, decode_source, split_commands
+from stata_tools.events import (
+    Finished,
+    Heartbeat,
+    Output,
+    Queued,
+    RunEvent,
+    Snapshot,
+    Started,
+)
+from stata_tools.logs.follow import LogFollower
+from stata_tools.logs.parse import LogParser
+from stata_tools.progress import Tracker, format_elapsed
+from stata_tools.results import ExcerptBuilder, RunResult, RunStatus, StataError
+from stata_tools.settings import Settings
+from stata_tools.stata.discovery import find_installation
+from stata_tools.stata.engine import Engine, Execution, Job, StataInfo, stata_quote
+
+BREAK_GRACE_S = 10.0
+_UNSAFE_PATH_CHARS = ("`", "$", "\n", "\r")
+
+
+class RunRequestError(ValueError):
+    """The request cannot run as given; the message says what was wrong and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """What to run: `code`, or a `do_file`; optionally where and for how long."""
+
+    code: str | None = None
+    do_file: Path | None = None
+    working_dir: Path | None = None
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRun:
+    """A request checked and lexed, ready for Stata."""
+
+    label: str
+    source: str
+    commands: tuple[Command, ...]
+    working_dir: Path | None
+    timeout_s: float | None
+    do_file: Path | None = None
+    code: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatus:
+    """What `session_status` reports."""
+
+    started: bool
+    info: StataInfo | None
+    busy: bool
+    queued: int
+    current_run: str | None
+    current_source: str | None
+    run_dir: str
+
+
+def prepare(request: RunRequest, cwd: Path | None = None) -> PreparedRun:
+    """Check a request before Stata sees it: files exist, are readable, are not empty."""
+    base = cwd or Path.cwd()
+    working_dir = _check_working_dir(request.working_dir, base)
+    timeout = request.timeout_s
+    if timeout is not None and timeout <= 0:
+        raise RunRequestError(f"timeout_s must be positive, got {timeout:g}; omit it for no limit")
+    if (request.code is None) == (request.do_file is None):
+        raise RunRequestError("give exactly one of `code` or `do_file`")
+    if request.code is not None:
+        if not request.code.strip():
+            raise RunRequestError("`code` is empty: pass the Stata commands to run")
+        commands = _split(request.code, "the code")
+        return PreparedRun("code", "code", commands, working_dir, timeout, code=request.code)
+    path = _resolve(request.do_file, working_dir or base)  # type: ignore[arg-type]
+    text, notes = _read_do_file(path)
+    commands = _split(text, path.name)
+    if not commands:
+        raise RunRequestError(f"{path} holds only comments or blank lines: there is nothing to run")
+    return PreparedRun(
+        path.name, str(path), commands, working_dir, timeout, do_file=path, notes=notes
+    )
+
+
+def _check_working_dir(value: Path | None, base: Path) -> Path | None:
+    if value is None:
+        return None
+    path = _resolve(value, base)
+    if not path.exists():
+        raise RunRequestError(f"working directory {path} does not exist: create it or pass another")
+    if not path.is_dir():
+        raise RunRequestError(f"working directory {path} is a file, not a directory")
+    return path
+
+
+def _resolve(value: Path, base: Path) -> Path:
+    path = Path(os.path.expanduser(str(value)))
+    path = path if path.is_absolute() else base / path
+    text = str(path)
+    if any(char in text for char in _UNSAFE_PATH_CHARS):
+        raise RunRequestError(
+            f"{text!r} contains a character Stata would expand as a macro (` or $) or a line break; "
+            "rename the file or folder"
+        )
+    return path.resolve()
+
+
+def _read_do_file(path: Path) -> tuple[str, tuple[str, ...]]:
+    if not path.exists():
+        raise RunRequestError(
+            f"do-file {path} does not exist: check the path (relative paths start "
+            f"at the working directory)"
+        )
+    if path.is_dir():
+        raise RunRequestError(f"{path} is a directory: pass the path of a .do file inside it")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise RunRequestError(f"cannot read {path}: {error.strerror or error}") from None
+    if not data.strip():
+        raise RunRequestError(f"do-file {path} is empty: there is nothing to run")
+    text, encoding = decode_source(data)
+    notes: tuple[str, ...] = ()
+    if encoding not in ("utf-8", "utf-8-sig", "ascii"):
+        notes = (
+            f"{path.name} is not UTF-8; it was read as {encoding} for progress. Stata runs it as "
+            "is; non-ASCII text may display oddly (Stata's `unicode translate` converts it).",
+        )
+    return text, notes
+
+
+def _split(text: str, what: str) -> tuple[Command, ...]:
+    try:
+        return tuple(split_commands(text))
+    except DoFileError as error:
+        raise RunRequestError(f"{what} cannot run: {error}") from None
+
+
+def new_run_id() -> str:
+    """Sortable and unique: time of day plus randomness."""
+    return datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+@dataclass
+class _Ticket:
+    run_id: str
+    source: str
+
+
+@dataclass
+class Session:
+    """One Stata for the process: runs queue in order and stream what Stata does."""
+
+    settings: Settings = field(default_factory=Settings.from_env)
+    engine: Engine | None = None
+    clock: Callable[[], float] = time.monotonic
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _waiting: list[_Ticket] = field(default_factory=list, init=False)
+    _current: _Ticket | None = field(default=None, init=False)
+    _inflight: asyncio.Future[Execution] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.engine is None:
+            settings = self.settings
+            self.engine = Engine(
+                lambda: find_installation(
+                    {**os.environ, **_stata_env(settings)},
+                )
+            )
+
+    async def start(self) -> StataInfo:
+        """Initialise Stata now rather than at the first run."""
+        future = self.engine.start()  # type: ignore[union-attr]
+        with anyio.CancelScope(shield=True):
+            return await asyncio.wrap_future(future)
+
+    def status(self) -> SessionStatus:
+        engine = self.engine
+        assert engine is not None
+        current = self._current
+        return SessionStatus(
+            started=engine.info is not None,
+            info=engine.info,
+            busy=self._lock.locked() or engine.active is not None,
+            queued=len(self._waiting),
+            current_run=current.run_id if current else None,
+            current_source=current.source if current else None,
+            run_dir=str(self.settings.run_dir),
+        )
+
+    async def execute(
+        self, request: RunRequest, on_event: Callable[[RunEvent], object] | None = None
+    ) -> RunResult:
+        """Run to the end and return the result; `on_event` sees every event on the way."""
+        async with contextlib.aclosing(self.run(request)) as events:
+            async for event in events:
+                if on_event is not None:
+                    on_event(event)
+                if isinstance(event, Finished):
+                    return event.result
+        raise RuntimeError("the run ended without a result")  # pragma: no cover
+
+    async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
+        """Queue, run and follow one request; the last event is `Finished`.
+
+        Close the generator (``contextlib.aclosing``) or cancel its consumer to stop the run:
+        Stata gets a break and the session keeps its data.
+        """
+        prepared = prepare(request)
+        run_id = new_run_id()
+        ticket = _Ticket(run_id, prepared.source)
+        began = self.clock()
+        self._waiting.append(ticket)
+        acquire = asyncio.ensure_future(self._lock.acquire())
+        try:
+            while not acquire.done():
+                ahead = self._waiting.index(ticket) + 1
+                message = f"waiting for Stata: {ahead} run(s) ahead of {prepared.label}"
+                total = len(prepared.commands) or 1
+                yield Queued(ahead, Snapshot(0.0, total, message, self.clock() - began))
+                await asyncio.wait({acquire}, timeout=self.settings.heartbeat_s)
+        except BaseException:
+            if not acquire.cancel() and not acquire.cancelled() and acquire.exception() is None:
+                self._lock.release()  # acquired in the same instant we were stopped
+            raise
+        finally:
+            self._waiting.remove(ticket)
+        self._current = ticket
+        try:
+            async for event in self._run_locked(prepared, run_id):
+                yield event
+        finally:
+            self._current = None
+            inflight = self._inflight
+            if inflight is not None and not inflight.done():
+                inflight.add_done_callback(lambda _: self._lock.release())  # Stata still busy
+            else:
+                self._lock.release()
+
+    async def _run_locked(self, prepared: PreparedRun, run_id: str) -> AsyncIterator[RunEvent]:
+        engine = self.engine
+        assert engine is not None
+        await self.start()
+        run_dir = self.settings.run_dir / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        job = Job(
+            run_id=run_id,
+            command=_command_for(prepared, run_dir),
+            log_path=run_dir / "run.log",
+            log_name="_st" + run_id.replace("-", "")[-20:],
+            stdout_path=run_dir / "stdout.txt",
+            working_dir=prepared.working_dir,
+        )
+        began = self.clock()
+        tracker = Tracker(prepared.commands, prepared.label, began, wrapper=job.command)
+        parser = LogParser()
+        excerpt = ExcerptBuilder(self.settings.output_budget_chars)
+        stop = anyio.Event()
+        batches: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=64)
+        follower = LogFollower(job.log_path)
+
+        async def pump() -> None:
+            try:
+                async for batch in follower.follow(stop):
+                    await batches.put(batch)
+            finally:
+                await batches.put(None)
+
+        future = asyncio.wrap_future(engine.execute(job))
+        self._inflight = future
+        future.add_done_callback(lambda _: stop.set())
+        pump_task = asyncio.create_task(pump())
+        deadline = began + prepared.timeout_s if prepared.timeout_s else None
+        timed_out = False
+        notes = list(prepared.notes)
+        try:
+            yield Started(run_id, str(job.log_path), tracker.snapshot(began))
+            while True:
+                now = self.clock()
+                wait = self.settings.heartbeat_s
+                if deadline is not None and not timed_out:
+                    wait = max(0.0, min(wait, deadline - now))
+                try:
+                    batch = await asyncio.wait_for(batches.get(), timeout=wait)
+                except TimeoutError:
+                    now = self.clock()
+                    if deadline is not None and not timed_out and now >= deadline:
+                        timed_out = True
+                        engine.request_break()
+                        deadline = now + BREAK_GRACE_S
+                    elif timed_out and deadline is not None and now >= deadline:
+                        notes.append(_unresponsive_note(prepared.timeout_s))
+                        break
+                    yield Heartbeat(tracker.heartbeat(now))
+                    continue
+                if batch is None:
+                    break
+                now = self.clock()
+                for raw in batch:
+                    line = parser.feed(raw)
+                    excerpt.add(line)
+                    for event in tracker.feed(line, now):
+                        yield event
+                yield Output(tuple(batch), tracker.heartbeat(now))
+            execution = future.result() if future.done() else None
+            result = self._result(
+                prepared, run_id, job, tracker, excerpt, execution, timed_out, notes
+            )
+            yield Finished(result, tracker.finish(self.clock()))
+        finally:
+            if not future.done():
+                engine.request_break()
+                with anyio.CancelScope(shield=True), anyio.move_on_after(BREAK_GRACE_S):
+                    await asyncio.shield(future)
+            stop.set()
+            pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                with anyio.CancelScope(shield=True):
+                    await pump_task
+
+    def _result(
+        self,
+        prepared: PreparedRun,
+        run_id: str,
+        job: Job,
+        tracker: Tracker,
+        excerpt: ExcerptBuilder,
+        execution: Execution | None,
+        timed_out: bool,
+        notes: list[str],
+    ) -> RunResult:
+        if execution is None:
+            rc, status, duration = 1, RunStatus.TIMED_OUT, self.clock() - tracker.started_at
+        else:
+            rc = execution.rc
+            duration = execution.ended - execution.started
+            if timed_out:
+                status = RunStatus.TIMED_OUT
+            elif execution.break_requested and rc == 1:
+                status = RunStatus.CANCELLED
+            else:
+                status = RunStatus.OK if rc == 0 else RunStatus.ERROR
+        if timed_out:
+            notes.insert(
+                0,
+                f"timed out after {format_elapsed(prepared.timeout_s or 0)}; "
+                "Stata was sent a break and the session keeps its data",
+            )
+        error = _error_of(prepared, tracker, execution) if rc != 0 else None
+        done = tracker.index if rc != 0 else len(prepared.commands)
+        return RunResult(
+            run_id=run_id,
+            status=status,
+            rc=rc,
+            source=prepared.source,
+            log_path=str(job.log_path),
+            duration_s=duration,
+            commands_total=len(prepared.commands),
+            commands_done=done,
+            output=excerpt.build(),
+            error=error,
+            notes=tuple(notes),
+        )
+
+
+def _command_for(prepared: PreparedRun, run_dir: Path) -> str:
+    if prepared.do_file is not None:
+        return f"do {stata_quote(str(prepared.do_file))}"
+    code_path = run_dir / "code.do"
+    code_path.write_text(prepared.code or "", encoding="utf-8")
+    return f"include {stata_quote(str(code_path))}"
+
+
+def _error_of(prepared: PreparedRun, tracker: Tracker, execution: Execution | None) -> StataError:
+    rc = execution.rc if execution else 1
+    record = next((e for e in tracker.errors if e.rc == rc), None)
+    message = record.message if record else _message_from(execution)
+    index = record.command_index if record else (tracker.index or None)
+    command = prepared.commands[index - 1] if index else None
+    return StataError(
+        rc=rc,
+        message=message,
+        command=command.head if command else None,
+        line=command.first_line if command else None,
+        source=prepared.label,
+    )
+
+
+def _message_from(execution: Execution | None) -> str:
+    if execution is None or not execution.error_text:
+        return ""
+    lines = [line for line in execution.error_text.splitlines() if line.strip()]
+    body = [line for line in lines if not line.startswith("r(")]
+    return body[-1] if body else ""
+
+
+def _unresponsive_note(timeout_s: float | None) -> str:
+    return (
+        f"Stata did not respond to the break within {BREAK_GRACE_S:g} s after the "
+        f"{format_elapsed(timeout_s or 0)} timeout; the session stays busy until it returns"
+    )
+
+
+def _stata_env(settings: Settings) -> dict[str, str]:
+    env: dict[str, str] = {}
+    if settings.stata_path:
+        env["STATA_PATH"] = settings.stata_path
+    if settings.stata_edition:
+        env["STATA_EDITION"] = settings.stata_edition
+    return env

@@ -1,0 +1,177 @@
+"""The MCP surface, through FastMCP's in-memory client: real dispatch, the shared fake Stata."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+
+from stata_tools.dofile import split_commands
+from stata_tools.server import mcp
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.progress: list[tuple[float, float | None, str | None]] = []
+        self.logs: list[str] = []
+
+    async def on_progress(self, progress: float, total: float | None, message: str | None) -> None:
+        self.progress.append((progress, total, message))
+
+    async def on_log(self, message) -> None:  # type: ignore[no-untyped-def]
+        if message.logger == "stata.log":
+            self.logs.append(message.data["msg"])
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+async def client(recorder: Recorder):
+    async with Client(mcp, progress_handler=recorder.on_progress, log_handler=recorder.on_log) as c:
+        yield c
+
+
+def text_of(result) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(block.text for block in result.content if block.type == "text")
+
+
+LOOPS_DO = """\
+* a do-file with the shapes real ones have
+version 17
+global greeting "hello"
+forvalues i = 1/3 {
+    display "iteration `i'"
+}
+/* a block
+   comment */
+display "$greeting" + ///
+    " world"
+local n = 2 + 3   // trailing comment
+display `n'
+"""
+
+
+async def test_tools_are_listed_without_output_schemas(client: Client) -> None:
+    tools = {tool.name: tool for tool in await client.list_tools()}
+    assert set(tools) == {"run_do_file", "run_code", "session_status"}
+    assert all(tool.outputSchema is None for tool in tools.values())
+    assert tools["run_do_file"].inputSchema["required"] == ["path"]
+
+
+async def test_run_code_returns_text_the_model_reads(client: Client) -> None:
+    result = await client.call_tool("run_code", {"code": "display 1 + 1"})
+    text = text_of(result)
+    assert text.splitlines()[0].startswith("Stata ok · rc 0 · ")
+    assert "\n2\n" in text + "\n"
+    assert result.is_error is False
+    assert result.structured_content is None
+    assert result.meta["rc"] == 0
+    assert result.meta["status"] == "ok"
+    assert Path(result.meta["log_path"]).is_file()
+
+
+async def test_do_file_progress_counts_top_level_commands(
+    client: Client, recorder: Recorder, tmp_path: Path
+) -> None:
+    do_file = tmp_path / "loops.do"
+    do_file.write_text(LOOPS_DO)
+    total = len(split_commands(LOOPS_DO))
+    result = await client.call_tool("run_do_file", {"path": str(do_file)})
+    text = text_of(result)
+    assert result.is_error is False, text
+    assert "iteration 3" in text
+    assert "hello world" in text
+    assert "\n5\n" in text + "\n"
+    values = [p for p, _, _ in recorder.progress]
+    assert values == sorted(values) and len(set(values)) == len(values)
+    assert {t for _, t, _ in recorder.progress} == {float(total)}
+    assert values[-1] == total
+    messages = [m or "" for _, _, m in recorder.progress]
+    assert all(len(m) <= 200 for m in messages)
+    assert any(f"loops.do {k}/{total}" in m for m in messages for k in range(2, total + 1))
+    assert result.meta["commands_total"] == total == result.meta["commands_done"]
+
+
+async def test_failing_do_file_reports_rc_message_and_line(client: Client, tmp_path: Path) -> None:
+    do_file = tmp_path / "fails.do"
+    do_file.write_text('display "before"\n\ndisplay nosuchvar\ndisplay "never"\n')
+    result = await client.call_tool("run_do_file", {"path": str(do_file)}, raise_on_error=False)
+    text = text_of(result)
+    assert result.is_error is True
+    assert text.splitlines()[0].startswith("Stata error · rc 111 · ")
+    assert "Error r(111): nosuchvar not found" in text
+    assert "Failing line 3 of fails.do: display nosuchvar" in text
+    assert "never" not in text.split("--- output")[1]
+    assert result.meta["error"]["line"] == 3
+
+
+async def test_session_keeps_globals_and_run_code_locals(client: Client) -> None:
+    await client.call_tool("run_code", {"code": "global KEEP 42\nlocal kept 7"})
+    result = await client.call_tool("run_code", {"code": "display $KEEP + `kept'"})
+    assert "\n49" in text_of(result)
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda d: d / "missing.do", "does not exist"),
+        (lambda d: d, "is a directory"),
+        (lambda d: (d / "empty.do").write_text("") and d / "empty.do", "is empty"),
+        (lambda d: (d / "c.do").write_text("* only\n// comments\n") and d / "c.do", "only comments"),
+    ],
+)
+async def test_bad_paths_get_clear_errors_and_the_server_keeps_serving(
+    client: Client, tmp_path: Path, make, expected: str  # type: ignore[no-untyped-def]
+) -> None:
+    path = make(tmp_path)
+    with pytest.raises(ToolError, match=expected):
+        await client.call_tool("run_do_file", {"path": str(path)})
+    after = await client.call_tool("run_code", {"code": "display 3"})
+    assert after.is_error is False
+
+
+async def test_missing_working_dir_is_refused(client: Client, tmp_path: Path) -> None:
+    with pytest.raises(ToolError, match="working directory .*nowhere does not exist"):
+        await client.call_tool(
+            "run_code", {"code": "display 1", "working_dir": str(tmp_path / "nowhere")}
+        )
+
+
+async def test_latin1_do_file_runs_with_a_note(client: Client, tmp_path: Path) -> None:
+    do_file = tmp_path / "old.do"
+    do_file.write_bytes(b'* caf\xe9 \x92quoted\x92\ndisplay "ok from latin-1"\n')
+    result = await client.call_tool("run_do_file", {"path": str(do_file)})
+    text = text_of(result)
+    assert result.is_error is False, text
+    assert "ok from latin-1" in text
+    assert "old.do is not UTF-8" in text
+
+
+async def test_working_dir_is_where_relative_paths_resolve(client: Client, tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "child.do").write_text('display "child ran"\n')
+    home = os.getcwd()
+    try:
+        result = await client.call_tool(
+            "run_do_file", {"path": "child.do", "working_dir": str(tmp_path / "sub")}
+        )
+    finally:
+        await client.call_tool("run_code", {"code": f'cd "{home}"'})  # Stata's cd is the process's
+    assert "child ran" in text_of(result)
+    assert os.getcwd() == home
+
+
+async def test_session_status_reports_the_fake(client: Client) -> None:
+    await client.call_tool("run_code", {"code": "display 1"})
+    result = await client.call_tool("session_status", {})
+    text = text_of(result)
+    assert "MP" in text
+    assert result.meta["started"] is True
+    assert result.meta["busy"] is False
+    assert result.meta["edition"] == "mp"

@@ -1,0 +1,124 @@
+"""The server as Claude Code runs it: a subprocess speaking JSON-RPC over stdio."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class StdioPeer:
+    """A minimal MCP client that keeps every byte the server writes to stdout."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(REPO / "server.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=REPO,
+        )
+        self.raw = bytearray()
+        self.messages: list[dict[str, Any]] = []
+        self._next_id = 0
+
+    def send(self, message: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def request(self, method: str, params: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
+        self._next_id += 1
+        ident = self._next_id
+        self.send({"jsonrpc": "2.0", "id": ident, "method": method, "params": params})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = self._read_message()
+            if message.get("id") == ident and ("result" in message or "error" in message):
+                return message
+        raise TimeoutError(method)
+
+    def _read_message(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise EOFError(self.proc.stderr.read().decode(errors="replace"))  # type: ignore[union-attr]
+        self.raw.extend(line)
+        message = json.loads(line)  # any stray byte from Stata fails here
+        self.messages.append(message)
+        return message
+
+    def initialize(self) -> None:
+        reply = self.request(
+            "initialize",
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "stdio-test", "version": "0"},
+            },
+        )
+        assert "result" in reply, reply
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+
+@pytest.fixture
+def peer(fake_stata_dir: Path, tmp_path: Path):
+    env = {
+        **os.environ,
+        "STATA_PATH": str(fake_stata_dir),
+        "STATA_TOOLS_RUN_DIR": str(tmp_path / "runs"),
+        "FAKE_STATA_RAW_FD1": "1",
+        "FAKE_STATA_RECORD": str(tmp_path / "record.jsonl"),
+        "FASTMCP_LOG_LEVEL": "WARNING",
+    }
+    peer = StdioPeer(env)
+    peer.initialize()
+    yield peer
+    if peer.proc.poll() is None:
+        peer.proc.kill()
+        peer.proc.wait(5)
+
+
+def test_stdout_carries_only_json_rpc_while_stata_prints(peer: StdioPeer, tmp_path: Path) -> None:
+    code = 'display "to stdout and fd 1"\nforvalues i = 1/3 {\n  display `i\'\n}\n'
+    reply = peer.request(
+        "tools/call",
+        {"name": "run_code", "arguments": {"code": code}, "_meta": {"progressToken": 7}},
+    )
+    result = reply["result"]
+    text = result["content"][0]["text"]
+    assert text.startswith("Stata ok · rc 0")
+    assert "to stdout and fd 1" in text
+    for raw_line in bytes(peer.raw).splitlines():
+        assert json.loads(raw_line)["jsonrpc"] == "2.0"
+    progress = [m for m in peer.messages if m.get("method") == "notifications/progress"]
+    assert progress, "progress notifications went to the client"
+    assert [m["params"]["progressToken"] for m in progress] == [7] * len(progress)
+    record = (tmp_path / "record.jsonl").read_text()
+    assert '"run' in record  # the fake really ran (and wrote raw fd 1 bytes)
+
+
+def test_closing_stdin_shuts_the_server_down(peer: StdioPeer) -> None:
+    peer.request("tools/call", {"name": "run_code", "arguments": {"code": "display 1"}})
+    assert peer.proc.stdin is not None
+    peer.proc.stdin.close()
+    assert peer.proc.wait(10) == 0
+
+
+def test_sigterm_closes_the_session_cleanly(peer: StdioPeer) -> None:
+    peer.request("tools/call", {"name": "run_code", "arguments": {"code": "display 1"}})
+    peer.proc.send_signal(signal.SIGINT)
+    time.sleep(0.1)
+    if peer.proc.poll() is None:
+        peer.proc.send_signal(signal.SIGTERM)
+    assert peer.proc.wait(10) == 0
