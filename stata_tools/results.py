@@ -213,7 +213,7 @@ def render_text(result: RunResult) -> str:
 def _error_block(error: StataError) -> str:
     code = explain(error.rc)
     lines = [f"Error r({error.rc}): {error.message or code.meaning}"]
-    lines.append(f"  What it means: {code.meaning}. {code.explanation}")
+    lines.append(f"  What it means: {code.meaning.replace('__', '…')}. {code.explanation}")
     if code.fix:
         lines.append(f"  Usual fix: {code.fix}")
     if error.command:

@@ -1,0 +1,49 @@
+"""What the server adds to a trivial command: `display 1` over stdio against pystata directly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks._harness import FAKE_STATA, server_env, stdio_client, summary_ms
+
+DIRECT = """
+import sys, time, stata_setup
+stata_setup.config(sys.argv[1], "mp", splash=False)
+from pystata import stata
+stata.run("display 1", echo=False)
+for _ in range(int(sys.argv[2])):
+    started = time.perf_counter()
+    stata.run("display 1", echo=False)
+    print(time.perf_counter() - started)
+"""
+
+
+def direct_calls(count: int) -> list[float]:
+    out = subprocess.run(
+        [sys.executable, "-c", DIRECT, os.environ.get("STATA_PATH", str(FAKE_STATA)), str(count)],
+        capture_output=True, text=True, check=True,
+    )
+    return [float(line) for line in out.stdout.split() if line.replace(".", "").isdigit()]
+
+
+async def served_calls(count: int) -> list[float]:
+    run_dir = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+    times = []
+    async with stdio_client(server_env(run_dir)) as client:
+        await client.call_tool("run_code", {"code": "display 1"})
+        for _ in range(count):
+            started = time.perf_counter()
+            await client.call_tool("run_code", {"code": "display 1"})
+            times.append(time.perf_counter() - started)
+    return times
+
+
+async def main(count: int = 50) -> None:
+    print(f"## overhead: `display 1`, {count} calls")
+    print(f"pystata directly:        {summary_ms(direct_calls(count))}")
+    print(f"run_code over stdio MCP: {summary_ms(await served_calls(count))}")
