@@ -20,9 +20,7 @@ FAKE_STATA = REPO / "tests" / "fake_stata"
 def server_env(run_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAKE_STATA_")}
     env.setdefault("STATA_PATH", str(FAKE_STATA))
-    env.update(
-        STATA_TOOLS_RUN_DIR=str(run_dir), FASTMCP_LOG_LEVEL="WARNING", **extra
-    )
+    env.update(STATA_TOOLS_RUN_DIR=str(run_dir), FASTMCP_LOG_LEVEL="WARNING", **extra)
     return env
 
 

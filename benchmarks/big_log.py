@@ -35,9 +35,18 @@ def run_direct(do_file: Path, log: Path) -> float:
     """The same do-file through pystata with no server and no client."""
     env = {**os.environ, "STATA_PATH": str(FAKE_STATA)}
     out = subprocess.run(
-        [sys.executable, "-c", DIRECT, os.environ.get("STATA_PATH", str(FAKE_STATA)),
-         str(do_file), str(log)],
-        capture_output=True, text=True, env=env, check=True,
+        [
+            sys.executable,
+            "-c",
+            DIRECT,
+            os.environ.get("STATA_PATH", str(FAKE_STATA)),
+            str(do_file),
+            str(log),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     return float(out.stdout.strip().splitlines()[-1])
 

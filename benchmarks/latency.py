@@ -1,4 +1,4 @@
-"""Latency from Stata writing a log line to the client receiving the notification that carries it."""
+"""Latency from Stata writing a log line to the client receiving the notification with it."""
 
 from __future__ import annotations
 

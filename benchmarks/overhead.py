@@ -26,7 +26,9 @@ for _ in range(int(sys.argv[2])):
 def direct_calls(count: int) -> list[float]:
     out = subprocess.run(
         [sys.executable, "-c", DIRECT, os.environ.get("STATA_PATH", str(FAKE_STATA)), str(count)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return [float(line) for line in out.stdout.split() if line.replace(".", "").isdigit()]
 

@@ -1,8 +1,8 @@
-"""Run Stata do-files and code through pystata, with live progress, from MCP clients, Python and the shell.
+"""Run Stata do-files and code with live progress, from MCP clients, Python and the shell.
 
-    from stata_tools import Session, RunRequest
+from stata_tools import Session, RunRequest
 
-    result = await Session().execute(RunRequest(do_file=Path("analysis.do")))
+result = await Session().execute(RunRequest(do_file=Path("analysis.do")))
 """
 
 from __future__ import annotations

@@ -121,15 +121,18 @@ def _doctor(args: argparse.Namespace) -> int:
     except (StataNotFound, SettingsError) as error:
         console.print(f"[red]✗[/red] {error}")
         return 1
-    console.print(f"[green]✓[/green] Stata {installation.edition.upper()} at {installation.path} "
-                  f"({installation.source})")
+    console.print(
+        f"[green]✓[/green] Stata {installation.edition.upper()} at {installation.path} "
+        f"({installation.source})"
+    )
     try:
         info = asyncio.run(Session(settings).start())
     except Exception as error:
         console.print(f"[red]✗[/red] Stata did not start: {error}")
         return 1
-    console.print(f"[green]✓[/green] Stata {info.version} started through pystata "
-                  f"{info.pystata_version}")
+    console.print(
+        f"[green]✓[/green] Stata {info.version} started through pystata {info.pystata_version}"
+    )
     console.print(f"  run logs go to {settings.run_dir}")
     return 0
 

@@ -154,7 +154,7 @@ class Tracker:
         return Snapshot(self._progress, self.total, self.message(now), now - self.started_at)
 
     def message(self, now: float) -> str:
-        """What Claude Code shows on the running tool: file, k/N, elapsed, command, newest output."""
+        """What Claude Code shows on the running tool: file, k/N, elapsed, command, output."""
         parts = [f"{self.label} {self.index}/{self.total}", format_elapsed(now - self.started_at)]
         command = self.current
         if command is not None:

@@ -1,9 +1,9 @@
-"""The FastMCP app: argument checks, events → progress notifications, results → text. No Stata logic."""
+"""The FastMCP app: argument checks, events → progress, results → text. No Stata logic."""
 
 from __future__ import annotations
 
-
 import contextlib
+import sys
 import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,7 +21,7 @@ from stata_tools.events import Finished
 from stata_tools.reporting import Reporter
 from stata_tools.results import RunResult, RunStatus, render_text
 from stata_tools.settings import Settings
-from stata_tools.stata.discovery import StataNotFound
+from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
 
 with contextlib.suppress(ImportError):
@@ -53,18 +53,24 @@ async def session_lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
     try:
         yield {"session": session}
     finally:
-        session.engine.request_break()  # type: ignore[union-attr]
-        session.engine.close()  # type: ignore[union-attr]
+        engine = session.engine
+        assert engine is not None
+        engine.request_break()
+        engine.close()
+        print("stata-tools: session closed", file=sys.stderr, flush=True)
 
 
 mcp = FastMCP("stata-tools", instructions=INSTRUCTIONS, lifespan=session_lifespan)
 
-PathArg = Annotated[str, Field(description="Path of the .do file (absolute, or relative to the "
-                                           "working directory).")]
+PathArg = Annotated[
+    str, Field(description="Path of the .do file (absolute, or relative to the working directory).")
+]
 WorkingDirArg = Annotated[
     str | None,
-    Field(description="Directory Stata should `cd` into before running; it stays the working "
-          "directory afterwards, as in Stata. Default: Stata's current directory."),
+    Field(
+        description="Directory Stata should `cd` into before running; it stays the working "
+        "directory afterwards, as in Stata. Default: Stata's current directory."
+    ),
 ]
 TimeoutArg = Annotated[
     float | None,
@@ -115,16 +121,22 @@ async def session_status() -> ToolResult:
         lines.append("Stata: not started yet (it starts at the first run).")
         try:
             installation = session.engine._locate()  # type: ignore[union-attr]
-            lines.append(f"Found: Stata {installation.edition.upper()} at {installation.path} "
-                         f"({installation.source}).")
+            lines.append(
+                f"Found: Stata {installation.edition.upper()} at {installation.path} "
+                f"({installation.source})."
+            )
         except StataNotFound as error:
             lines.append(str(error))
     else:
-        lines.append(f"Stata {info.version} {info.edition.upper()} at {info.path} "
-                     f"(pystata {info.pystata_version}).")
+        lines.append(
+            f"Stata {info.version} {info.edition.upper()} at {info.path} "
+            f"(pystata {info.pystata_version})."
+        )
     if status.busy:
-        lines.append(f"Busy: running {status.current_source or 'a run'} "
-                     f"(run {status.current_run}); {status.queued} queued.")
+        lines.append(
+            f"Busy: running {status.current_source or 'a run'} "
+            f"(run {status.current_run}); {status.queued} queued."
+        )
     else:
         lines.append("Idle.")
     lines.append(f"Run logs: {status.run_dir}")
@@ -155,12 +167,10 @@ async def _run(request: RunRequest, ctx: Context) -> ToolResult:
                     reporter.update(event)
                     if isinstance(event, Finished):
                         result = event.result
-        except RunRequestError as error:
+        except (RunRequestError, StataNotFound, StataInitError, PystataShadowed) as error:
             raise ToolError(str(error)) from None
-        except StataNotFound as error:
-            raise ToolError(str(error)) from None
-        except (OSError, RuntimeError) as error:
-            raise ToolError(f"Stata could not start: {error}") from None
+        except OSError as error:
+            raise ToolError(f"the run could not be set up: {error}") from None
         finally:
             await reporter.close()
     assert result is not None
@@ -175,7 +185,6 @@ def run_stdio() -> None:
     """Serve over stdio; SIGTERM closes Stata as cleanly as Ctrl+C (Claude Code sends both)."""
     import os
     import signal
-    import sys
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -194,6 +203,3 @@ def run_http(host: str, port: int) -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
         mcp.run(transport="http", host=host, port=port, show_banner=False)
-
-
-

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from stata_tools.dofile import split_commands
@@ -86,8 +88,9 @@ def test_progress_strictly_increases_and_stays_in_the_command_slot() -> None:
     values = [e.snapshot.progress for e in events]  # type: ignore[attr-defined]
     assert values == sorted(values)
     started = [e for e in events if isinstance(e, CommandStarted)]
-    assert [e.snapshot.progress for e in started] == pytest.approx([0.05, 1.05, 2.05, 3.05, 4.05,
-                                                                    5.05])
+    assert [e.snapshot.progress for e in started] == pytest.approx(
+        [0.05, 1.05, 2.05, 3.05, 4.05, 5.05]
+    )
 
 
 def test_the_first_error_is_recorded_once_with_its_message_and_command() -> None:
@@ -102,8 +105,8 @@ def test_heartbeats_creep_without_reaching_the_next_command() -> None:
     parser = LogParser()
     tracker.feed(parser.feed(". sleep 1000"), 1.0)
     values = [tracker.heartbeat(2.0 + n).progress for n in range(5000)]
-    assert all(b > a for a, b in zip(values, values[1:]))
-    assert 0.05 < values[0] and values[-1] < 0.9
+    assert all(b > a for a, b in pairwise(values))
+    assert values[0] > 0.05 and values[-1] < 0.9
     tracker.feed(parser.feed(". sleep 1000"), 5000.0)
     assert tracker.snapshot(5000.0).progress == pytest.approx(1.05)
     assert tracker.finish(5001.0).progress == 2.0
@@ -117,7 +120,7 @@ def test_heartbeats_before_the_first_echo_stay_below_the_first_slot() -> None:
 
 def test_the_wrapper_command_echo_is_ignored() -> None:
     do_file = 'do "/tmp/x.do"\n'  # the user's own first command looks like ours
-    tracker, events = run_tracker(
+    _, events = run_tracker(
         do_file, '. do "/tmp/run/code.do"\n. do "/tmp/x.do"\n', wrapper='do "/tmp/run/code.do"'
     )
     assert [e.index for e in events if isinstance(e, CommandStarted)] == [1]

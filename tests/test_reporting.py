@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import anyio
 
@@ -42,7 +43,7 @@ async def test_progress_is_rate_limited_strictly_increasing_and_ends_on_the_newe
     assert values == sorted(set(values))
     assert sink.progress[-1] == (8.0, 10.0, "step 200")
     assert len(values) < 200 / 2  # coalesced, not one per update
-    gaps = [b - a for a, b in zip(sink.times, sink.times[1:])]
+    gaps = [b - a for a, b in pairwise(sink.times)]
     assert min(gaps) >= 0.045
 
 

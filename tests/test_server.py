@@ -123,11 +123,17 @@ async def test_session_keeps_globals_and_run_code_locals(client: Client) -> None
         (lambda d: d / "missing.do", "does not exist"),
         (lambda d: d, "is a directory"),
         (lambda d: (d / "empty.do").write_text("") and d / "empty.do", "is empty"),
-        (lambda d: (d / "c.do").write_text("* only\n// comments\n") and d / "c.do", "only comments"),
+        (
+            lambda d: (d / "c.do").write_text("* only\n// comments\n") and d / "c.do",
+            "only comments",
+        ),
     ],
 )
 async def test_bad_paths_get_clear_errors_and_the_server_keeps_serving(
-    client: Client, tmp_path: Path, make, expected: str  # type: ignore[no-untyped-def]
+    client: Client,
+    tmp_path: Path,
+    make,
+    expected: str,  # type: ignore[no-untyped-def]
 ) -> None:
     path = make(tmp_path)
     with pytest.raises(ToolError, match=expected):
@@ -137,7 +143,7 @@ async def test_bad_paths_get_clear_errors_and_the_server_keeps_serving(
 
 
 async def test_missing_working_dir_is_refused(client: Client, tmp_path: Path) -> None:
-    with pytest.raises(ToolError, match="working directory .*nowhere does not exist"):
+    with pytest.raises(ToolError, match=r"working directory .*nowhere does not exist"):
         await client.call_tool(
             "run_code", {"code": "display 1", "working_dir": str(tmp_path / "nowhere")}
         )

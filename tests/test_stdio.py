@@ -113,6 +113,7 @@ def test_closing_stdin_shuts_the_server_down(peer: StdioPeer) -> None:
     assert peer.proc.stdin is not None
     peer.proc.stdin.close()
     assert peer.proc.wait(10) == 0
+    assert b"stata-tools: session closed" in peer.proc.stderr.read()  # type: ignore[union-attr]
 
 
 def test_sigterm_closes_the_session_cleanly(peer: StdioPeer) -> None:
@@ -122,3 +123,36 @@ def test_sigterm_closes_the_session_cleanly(peer: StdioPeer) -> None:
     if peer.proc.poll() is None:
         peer.proc.send_signal(signal.SIGTERM)
     assert peer.proc.wait(10) == 0
+    assert b"stata-tools: session closed" in peer.proc.stderr.read()  # type: ignore[union-attr]
+
+
+def test_http_server_closes_the_session_on_sigterm(fake_stata_dir: Path, tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "STATA_PATH": str(fake_stata_dir), "STATA_TOOLS_RUN_DIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stata_tools", "serve", "--transport", "http", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/mcp", timeout=1)
+            except urllib.error.HTTPError:
+                break  # the server answers (a bare GET is refused): it is up
+            except OSError:
+                time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert b"stata-tools: session closed" in proc.stderr.read()  # type: ignore[union-attr]

@@ -77,11 +77,13 @@ class SessionStatus:
     run_dir: str
 
 
-def prepare(request: RunRequest, cwd: Path | None = None) -> PreparedRun:
+def prepare(
+    request: RunRequest, cwd: Path | None = None, default_timeout_s: float | None = None
+) -> PreparedRun:
     """Check a request before Stata sees it: files exist, are readable, are not empty."""
     base = cwd or Path.cwd()
     working_dir = _check_working_dir(request.working_dir, base)
-    timeout = request.timeout_s
+    timeout = request.timeout_s if request.timeout_s is not None else default_timeout_s
     if timeout is not None and timeout <= 0:
         raise RunRequestError(f"timeout_s must be positive, got {timeout:g}; omit it for no limit")
     if (request.code is None) == (request.do_file is None):
@@ -118,8 +120,8 @@ def _resolve(value: Path, base: Path) -> Path:
     text = str(path)
     if any(char in text for char in _UNSAFE_PATH_CHARS):
         raise RunRequestError(
-            f"{text!r} contains a character Stata would expand as a macro (` or $) or a line break; "
-            "rename the file or folder"
+            f"{text!r} contains a character Stata would expand as a macro (` or $) or a line "
+            "break; rename the file or folder"
         )
     return path.resolve()
 
@@ -225,7 +227,7 @@ class Session:
         Close the generator (``contextlib.aclosing``) or cancel its consumer to stop the run:
         Stata gets a break and the session keeps its data.
         """
-        prepared = prepare(request)
+        prepared = prepare(request, default_timeout_s=self.settings.default_timeout_s)
         run_id = new_run_id()
         ticket = _Ticket(run_id, prepared.source)
         began = self.clock()
@@ -301,7 +303,7 @@ class Session:
                     wait = max(0.0, min(wait, deadline - now))
                 try:
                     batch = await asyncio.wait_for(batches.get(), timeout=wait)
-                except TimeoutError:
+                except asyncio.TimeoutError:
                     now = self.clock()
                     if deadline is not None and not timed_out and now >= deadline:
                         timed_out = True
