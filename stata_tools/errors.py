@@ -29,12 +29,12 @@ class ReturnCode:
 
 
 _READ_MESSAGE = "Read Stata's message; `read_log` shows the full log."
-_NUMLIST_FIX = "Fix the number list; `stata_help` numlist explains the forms (1/10, 1(2)9, ...)."
-_CLASS_FIX = "Check the class program's code; `stata_help` class documents the class system."
+_NUMLIST_FIX = "Fix the number list; `help numlist` explains the forms (1/10, 1(2)9, ...)."
+_CLASS_FIX = "Check the class program's code; `help class` documents the class system."
 _MATA_INTERNAL = "An internal Mata failure that should not happen; it is not caused by your code."
 _MATA_INTERNAL_FIX = "Rerun; if it recurs, report it to StataCorp technical support."
 _NETWORK_FIX = "Check the Internet connection and proxy settings (query), then retry."
-_SVYSET_FIX = "Fix the fpc variable; `stata_help` svyset explains what it must contain."
+_SVYSET_FIX = "Fix the fpc variable; `help svyset` explains what it must contain."
 
 
 _ENTRIES: tuple[ReturnCode, ...] = (
@@ -76,14 +76,14 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         6,
         "return code from confirm existence when string does not exist",
         "A program checked that an argument was supplied (confirm existence) and it was empty.",
-        "Supply the missing argument; `stata_help` shows what the command needs.",
+        "Supply the missing argument; `help <command>` shows what the command needs.",
     ),
     ReturnCode(
         7,
         "'__' found where __ expected",
         "A program checked an argument with confirm and got a different kind of thing than it "
         "expected.",
-        "Compare the arguments with the command's syntax; `stata_help` shows it.",
+        "Compare the arguments with the command's syntax; `help <command>` shows it.",
     ),
     ReturnCode(
         9,
@@ -103,20 +103,20 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "varlist required",
         "The command needs a part that was left out: a variable list, = exp, using, or a by() "
         "option.",
-        "Add the missing part; `stata_help` shows the command's syntax.",
+        "Add the missing part; `help <command>` shows the command's syntax.",
     ),
     ReturnCode(
         101,
         "varlist not allowed",
         "The command was given a part it does not accept: a varlist, weights, in, if, = exp or "
         "using.",
-        "Remove the part named in Stata's message; `stata_help` shows the syntax.",
+        "Remove the part named in Stata's message; `help <command>` shows the syntax.",
     ),
     ReturnCode(
         102,
         "too few variables specified",
         "The command needs more variables than were given.",
-        "Add the required variables; `stata_help` shows how many the command takes.",
+        "Add the required variables; `help <command>` shows how many the command takes.",
     ),
     ReturnCode(
         103,
@@ -136,27 +136,27 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "variable __ is __ in master but __ in using data",
         "append or merge found a variable that is string in one dataset and numeric in the other"
         " (or a strL key).",
-        "Make the types match first (destring or tostring); `describe_data` shows the types.",
+        "Make the types match first (destring or tostring); `describe` shows the types.",
     ),
     ReturnCode(
         107,
         "not possible with numeric variable",
         "The request only makes sense for a string variable (encode, for example) but got a "
         "numeric one.",
-        "Check the variable's type with `describe_data`; perhaps decode was meant.",
+        "Check the variable's type with `describe`; perhaps decode was meant.",
     ),
     ReturnCode(
         108,
         "not possible with string variable",
         "The request needs a numeric variable (decode, for example) but got a string one.",
-        "Convert it with destring or encode first; `describe_data` shows variable types.",
+        "Convert it with destring or encode first; `describe` shows variable types.",
     ),
     ReturnCode(
         109,
         "type mismatch",
         "An expression mixes text and numbers, e.g. a string variable compared with a number "
         "without quotes.",
-        'Quote string values (x == "a") or convert with real() or string(); `describe_data` '
+        'Quote string values (x == "a") or convert with real() or string(); `describe` '
         "shows the types.",
     ),
     ReturnCode(
@@ -170,7 +170,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "__ not found",
         "A variable or other name used in the command does not exist: it is misspelled, dropped,"
         " or no data are loaded.",
-        "Check the variable name; `describe_data` lists the variables in memory.",
+        "Check the variable name; `describe` lists the variables in memory.",
     ),
     ReturnCode(
         119,
@@ -183,7 +183,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         120,
         "invalid %format",
         "A display format such as %9.2f is malformed.",
-        "Fix the format; `stata_help` format lists the valid forms.",
+        "Fix the format; `help format` lists the valid forms.",
     ),
     ReturnCode(
         121,
@@ -251,7 +251,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "unknown function __()",
         "The expression calls a function Stata does not know, or uses ( ) where [ ] subscripts "
         "were meant.",
-        "Check the function name (`stata_help` functions); subscripts use brackets, e.g. x[_n-1].",
+        "Check the function name (`help functions`); subscripts use brackets, e.g. x[_n-1].",
     ),
     ReturnCode(
         134,
@@ -409,7 +409,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "invalid syntax",
         "Stata could not parse the command: a typo, a misplaced comma or option, an invalid name"
         " or expression.",
-        "Compare the command with its syntax in `stata_help`; `read_log` shows the failing line "
+        "Compare the command with its syntax in `help <command>`; `read_log` shows the failing line "
         "in context.",
     ),
     ReturnCode(
@@ -461,7 +461,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         321,
         "requested action not valid after most recent estimation command",
         "predict, test or another postestimation command cannot do this after the last model.",
-        "Check the model's postestimation help in `stata_help` for what it supports.",
+        "Check the model's postestimation help in `help <command>` for what it supports.",
     ),
     ReturnCode(
         322,
@@ -498,7 +498,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         406,
         "not possible with analytic weights",
         "The command does not accept aweights.",
-        "Use a weight type the command allows; `stata_help` lists them.",
+        "Use a weight type the command allows; `help weight` lists them.",
     ),
     ReturnCode(
         407,
@@ -582,7 +582,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "something that should be true of your data is not",
         "The data break a requirement of the command, e.g. merge keys that are not unique, or "
         "data changed since estimation.",
-        "Stata's message names the requirement; check the data with `describe_data` and the "
+        "Stata's message names the requirement; check the data with `describe` and the "
         "context with `read_log`.",
     ),
     ReturnCode(
@@ -657,7 +657,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         501,
         "matrix operation not found",
         "An unknown matrix subcommand, or a function or operator matrix define does not know.",
-        "Check the spelling; `stata_help` matrix lists the subcommands.",
+        "Check the spelling; `help matrix` lists the subcommands.",
     ),
     ReturnCode(
         503,
@@ -1127,7 +1127,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         1000,
         "system limit exceeded",
         "The request exceeds one of Stata's fixed limits.",
-        "Check the limits in `stata_help` limits and split the work.",
+        "Check the limits in `help <command>` limits and split the work.",
     ),
     ReturnCode(
         1001,
@@ -1165,7 +1165,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "no observations",
         "There are no observations to compute on, often because if/in or missing values excluded"
         " every row.",
-        "Check the if/in conditions and missing values (count if ...); `describe_data` shows "
+        "Check the if/in conditions and missing values (count if ...); `describe` shows "
         "what is loaded.",
     ),
     ReturnCode(
@@ -1402,7 +1402,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         3302,
         "invalid %fmt",
         "A Mata display format is malformed.",
-        "Fix the format; `stata_help` format lists the valid forms.",
+        "Fix the format; `help format` lists the valid forms.",
     ),
     ReturnCode(
         3303,
@@ -1714,7 +1714,7 @@ _RANGES: tuple[_Range, ...] = (
         199,
         "syntax or command error",
         "Stata could not accept the command as written: a part is missing, extra or misspelled.",
-        "Compare the command with its syntax in `stata_help`; `read_log` shows the failing line.",
+        "Compare the command with its syntax in `help <command>`; `read_log` shows the failing line.",
     ),
     _Range(
         300,
@@ -1763,14 +1763,14 @@ _RANGES: tuple[_Range, ...] = (
         1999,
         "system limit exceeded",
         "The request exceeds one of Stata's fixed limits.",
-        "`stata_help` limits lists Stata's limits; split the work into smaller pieces.",
+        "`help limits` lists Stata's limits; split the work into smaller pieces.",
     ),
     _Range(
         2000,
         2999,
         "non-error condition",
         "There was nothing, or too little, to compute on; Stata classes these as non-errors.",
-        "Check the sample: if/in conditions and missing values; `describe_data` shows the data.",
+        "Check the sample: if/in conditions and missing values; `describe` shows the data.",
     ),
     _Range(
         3000,

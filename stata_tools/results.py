@@ -206,7 +206,7 @@ def render_text(result: RunResult) -> str:
             else f"--- output: {output.total_lines:,} lines, {output.omitted_lines:,} omitted; "
             f"the full log is at {result.log_path} ---"
         )
-        blocks.append(f"{label}\n{output.text}")
+        blocks.append(f"{label}\n{output.text.lstrip(chr(10))}")
     return "\n".join(blocks)
 
 

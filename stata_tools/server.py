@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
+import json
 import sys
 import warnings
 from collections.abc import AsyncIterator
@@ -11,7 +14,7 @@ from typing import Annotated, Any
 
 import anyio
 from fastmcp import Context, FastMCP
-from fastmcp.exceptions import ToolError
+from fastmcp.exceptions import ResourceError, ToolError
 from fastmcp.server.lifespan import lifespan
 from fastmcp.tools import ToolResult
 from mcp_types import TextContent
@@ -20,6 +23,7 @@ from pydantic import Field
 from stata_tools.events import Finished
 from stata_tools.reporting import Reporter
 from stata_tools.results import RunResult, RunStatus, render_text
+from stata_tools.runs import UnknownRun
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
@@ -53,10 +57,7 @@ async def session_lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
     try:
         yield {"session": session}
     finally:
-        engine = session.engine
-        assert engine is not None
-        engine.request_break()
-        engine.close()
+        await session.stop_running()
         print("stata-tools: session closed", file=sys.stderr, flush=True)
 
 
@@ -152,6 +153,59 @@ async def session_status() -> ToolResult:
     return ToolResult(content=[TextContent(type="text", text="\n".join(lines))], meta=meta)
 
 
+@mcp.tool(output_schema=None)
+async def cancel_run() -> ToolResult:
+    """Stop the running Stata command (a Stata break); the session keeps its data."""
+    run_id = get_session().cancel()
+    text = (
+        f"Sent a break to run {run_id}; its call returns with status cancelled."
+        if run_id
+        else "No run is active: nothing to cancel."
+    )
+    return ToolResult(content=[TextContent(type="text", text=text)], meta={"run_id": run_id})
+
+
+@mcp.tool(output_schema=None)
+async def read_log(
+    run_id: Annotated[str, Field(description="The run id a result or stata://runs names.")],
+    offset: Annotated[int, Field(ge=0, description="Byte offset to start reading at.")] = 0,
+    max_bytes: Annotated[int, Field(ge=1, le=1_048_576)] = 65_536,
+    tail_lines: Annotated[int | None, Field(ge=1, description="Only the last N lines.")] = None,
+    grep: Annotated[str | None, Field(description="Only lines matching this regex.")] = None,
+) -> ToolResult:
+    """Page through, tail or search the full log of a run (results carry only an excerpt)."""
+    try:
+        page = get_session().runs.read_log(run_id, offset, max_bytes, tail_lines, grep)
+    except (UnknownRun, ValueError) as error:
+        raise ToolError(str(error)) from None
+    if grep is not None:
+        head = f"{page.lines_matched:,} lines match {grep!r} in run {run_id} ({page.size:,} bytes)"
+    else:
+        more = page.next_offset < page.size
+        head = f"run {run_id} log bytes {page.offset:,}–{page.next_offset:,} of {page.size:,}" + (
+            f"; more from offset={page.next_offset}" if more else "; end of log"
+        )
+    meta = {"offset": page.offset, "next_offset": page.next_offset, "size": page.size}
+    return ToolResult(content=[TextContent(type="text", text=f"{head}\n{page.text}")], meta=meta)
+
+
+@mcp.resource("stata://runs", mime_type="application/json")
+def runs_resource() -> str:
+    """Recent runs, newest first, with their status."""
+    runs = get_session().runs.summaries()
+    return json.dumps({"runs": [dataclasses.asdict(run) for run in runs]}, indent=1)
+
+
+@mcp.resource("stata://runs/{run_id}/log", mime_type="text/plain")
+def run_log_resource(run_id: str) -> str:
+    """The whole log of one run (use read_log to page through a large one)."""
+    try:
+        page = get_session().runs.read_log(run_id, 0, 1 << 20)
+    except UnknownRun as error:
+        raise ResourceError(str(error)) from None
+    return page.text
+
+
 async def _run(request: RunRequest, ctx: Context) -> ToolResult:
     session = get_session()
     reporter = Reporter(
@@ -159,20 +213,21 @@ async def _run(request: RunRequest, ctx: Context) -> ToolResult:
         lambda text: ctx.info(text, logger_name="stata.log"),
     )
     result: RunResult | None = None
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(reporter.pump)
-        try:
-            async with contextlib.aclosing(session.run(request)) as events:
-                async for event in events:
-                    reporter.update(event)
-                    if isinstance(event, Finished):
-                        result = event.result
-        except (RunRequestError, StataNotFound, StataInitError, PystataShadowed) as error:
-            raise ToolError(str(error)) from None
-        except OSError as error:
-            raise ToolError(f"the run could not be set up: {error}") from None
-        finally:
-            await reporter.close()
+    pump = asyncio.create_task(reporter.pump())  # a child task keeps the request's context
+    try:
+        async with contextlib.aclosing(session.run(request)) as events:
+            async for event in events:
+                reporter.update(event)
+                if isinstance(event, Finished):
+                    result = event.result
+    except (RunRequestError, StataNotFound, StataInitError, PystataShadowed) as error:
+        raise ToolError(str(error)) from None
+    except OSError as error:
+        raise ToolError(f"the run could not be set up: {error}") from None
+    finally:
+        await reporter.close()
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+            await pump
     assert result is not None
     return ToolResult(
         content=[TextContent(type="text", text=render_text(result))],

@@ -59,7 +59,7 @@ display `n'
 
 async def test_tools_are_listed_without_output_schemas(client: Client) -> None:
     tools = {tool.name: tool for tool in await client.list_tools()}
-    assert set(tools) == {"run_do_file", "run_code", "session_status"}
+    assert set(tools) == {"run_do_file", "run_code", "session_status", "cancel_run", "read_log"}
     assert all(tool.outputSchema is None for tool in tools.values())
     assert tools["run_do_file"].inputSchema["required"] == ["path"]
 
@@ -117,25 +117,27 @@ async def test_session_keeps_globals_and_run_code_locals(client: Client) -> None
     assert "\n49" in text_of(result)
 
 
+def write(path: Path, content: str | None) -> Path:
+    if content is not None:
+        path.write_text(content)
+    return path
+
+
 @pytest.mark.parametrize(
-    ("make", "expected"),
+    ("name", "content", "expected"),
     [
-        (lambda d: d / "missing.do", "does not exist"),
-        (lambda d: d, "is a directory"),
-        (lambda d: (d / "empty.do").write_text("") and d / "empty.do", "is empty"),
-        (
-            lambda d: (d / "c.do").write_text("* only\n// comments\n") and d / "c.do",
-            "only comments",
-        ),
+        ("missing.do", None, "does not exist"),
+        ("", None, "is a directory"),
+        ("empty.do", "", "is empty"),
+        ("blank.do", "  \n\n", "is empty"),
+        ("comments.do", "* only\n// comments\n/* and\nmore */\n", "only comments"),
+        ("broken.do", "forvalues i = 1/2 {\n  display 1\n", "line 1"),
     ],
 )
-async def test_bad_paths_get_clear_errors_and_the_server_keeps_serving(
-    client: Client,
-    tmp_path: Path,
-    make,
-    expected: str,  # type: ignore[no-untyped-def]
+async def test_bad_do_files_get_clear_errors_and_the_server_keeps_serving(
+    client: Client, tmp_path: Path, name: str, content: str | None, expected: str
 ) -> None:
-    path = make(tmp_path)
+    path = write(tmp_path / name, content)
     with pytest.raises(ToolError, match=expected):
         await client.call_tool("run_do_file", {"path": str(path)})
     after = await client.call_tool("run_code", {"code": "display 3"})

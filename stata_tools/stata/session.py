@@ -28,6 +28,7 @@ from stata_tools.logs.follow import LogFollower
 from stata_tools.logs.parse import LogParser
 from stata_tools.progress import Tracker, format_elapsed
 from stata_tools.results import ExcerptBuilder, RunResult, RunStatus, StataError
+from stata_tools.runs import RunStore
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import find_installation
 from stata_tools.stata.engine import Engine, Execution, Job, StataInfo, stata_quote
@@ -181,6 +182,7 @@ class Session:
     _inflight: asyncio.Future[Execution] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
+        self.runs = RunStore(self.settings.run_dir, self.settings.max_runs_kept)
         if self.engine is None:
             settings = self.settings
             self.engine = Engine(
@@ -208,6 +210,22 @@ class Session:
             current_source=current.source if current else None,
             run_dir=str(self.settings.run_dir),
         )
+
+    def cancel(self) -> str | None:
+        """Break the running run, as a client's cancel would; the id of the run, if any."""
+        current = self._current
+        if current is None or not self.engine.request_break():  # type: ignore[union-attr]
+            return None
+        return current.run_id
+
+    async def stop_running(self, grace_s: float = 5.0) -> None:
+        """Break whatever runs and wait (bounded) for Stata to close its log: a clean shutdown."""
+        inflight = self._inflight
+        if inflight is None or inflight.done():
+            return
+        self.engine.request_break()  # type: ignore[union-attr]
+        with anyio.CancelScope(shield=True), anyio.move_on_after(grace_s):
+            await asyncio.wait({inflight})
 
     async def execute(
         self, request: RunRequest, on_event: Callable[[RunEvent], object] | None = None
@@ -262,8 +280,7 @@ class Session:
         engine = self.engine
         assert engine is not None
         await self.start()
-        run_dir = self.settings.run_dir / run_id
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = self.runs.new_folder(run_id)
         job = Job(
             run_id=run_id,
             command=_command_for(prepared, run_dir),
@@ -327,6 +344,7 @@ class Session:
             result = self._result(
                 prepared, run_id, job, tracker, excerpt, execution, timed_out, notes
             )
+            self.runs.save_result(run_id, result.to_meta())
             yield Finished(result, tracker.finish(self.clock()))
         finally:
             if not future.done():

@@ -1,0 +1,159 @@
+"""RunStore: every run's folder (log, captured output, result), listed, read and pruned."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stata_tools.dofile import decode_source
+
+RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
+RESULT_FILE = "result.json"
+LOG_FILE = "run.log"
+MAX_READ_BYTES = 1 << 20
+
+
+class UnknownRun(LookupError):
+    """No kept run has that id; the message lists how to find one."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """One line of `stata://runs`."""
+
+    run_id: str
+    status: str
+    rc: int | None
+    source: str | None
+    duration_s: float | None
+    log_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogSlice:
+    """A page of a log: the text and where the next page starts."""
+
+    text: str
+    offset: int
+    next_offset: int
+    size: int
+    lines_matched: int | None = None
+
+
+class RunStore:
+    """The run directory: one folder per run, newest last, at most `keep` of them."""
+
+    def __init__(self, root: Path, keep: int) -> None:
+        self.root = root
+        self.keep = keep
+
+    def new_folder(self, run_id: str) -> Path:
+        folder = self.root / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        self.prune()
+        return folder
+
+    def save_result(self, run_id: str, meta: dict[str, Any]) -> None:
+        folder = self.root / run_id
+        if folder.is_dir():
+            (folder / RESULT_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+    def run_ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and RUN_ID.match(p.name))
+
+    def prune(self) -> None:
+        """Drop the oldest runs beyond the retention limit."""
+        ids = self.run_ids()
+        for run_id in ids[: max(0, len(ids) - self.keep)]:
+            shutil.rmtree(self.root / run_id, ignore_errors=True)
+
+    def summaries(self, limit: int = 50) -> list[RunSummary]:
+        return [self.summary(run_id) for run_id in reversed(self.run_ids()[-limit:])]
+
+    def summary(self, run_id: str) -> RunSummary:
+        folder = self.folder(run_id)
+        log = folder / LOG_FILE
+        meta = _read_json(folder / RESULT_FILE)
+        return RunSummary(
+            run_id=run_id,
+            status=meta.get("status", "running or interrupted"),
+            rc=meta.get("rc"),
+            source=meta.get("source"),
+            duration_s=meta.get("duration_s"),
+            log_bytes=log.stat().st_size if log.exists() else 0,
+        )
+
+    def folder(self, run_id: str) -> Path:
+        if not RUN_ID.match(run_id) or not (self.root / run_id).is_dir():
+            raise UnknownRun(
+                f"no kept run has id {run_id!r}; read the resource stata://runs for the recent "
+                f"ones (the {self.keep} newest are kept)"
+            )
+        return self.root / run_id
+
+    def read_log(
+        self,
+        run_id: str,
+        offset: int = 0,
+        max_bytes: int = 65_536,
+        tail_lines: int | None = None,
+        grep: str | None = None,
+    ) -> LogSlice:
+        """A page of the run's log by byte offset, its last lines, or the lines matching a regex."""
+        log = self.folder(run_id) / LOG_FILE
+        size = log.stat().st_size if log.exists() else 0
+        max_bytes = max(1, min(max_bytes, MAX_READ_BYTES))
+        if grep is not None:
+            return _grep(log, size, grep, max_bytes)
+        if tail_lines is not None:
+            return _tail(log, size, tail_lines, max_bytes)
+        offset = max(0, min(offset, size))
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            data = handle.read(max_bytes)
+        cut = data.rfind(b"\n") + 1 if offset + len(data) < size else len(data)
+        data = data[: cut or len(data)]
+        return LogSlice(decode_source(data)[0], offset, offset + len(data), size)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _tail(log: Path, size: int, count: int, max_bytes: int) -> LogSlice:
+    lines: deque[bytes] = deque(maxlen=max(1, count))
+    with log.open("rb") as handle:
+        for line in handle:
+            lines.append(line)
+    data = b"".join(lines)[-max_bytes:]
+    return LogSlice(decode_source(data)[0], size - len(data), size, size)
+
+
+def _grep(log: Path, size: int, pattern: str, max_bytes: int) -> LogSlice:
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        message = f"grep pattern {pattern!r} is not a valid regular expression: {error}"
+        raise ValueError(message) from None
+    found: list[str] = []
+    used = matched = 0
+    with log.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = decode_source(raw)[0].rstrip("\r\n")
+            if regex.search(line):
+                matched += 1
+                entry = f"{number}: {line}"
+                if used + len(entry) + 1 <= max_bytes:
+                    found.append(entry)
+                    used += len(entry) + 1
+    return LogSlice("\n".join(found), 0, size, size, lines_matched=matched)
