@@ -409,7 +409,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "invalid syntax",
         "Stata could not parse the command: a typo, a misplaced comma or option, an invalid name"
         " or expression.",
-        "Compare the command with its syntax in `help <command>`; `read_log` shows the failing line "
+        "Compare the command with `help <command>`; `read_log` shows the failing line "
         "in context.",
     ),
     ReturnCode(
@@ -1714,7 +1714,7 @@ _RANGES: tuple[_Range, ...] = (
         199,
         "syntax or command error",
         "Stata could not accept the command as written: a part is missing, extra or misspelled.",
-        "Compare the command with its syntax in `help <command>`; `read_log` shows the failing line.",
+        "Compare the command with `help <command>`; `read_log` shows the failing line.",
     ),
     _Range(
         300,

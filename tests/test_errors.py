@@ -51,7 +51,7 @@ EXACT = [
         "invalid syntax",
         "Stata could not parse the command: a typo, a misplaced comma or option, an invalid name "
         "or expression.",
-        "Compare the command with its syntax in `help <command>`; `read_log` shows the failing line "
+        "Compare the command with `help <command>`; `read_log` shows the failing line "
         "in context.",
     ),
     ReturnCode(
@@ -217,7 +217,7 @@ def test_generic_entries_for_one_range_share_their_text() -> None:
         )
     )
     assert explain(150).fix == (
-        "Compare the command with its syntax in `help <command>`; `read_log` shows the failing line."
+        "Compare the command with `help <command>`; `read_log` shows the failing line."
     )
 
 
