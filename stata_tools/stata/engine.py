@@ -235,6 +235,8 @@ class Engine:
                     rc = return_code(error_text) or 198
                 finally:
                     self._drain_lost_tail()
+                    if self._breaks_sent:
+                        self._absorb_pending_break(stata)
                     self._close_log(stata, job)
         finally:
             with self._state_lock:
@@ -278,6 +280,11 @@ class Engine:
             return
         if rest:
             self._router.write(rest)
+
+    def _absorb_pending_break(self, stata: ModuleType) -> None:
+        """A break that landed as the user's code ended would stop our `log close`; spend it."""
+        with suppress(SystemError):
+            stata.run("display", quietly=True, echo=False, inline=False)
 
     def _close_log(self, stata: ModuleType, job: Job) -> None:
         with suppress(SystemError):

@@ -252,6 +252,7 @@ class Session:
         self._waiting.append(ticket)
         acquire = asyncio.ensure_future(self._lock.acquire())
         try:
+            await asyncio.wait({acquire}, timeout=0.01)  # an idle session takes us at once
             while not acquire.done():
                 ahead = self._waiting.index(ticket) + 1
                 message = f"waiting for Stata: {ahead} run(s) ahead of {prepared.label}"

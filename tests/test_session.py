@@ -1,0 +1,175 @@
+"""The library API: Session runs, queues, cancels and times out against the shared fake Stata."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from stata_tools import (
+    CommandStarted,
+    Finished,
+    Output,
+    Queued,
+    RunRequest,
+    RunStatus,
+    Session,
+    Settings,
+    Started,
+)
+from stata_tools.stata.session import RunRequestError, prepare
+
+_shared: Session | None = None
+
+
+@pytest.fixture
+def session() -> Session:
+    """One Stata per process, so one session for every test here."""
+    global _shared
+    if _shared is None:
+        from stata_tools.server import get_session
+
+        _shared = get_session()  # the server's: both share the process's Stata
+    return _shared
+
+
+@pytest.fixture
+def record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "record.jsonl"
+    monkeypatch.setenv("FAKE_STATA_RECORD", str(path))
+    return path
+
+
+def breaks_in(record: Path) -> list[dict]:
+    if not record.exists():
+        return []
+    events = [json.loads(line) for line in record.read_text().splitlines()]
+    return [e for e in events if "break" in e.get("event", "")]
+
+
+async def collect(session: Session, request: RunRequest) -> list[object]:
+    events: list[object] = []
+    async with contextlib.aclosing(session.run(request)) as stream:
+        async for event in stream:
+            events.append(event)
+    return events
+
+
+async def test_events_run_from_started_to_finished(session: Session) -> None:
+    events = await collect(session, RunRequest(code='display "a"\ndisplay "b"\ndisplay "c"'))
+    assert isinstance(events[0], Started)
+    assert isinstance(events[-1], Finished)
+    started = [e.index for e in events if isinstance(e, CommandStarted)]
+    assert started == [1, 2, 3]
+    lines = [line for e in events if isinstance(e, Output) for line in e.lines]
+    assert [line for line in lines if line in ("a", "b", "c")] == ["a", "b", "c"]
+    values = [e.snapshot.progress for e in events]  # type: ignore[attr-defined]
+    assert values == sorted(values)
+    assert events[-1].snapshot.progress == 3  # type: ignore[attr-defined]
+    assert events[-1].result.ok  # type: ignore[attr-defined]
+
+
+async def test_concurrent_runs_queue_in_order_and_do_not_mix(session: Session) -> None:
+    codes = [f'display "run {n} start"\nsleep 300\ndisplay "run {n} end"' for n in range(3)]
+    runs = [asyncio.create_task(collect(session, RunRequest(code=code))) for code in codes]
+    results = await asyncio.gather(*runs)
+    for n, events in enumerate(results):
+        text = events[-1].result.output.text  # type: ignore[attr-defined]
+        assert f"run {n} start" in text and f"run {n} end" in text
+        assert all(f"run {m} " not in text for m in range(3) if m != n)
+    queued = [[e.position for e in events if isinstance(e, Queued)] for events in results]
+    assert queued[0] == []
+    assert queued[1] and set(queued[1]) == {1}
+    assert queued[2] and queued[2][0] == 2
+
+
+async def test_closing_the_stream_breaks_stata_once_and_keeps_the_session(
+    session: Session, record: Path
+) -> None:
+    await session.execute(RunRequest(code="global BEFORE 17"))
+    started = time.monotonic()
+
+    sleeping = asyncio.Event()
+
+    async def consume() -> None:
+        async with contextlib.aclosing(session.run(RunRequest(code="sleep 60000"))) as stream:
+            async for event in stream:
+                if isinstance(event, CommandStarted):
+                    sleeping.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(sleeping.wait(), 5)
+    task.cancel()  # what a client's notifications/cancelled does to the tool coroutine
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - started < 5
+    assert [e["event"] for e in breaks_in(record)] == ["set_break", "break_honoured"]
+    after = await session.execute(RunRequest(code="display $BEFORE + 1"))
+    assert after.ok
+    assert "18" in after.output.text
+
+
+async def test_timeout_breaks_and_reports_timed_out(session: Session, record: Path) -> None:
+    await session.execute(RunRequest(code="global KEPT 5"))
+    started = time.monotonic()
+    result = await session.execute(RunRequest(code="sleep 60000", timeout_s=1))
+    assert time.monotonic() - started < 5
+    assert result.status is RunStatus.TIMED_OUT
+    assert result.rc == 1
+    assert "timed out after 1.0s" in result.notes[0]
+    assert [e["event"] for e in breaks_in(record)] == ["set_break", "break_honoured"]
+    again = await session.execute(RunRequest(code="display $KEPT"))
+    assert again.ok and "5" in again.output.text
+
+
+async def test_cancel_stops_the_running_run_with_status_cancelled(session: Session) -> None:
+    task = asyncio.create_task(session.execute(RunRequest(code='display "x"\nsleep 60000')))
+    while session.status().current_run is None or session.engine.active is None:  # type: ignore
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)
+    assert session.cancel() is not None
+    result = await asyncio.wait_for(task, 5)
+    assert result.status is RunStatus.CANCELLED
+    assert result.error is not None and result.error.rc == 1
+    assert session.cancel() is None
+
+
+async def test_every_run_is_kept_with_its_result(session: Session) -> None:
+    result = await session.execute(RunRequest(code='display "kept"'))
+    summary = session.runs.summary(result.run_id)
+    assert summary.status == "ok" and summary.rc == 0
+    page = session.runs.read_log(result.run_id, grep="^kept$")
+    assert page.lines_matched == 1
+
+
+def test_prepare_rejects_what_stata_cannot_run(tmp_path: Path) -> None:
+    with pytest.raises(RunRequestError, match="exactly one of"):
+        prepare(RunRequest())
+    with pytest.raises(RunRequestError, match="`code` is empty"):
+        prepare(RunRequest(code="   \n"))
+    with pytest.raises(RunRequestError, match="timeout_s must be positive"):
+        prepare(RunRequest(code="display 1", timeout_s=0))
+    with pytest.raises(RunRequestError, match="expand as a macro"):
+        prepare(RunRequest(do_file=tmp_path / "a$b.do"))
+    assert prepare(RunRequest(code="display 1"), default_timeout_s=30).timeout_s == 30
+
+
+def test_settings_are_read_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "STATA_TOOLS_RUN_DIR": str(tmp_path),
+            "STATA_TOOLS_HEARTBEAT_S": "2.5",
+            "STATA_TOOLS_DEFAULT_TIMEOUT_S": "90",
+        }
+    )
+    assert (settings.run_dir, settings.heartbeat_s, settings.default_timeout_s) == (
+        tmp_path,
+        2.5,
+        90.0,
+    )
+    with pytest.raises(ValueError, match="STATA_TOOLS_HEARTBEAT_S='soon' is not a number"):
+        Settings.from_env({"STATA_TOOLS_HEARTBEAT_S": "soon"})
