@@ -24,8 +24,16 @@ def server_env(run_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+async def _ignore(_message: object) -> None:
+    return None
+
+
 def stdio_client(env: dict[str, str], **kwargs: object) -> Client:
-    transport = StdioTransport(sys.executable, [str(REPO / "server.py")], env=env, cwd=str(REPO))
+    """A FastMCP client on `python server.py` over stdio; the server's stderr is dropped."""
+    transport = StdioTransport(
+        sys.executable, [str(REPO / "server.py")], env=env, cwd=str(REPO), log_file=Path(os.devnull)
+    )
+    kwargs.setdefault("log_handler", _ignore)
     return Client(transport, **kwargs)  # type: ignore[arg-type]
 
 

@@ -19,7 +19,7 @@ stata.run("display 1", echo=False)
 for _ in range(int(sys.argv[2])):
     started = time.perf_counter()
     stata.run("display 1", echo=False)
-    print(time.perf_counter() - started)
+    print("took", time.perf_counter() - started, file=sys.stderr)
 """
 
 
@@ -30,7 +30,7 @@ def direct_calls(count: int) -> list[float]:
         text=True,
         check=True,
     )
-    return [float(line) for line in out.stdout.split() if line.replace(".", "").isdigit()]
+    return [float(line.split()[1]) for line in out.stderr.splitlines() if line.startswith("took ")]
 
 
 async def served_calls(count: int) -> list[float]:

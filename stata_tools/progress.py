@@ -8,6 +8,7 @@ the end of the run sets it to ``total``. Every value handed out is larger than t
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -36,6 +37,7 @@ _SILENT_PREFIXES = {
 }
 _LOUD_PREFIXES = {"noi", "noisily", "nois", "noisi", "noisil"}
 _NESTED = {"do", "include"}
+_NONE: tuple[()] = ()  # most lines cause no event
 
 
 def normalize(text: str) -> str:
@@ -102,7 +104,7 @@ class Tracker:
     _heartbeats: int = 0
     _progress: float = 0.0
     _newest: str = ""
-    _recent: list[str] = field(default_factory=list)
+    _recent: deque[str] = field(default_factory=lambda: deque(maxlen=2))
     _rc_pending: bool = True
     _first_echo: bool = True
 
@@ -114,14 +116,14 @@ class Tracker:
     def current(self) -> Command | None:
         return self.commands[self.index - 1] if self.index else None
 
-    def feed(self, line: LogLine, now: float) -> list[CommandStarted | ErrorRaised]:
+    def feed(self, line: LogLine, now: float) -> Sequence[CommandStarted | ErrorRaised]:
         """Account for one classified log line; return the events it causes."""
         kind = line.kind
         if kind is Kind.ECHO:
-            self._recent = []
+            self._recent.clear()
             return self._on_echo(line.text, now)
         if kind is Kind.LOOP_ECHO:
-            self._recent = []
+            self._recent.clear()
         elif kind is Kind.END_OF_DO:
             self._depth = max(0, self._depth - 1)
         elif kind is Kind.RETURN_CODE and line.rc is not None:
@@ -130,8 +132,8 @@ class Tracker:
             self.break_seen = True
         elif kind in (Kind.OUTPUT, Kind.ERROR) and line.text.strip():
             self._newest = line.text
-            self._recent = [*self._recent[-2:], line.text]
-        return []
+            self._recent.append(line.text)
+        return _NONE
 
     def heartbeat(self, now: float) -> Snapshot:
         """A little more progress within the current command's slot, never reaching the next."""
@@ -201,7 +203,7 @@ class Tracker:
         if not self._rc_pending:
             return []  # the same error repeated while blocks and do-files unwind
         self._rc_pending = False
-        message = "\n".join(self._recent[-2:]) if self._recent else ""
+        message = "\n".join(self._recent)
         if rc == 1 and not message:
             message = "--Break--"
         self.errors.append(ErrorRecord(rc, message, self.index or None))

@@ -60,8 +60,8 @@ display `n'
 async def test_tools_are_listed_without_output_schemas(client: Client) -> None:
     tools = {tool.name: tool for tool in await client.list_tools()}
     assert set(tools) == {"run_do_file", "run_code", "session_status", "cancel_run", "read_log"}
-    assert all(tool.outputSchema is None for tool in tools.values())
-    assert tools["run_do_file"].inputSchema["required"] == ["path"]
+    assert all(tool.output_schema is None for tool in tools.values())
+    assert tools["run_do_file"].input_schema["required"] == ["path"]
 
 
 async def test_run_code_returns_text_the_model_reads(client: Client) -> None:
