@@ -206,8 +206,18 @@ def render_text(result: RunResult) -> str:
             else f"--- output: {output.total_lines:,} lines, {output.omitted_lines:,} omitted; "
             f"the full log is at {result.log_path} ---"
         )
-        blocks.append(f"{label}\n{output.text.lstrip(chr(10))}")
+        blocks.append(f"{label}\n{_trimmed(output.text)}")
     return "\n".join(blocks)
+
+
+def _trimmed(text: str) -> str:
+    """Without the blank lines, the empty prompt and the `end of do-file` Stata ends runs with."""
+    lines = text.split("\n")
+    while lines and lines[0].strip() == "":
+        lines.pop(0)
+    while lines and lines[-1].strip() in ("", ".", "end of do-file"):
+        lines.pop()
+    return "\n".join(lines)
 
 
 def _error_block(error: StataError) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import sys
 import warnings
@@ -26,7 +27,8 @@ from stata_tools.results import RunResult, RunStatus, render_text
 from stata_tools.runs import UnknownRun
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
-from stata_tools.stata.session import RunRequest, RunRequestError, Session
+from stata_tools.stata.engine import Engine
+from stata_tools.stata.session import RunRequest, RunRequestError, Session, locate_stata
 
 with contextlib.suppress(ImportError):
     from mcp.shared.exceptions import MCPDeprecationWarning
@@ -47,7 +49,9 @@ def get_session() -> Session:
     """The process-wide session, created on first use (Stata itself starts at the first run)."""
     global _session
     if _session is None:
-        _session = Session(Settings.from_env())
+        settings = Settings.from_env()
+        engine = Engine(functools.partial(locate_stata, settings), stdout_fallback=sys.stderr)
+        _session = Session(settings, engine)
     return _session
 
 
@@ -121,7 +125,7 @@ async def session_status() -> ToolResult:
     if info is None:
         lines.append("Stata: not started yet (it starts at the first run).")
         try:
-            installation = session.engine._locate()  # type: ignore[union-attr]
+            installation = session.locate()
             lines.append(
                 f"Found: Stata {installation.edition.upper()} at {installation.path} "
                 f"({installation.source})."

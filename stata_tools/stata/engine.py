@@ -54,6 +54,7 @@ class Execution:
     break_requested: bool
     started: float
     ended: float
+    log_kept: bool = True  # False when the user's code closed our log (`log close _all`)
 
 
 def stata_quote(text: str) -> str:
@@ -68,9 +69,9 @@ def return_code(text: str) -> int | None:
 
 
 class StdoutRouter(io.TextIOBase):
-    """Stands in for sys.stdout: Stata's prints go to the active run's file, nothing to fd 1.
+    """Stands in for sys.stdout: what Stata prints during a run goes to that run's file.
 
-    Outside a run, text goes to stderr, never to stdout, which may be the MCP wire.
+    Outside a run, text goes to the fallback (stderr in the server, where stdout is the wire).
     """
 
     def __init__(self, fallback: TextIO) -> None:
@@ -109,7 +110,11 @@ class StdoutRouter(io.TextIOBase):
 class Engine:
     """Owns pystata on one daemon thread; every Stata call goes through `submit`."""
 
-    def __init__(self, locate: Callable[[], Installation]) -> None:
+    def __init__(
+        self, locate: Callable[[], Installation], *, stdout_fallback: TextIO | None = None
+    ) -> None:
+        """`stdout_fallback` gets what Python prints outside runs once Stata owns sys.stdout:
+        the caller's stdout by default, stderr for a stdio server (stdout is the wire)."""
         self._locate = locate
         self._work: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
@@ -118,7 +123,7 @@ class Engine:
         self._thread_lock = threading.Lock()
         self._pystata: ModuleType | None = None
         self._info: StataInfo | None = None
-        self._router = StdoutRouter(sys.stderr)
+        self._router = StdoutRouter(stdout_fallback or sys.stdout)
         self._state_lock = threading.Lock()
         self._active: Job | None = None
         self._in_user_code = False
@@ -215,7 +220,7 @@ class Engine:
             self._break_requested = False
             self._breaks_sent = 0
         started = time.monotonic()
-        rc, error_text = 0, None
+        rc, error_text, log_kept = 0, None, True
         try:
             with self._router.capture(job.stdout_path):
                 try:
@@ -237,13 +242,13 @@ class Engine:
                     self._drain_lost_tail()
                     if self._breaks_sent:
                         self._absorb_pending_break(stata)
-                    self._close_log(stata, job)
+                    log_kept = self._close_log(stata, job)
         finally:
             with self._state_lock:
                 self._active = None
                 self._in_user_code = False
             ended = time.monotonic()
-        return Execution(rc, error_text, self._break_requested, started, ended)
+        return Execution(rc, error_text, self._break_requested, started, ended, log_kept)
 
     def _run_user_code(self, stata: ModuleType, job: Job) -> tuple[int, str | None]:
         with self._state_lock:
@@ -286,9 +291,13 @@ class Engine:
         with suppress(SystemError):
             stata.run("display", quietly=True, echo=False, inline=False)
 
-    def _close_log(self, stata: ModuleType, job: Job) -> None:
-        with suppress(SystemError):
-            stata.run(f"capture log close {job.log_name}", echo=False, inline=False)
+    def _close_log(self, stata: ModuleType, job: Job) -> bool:
+        """Close the run's log; False when it was no longer open (the user closed all logs)."""
+        try:
+            stata.run(f"quietly log close {job.log_name}", echo=False, inline=False)
+            return True
+        except SystemError:
+            return False
 
     def _last_rc(self) -> int:
         try:

@@ -24,13 +24,13 @@ from stata_tools.events import (
     Snapshot,
     Started,
 )
-from stata_tools.logs.follow import LogFollower
+from stata_tools.logs.follow import LineDecoder, LogFollower
 from stata_tools.logs.parse import LogParser
 from stata_tools.progress import Tracker, format_elapsed
-from stata_tools.results import ExcerptBuilder, RunResult, RunStatus, StataError
+from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
 from stata_tools.runs import RunStore
 from stata_tools.settings import Settings
-from stata_tools.stata.discovery import find_installation
+from stata_tools.stata.discovery import Installation, find_installation
 from stata_tools.stata.engine import Engine, Execution, Job, StataInfo, stata_quote
 
 BREAK_GRACE_S = 10.0
@@ -184,12 +184,10 @@ class Session:
     def __post_init__(self) -> None:
         self.runs = RunStore(self.settings.run_dir, self.settings.max_runs_kept)
         if self.engine is None:
-            settings = self.settings
-            self.engine = Engine(
-                lambda: find_installation(
-                    {**os.environ, **_stata_env(settings)},
-                )
-            )
+            self.engine = Engine(self.locate)
+
+    def locate(self) -> Installation:
+        return locate_stata(self.settings)
 
     async def start(self) -> StataInfo:
         """Initialise Stata now rather than at the first run."""
@@ -386,6 +384,13 @@ class Session:
                 f"timed out after {format_elapsed(prepared.timeout_s or 0)}; "
                 "Stata was sent a break and the session keeps its data",
             )
+        output = excerpt.build()
+        if execution is not None and not execution.log_kept:
+            notes.append(
+                "the code closed every log (`log close _all`), which stopped the live stream; "
+                "the output below is what Stata printed, captured separately"
+            )
+            output = _excerpt_of_file(job.stdout_path, self.settings.output_budget_chars)
         error = _error_of(prepared, tracker, execution) if rc != 0 else None
         done = tracker.index if rc != 0 else len(prepared.commands)
         return RunResult(
@@ -397,10 +402,24 @@ class Session:
             duration_s=duration,
             commands_total=len(prepared.commands),
             commands_done=done,
-            output=excerpt.build(),
+            output=output,
             error=error,
             notes=tuple(notes),
         )
+
+
+def _excerpt_of_file(path: Path, budget_chars: int) -> Excerpt:
+    """The budgeted excerpt of a text file read line by line (the captured output)."""
+    builder = ExcerptBuilder(budget_chars)
+    parser = LogParser()
+    decoder = LineDecoder()
+    with contextlib.suppress(OSError), path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            for line in decoder.feed(chunk):
+                builder.add(parser.feed(line))
+    for line in decoder.flush():
+        builder.add(parser.feed(line))
+    return builder.build()
 
 
 def _command_for(prepared: PreparedRun, run_dir: Path) -> str:
@@ -439,6 +458,11 @@ def _unresponsive_note(timeout_s: float | None) -> str:
         f"Stata did not respond to the break within {BREAK_GRACE_S:g} s after the "
         f"{format_elapsed(timeout_s or 0)} timeout; the session stays busy until it returns"
     )
+
+
+def locate_stata(settings: Settings) -> Installation:
+    """Where Stata is: the settings' STATA_PATH/STATA_EDITION first, then the usual places."""
+    return find_installation({**os.environ, **_stata_env(settings)})
 
 
 def _stata_env(settings: Settings) -> dict[str, str]:

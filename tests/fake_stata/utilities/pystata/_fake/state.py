@@ -1,0 +1,68 @@
+"""What a Stata session remembers between commands: macros, scalars, stored results, programs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .lexer import Cmd
+
+if TYPE_CHECKING:
+    from .logs import LogFile
+
+
+@dataclass
+class Results:
+    """r(), e() or s(): scalars, macros and matrices under their short names."""
+
+    scalars: dict[str, float | None] = field(default_factory=dict)
+    macros: dict[str, str] = field(default_factory=dict)
+    matrices: dict[str, list[list[float]]] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.scalars.clear()
+        self.macros.clear()
+        self.matrices.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    name: str
+    body: tuple[Cmd, ...]
+    kind: str  # "", "rclass", "eclass" or "sclass"
+
+
+@dataclass
+class Frame:
+    """A local-macro scope: the interactive level, a do-file, or a program call."""
+
+    locals: dict[str, str] = field(default_factory=dict)
+    program: Program | None = None
+    returns: Results = field(default_factory=Results)
+
+
+@dataclass
+class Session:
+    globals: dict[str, str] = field(default_factory=dict)
+    frames: list[Frame] = field(default_factory=lambda: [Frame()])
+    scalars: dict[str, float | str | None] = field(default_factory=dict)
+    r: Results = field(default_factory=Results)
+    e: Results = field(default_factory=Results)
+    s: Results = field(default_factory=Results)
+    programs: dict[str, Program] = field(default_factory=dict)
+    logs: list[LogFile] = field(default_factory=list)
+    linesize: int = 80
+    logtype: str = "smcl"
+    rc: int = 0
+    edition: str = "MP"
+
+    @property
+    def frame(self) -> Frame:
+        return self.frames[-1]
+
+    @property
+    def top(self) -> Frame:
+        return self.frames[0]
+
+    def results(self, kind: str) -> Results:
+        return {"r": self.r, "e": self.e, "s": self.s}[kind]

@@ -1,0 +1,73 @@
+"""`stata-tools run | doctor` as a user types them, against the fake Stata."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "stata_tools", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or REPO,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def env(fake_stata_dir: Path, tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "STATA_PATH": str(fake_stata_dir), "STATA_TOOLS_RUN_DIR": str(tmp_path)}
+
+
+def test_run_prints_the_result_and_exits_with_stata_rc(env: dict[str, str], tmp_path: Path) -> None:
+    do_file = tmp_path / "fails.do"
+    do_file.write_text('display "fine"\ndisplay nosuchvar\n')
+    done = cli("run", str(do_file), env=env)
+    assert done.returncode == 111
+    assert done.stdout.splitlines()[0].startswith("Stata error · rc 111 · ")
+    assert "Failing line 2 of fails.do: display nosuchvar" in done.stdout
+
+
+def test_return_codes_beyond_255_exit_255(env: dict[str, str], tmp_path: Path) -> None:
+    do_file = tmp_path / "missing_child.do"
+    do_file.write_text("do nosuchfile\n")
+    done = cli("run", str(do_file), env=env)
+    assert done.returncode == 255
+    assert done.stdout.splitlines()[0].startswith("Stata error · rc 601 · ")
+
+
+def test_run_code_succeeds_with_exit_zero(env: dict[str, str]) -> None:
+    done = cli("run", "--code", "display 6*7", env=env)
+    assert done.returncode == 0
+    assert done.stdout.rstrip().endswith(". display 6*7\n42")
+
+
+def test_run_refuses_bad_input_with_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+    done = cli("run", str(tmp_path / "missing.do"), env=env)
+    assert done.returncode == 2
+    assert "does not exist" in done.stderr
+    both = cli("run", "x.do", "--code", "display 1", env=env)
+    assert both.returncode == 2
+
+
+def test_doctor_finds_and_starts_stata(env: dict[str, str]) -> None:
+    done = cli("doctor", env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"Stata MP at {env['STATA_PATH']}" in done.stderr
+    assert "started through pystata" in done.stderr
+
+
+def test_doctor_explains_a_wrong_stata_path(env: dict[str, str], tmp_path: Path) -> None:
+    done = cli("doctor", env={**env, "STATA_PATH": str(tmp_path / "nostata")})
+    assert done.returncode == 1
+    assert "STATA_PATH" in done.stderr
+    assert "does not exist" in done.stderr

@@ -1,0 +1,1025 @@
+"""The fake Stata in tests/fake_stata behaves like pystata and writes logs like real Stata.
+
+pystata is one per process: scenarios that need a fresh Stata run in a subprocess; the rest share
+one in-process instance initialised through StataCorp's real `stata_setup`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+DATE = re.compile(r"[ \d]\d [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d")
+PATH_VALUE = re.compile(r"(log:  (?:\{res\})?).*?(\r?)$")
+
+
+def normalize(text: str) -> str:
+    """Blank out what differs between any two logs of the same shape: dates and log paths."""
+    text = DATE.sub("<date>", text)
+    return PATH_VALUE.sub(r"\1<path>\2", text)
+
+
+def corpus_lines(path: Path) -> list[str]:
+    """A corpus file's lines with their line endings, decoded as latin-1 (never fails)."""
+    return path.read_bytes().decode("latin-1").splitlines(keepends=True)
+
+
+def run_python(code: str, root: Path, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """Run code in a fresh interpreter with FAKE_ROOT set: one fresh Stata per scenario."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("FAKE_STATA_")}
+    full.update(env, FAKE_ROOT=str(root), PYTHONIOENCODING="utf-8")
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        env=full,
+        timeout=60,
+        check=False,
+    )
+
+
+# --- the shared in-process Stata ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stata_module(fake_stata_dir: Path) -> ModuleType:
+    import stata_setup
+
+    stata_setup.config(str(fake_stata_dir), "mp", splash=False)
+    from pystata import stata
+
+    return stata
+
+
+@pytest.fixture
+def stata(
+    stata_module: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ModuleType]:
+    """The in-process Stata, in tmp_path, with no knobs set and default settings."""
+    from pystata import config
+
+    for key in list(os.environ):
+        if key.startswith("FAKE_STATA_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(config.stconfig, "streamout", "on")
+    monkeypatch.setitem(config.stconfig, "cmdshow", "default")
+    monkeypatch.setattr(config, "stoutputf", None)
+    yield stata_module
+    stata_module.run("capture log close _all", quietly=True)
+    stata_module.run("set linesize 80", quietly=True)
+
+
+def run(stata: ModuleType, code: str, **kwargs: Any) -> tuple[str, str | None]:
+    """(what run() printed, the SystemError text or None)."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        try:
+            stata.run(code, **kwargs)
+        except SystemError as err:
+            return buf.getvalue(), str(err)
+    return buf.getvalue(), None
+
+
+def log_text(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").split("\n")
+
+
+def log_body(path: Path) -> list[str]:
+    """A text log's lines after the header's `opened on:` line, up to the footer's `name:`."""
+    lines = log_text(path)
+    start = next(i for i, x in enumerate(lines) if x.startswith(" opened on:")) + 1
+    names = [i for i, x in enumerate(lines) if x.startswith("      name:")]
+    end = names[-1] if len(names) > 1 else len(lines)
+    return lines[start:end]
+
+
+@pytest.fixture
+def short_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A working directory short enough that a log's `log:` header line does not wrap."""
+    path = Path(tempfile.mkdtemp(prefix="fs-"))
+    monkeypatch.chdir(path)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def set_break_after(seconds: float) -> tuple[threading.Thread, list[float]]:
+    """Call StataSO_SetBreak from another thread after a delay; the list gets the call time."""
+    from pystata import config
+
+    when: list[float] = []
+
+    def fire() -> None:
+        time.sleep(seconds)
+        when.append(time.monotonic())
+        config.stlib.StataSO_SetBreak()
+
+    thread = threading.Thread(target=fire)
+    thread.start()
+    return thread, when
+
+
+# --- initialisation (fresh processes) ----------------------------------------------------------
+
+
+def test_init_through_real_stata_setup(fake_stata_dir: Path) -> None:
+    proc = run_python(
+        """
+        import os, sys, stata_setup
+        root = os.environ["FAKE_ROOT"]
+        try:
+            import sfi
+        except ImportError:
+            print("sfi: not importable before init")
+        sys.path.append(os.path.join(root, "utilities"))
+        try:
+            import pystata.stata
+        except SystemError as e:
+            print("stata before init:", e)
+        stata_setup.config(root, "mp")
+        import sfi, pystata
+        from pystata import config, stata
+        print("after init:", pystata.__version__, config.stedition, config.stversion,
+              config.is_stata_initialized(), config.sfiinitialized,
+              os.path.basename(config.stlibpath), os.environ["SYSDIR_STATA"] == root)
+        """,
+        fake_stata_dir,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = proc.stdout.decode("utf-8").splitlines()
+    assert out[0] == "sfi: not importable before init"
+    assert out[1].startswith("stata before init: Stata environment has not been initialized yet")
+    assert out[1].endswith("config.init()")
+    banner = out[2:-1]
+    assert banner[1] == "  ___  ____  ____  ____  ____ \u00ae"
+    assert banner[2].endswith("18.0")
+    assert banner[3].endswith("MP\u2014Parallel Edition")
+    assert "Notes:" in banner
+    assert out[-1] == "after init: 0.1.1 MP 18.0 True True libstata-mp.so True"
+    assert "\u00ae".encode() in proc.stdout  # the banner alone makes stdout non-ASCII
+
+
+def test_splash_false_prints_nothing(fake_stata_dir: Path) -> None:
+    proc = run_python(
+        """
+        import os, stata_setup
+        stata_setup.config(os.environ["FAKE_ROOT"], "se", splash=False)
+        from pystata import config
+        assert config.stedition == "SE"
+        """,
+        fake_stata_dir,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout == b""
+
+
+def test_init_failures(fake_stata_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "Stata 18"
+    shutil.copytree(fake_stata_dir, root, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "libstata-se.so").unlink()
+    (root / "libstata.so").write_text("not a library\n")
+    proc = run_python(
+        """
+        import os, json, stata_setup
+        root = os.environ["FAKE_ROOT"]
+        out = {}
+        for edition in ("xx", "se", "be"):
+            try:
+                stata_setup.config(root, edition, splash=False)
+            except Exception as e:
+                out[edition] = [type(e).__name__, list(e.args)]
+        from pystata import config
+        out["initialized"] = config.is_stata_initialized()
+        stata_setup.config(root, "mp", splash=False)
+        out["mp"] = config.is_stata_initialized()
+        print(json.dumps(out))
+        """,
+        root,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    result = json.loads(proc.stdout)
+    assert result["xx"] == ["ValueError", ["Stata edition must be one of be, se, or mp"]]
+    message = "The system cannot find the shared library within the specified path: %s"
+    assert result["se"] == ["FileNotFoundError", [message, str(root)]]
+    assert result["be"] == ["SystemError", ["failed to load Stata's shared library"]]
+    assert result["initialized"] is False
+    assert result["mp"] is True
+
+
+def test_raw_fd1_writes_output_to_file_descriptor_1(fake_stata_dir: Path) -> None:
+    code = """
+        import os, sys, stata_setup
+        stata_setup.config(os.environ["FAKE_ROOT"], "mp", splash=False)
+        from pystata import stata, config
+        config.set_output_file(os.devnull, replace=True)
+        stata.run('display "fd1-" + "marker"')
+        """
+    plain = run_python(code, fake_stata_dir)
+    raw = run_python(code, fake_stata_dir, FAKE_STATA_RAW_FD1="1")
+    assert plain.returncode == raw.returncode == 0, raw.stderr.decode()
+    assert plain.stdout == b""  # run() printed to the output file, nothing reached fd 1
+    assert raw.stdout == b"fd1-marker\n"
+
+
+def test_record_file_starts_with_init(fake_stata_dir: Path, tmp_path: Path) -> None:
+    record = tmp_path / "events.jsonl"
+    proc = run_python(
+        """
+        import os, stata_setup
+        stata_setup.config(os.environ["FAKE_ROOT"], "be", splash=False)
+        from pystata import stata
+        stata.run("display 1")
+        """,
+        fake_stata_dir,
+        FAKE_STATA_RECORD=str(record),
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    events = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [e["event"] for e in events] == ["init", "run_start", "run_end"]
+    assert events[0]["edition"] == "BE"
+    assert events[1]["cmd"] == "display 1"
+    assert events[2]["rc"] == 0
+    assert {e["pid"] for e in events} == {events[0]["pid"]}
+    assert events[0]["monotonic"] <= events[1]["monotonic"] <= events[2]["monotonic"]
+
+
+# --- run(): the stdout shapes and the error contract --------------------------------------------
+
+SHAPES = [  # reference/pystata.md §3.1, captured from real Stata by nbstata
+    ('disp "test 1"', {"echo": False}, "test 1\n"),
+    ("disp 1", {"echo": True}, ". disp 1\n1\n"),
+    ("disp 1\ndisp 2", {"echo": True}, "\n. disp 1\n1\n\n. disp 2\n2\n\n. \n"),
+    (
+        'disp "test 1"\ndisp "test 2"\n',
+        {"echo": False},
+        '\n. disp "test 1"\ntest 1\n\n. disp "test 2"\ntest 2\n\n. \n',
+    ),
+    ("quietly {\n    disp 2\n}", {"echo": False}, "\n. quietly {\n\n. \n"),
+]
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+@pytest.mark.parametrize(("code", "kwargs", "expected"), SHAPES)
+def test_stdout_shapes(
+    stata: ModuleType, code: str, kwargs: dict[str, bool], expected: str, streaming: bool
+) -> None:
+    from pystata import config
+
+    config.set_streaming_output(streaming)
+    assert run(stata, code, **kwargs) == (expected, None)
+
+
+def test_run_returns_none_and_lone_comment_prints_empty_line(stata: ModuleType) -> None:
+    with contextlib.redirect_stdout(io.StringIO()) as buf:
+        assert stata.run("display 1") is None
+        assert stata.run("// just a comment") is None
+        assert stata.run("") is None
+    assert buf.getvalue() == "1\n\n"
+
+
+def test_multi_line_error_carries_duplicated_rc(stata: ModuleType) -> None:
+    from pystata import config
+
+    full = "\n. disp 1\n1\n\n. disp error\nerror not found\nr(111);\nr(111);\n"
+    config.set_streaming_output(False)
+    assert run(stata, "disp 1\ndisp error") == ("", full)
+    config.set_streaming_output(True)
+    printed, error = run(stata, "disp 1\nsleep 60\ndisp error")
+    streamed = full.replace("\n. disp error", "\n. sleep 60\n\n. disp error")
+    assert error is not None and printed + error == streamed
+    assert printed.startswith("\n. disp 1\n1\n")  # printed while running, not at the end
+    assert error.endswith("error not found\nr(111);\nr(111);\n")
+
+
+def test_single_line_error_and_quietly(stata: ModuleType) -> None:
+    assert run(stata, "disp error") == ("", "error not found\nr(111);\n")
+    assert run(stata, "command_x 1") == ("", "command command_x is unrecognized\nr(199);\n")
+    # quietly hides the message but not the return code, as in Stata
+    assert run(stata, "disp error", quietly=True) == ("", "r(111);\n")
+    assert run(stata, 'display "a"\ndisplay "b"', quietly=True) == ("", None)
+
+
+def test_echo_default_follows_set_command_show(stata: ModuleType) -> None:
+    from pystata import config
+
+    config.set_command_show(True)
+    assert run(stata, "display 3") == (". display 3\n3\n", None)
+    config.set_command_show(False)
+    assert run(stata, "display 3") == ("3\n", None)
+    with pytest.raises(TypeError, match="echo must be a boolean value"):
+        stata.run("display 3", echo="yes")
+    with pytest.raises(TypeError, match="inline must be a boolean value"):
+        stata.run("display 3", inline=1)
+
+
+def test_streaming_prints_from_thread_named_stata(stata: ModuleType) -> None:
+    from pystata import config
+
+    writes: list[tuple[str, str]] = []
+
+    class Spy(io.StringIO):
+        def write(self, s: str) -> int:
+            if s:
+                writes.append((threading.current_thread().name, s))
+            return len(s)
+
+    code = 'display "a"\nsleep 120\ndisplay "b"\nsleep 120\ndisplay "c"'
+    with contextlib.redirect_stdout(Spy()):
+        stata.run(code)
+    assert {name for name, _ in writes} == {"Stata"}
+    assert len(writes) >= 3
+    assert "".join(s for _, s in writes).count("\n. display") == 3
+
+    writes.clear()
+    config.set_streaming_output(False)
+    with contextlib.redirect_stdout(Spy()):
+        stata.run(code)
+    assert [name for name, _ in writes] == ["MainThread"]
+
+
+def test_python_output_during_run_lands_in_stata_output(stata: ModuleType) -> None:
+    outer = sys.stdout
+
+    def intrude() -> None:
+        time.sleep(0.05)
+        print("intruder")
+
+    thread = threading.Thread(target=intrude)
+    thread.start()
+    printed, error = run(stata, "sleep 200")
+    thread.join()
+    assert error is None
+    assert printed == "intruder\n"
+    assert sys.stdout is outer
+
+
+def test_output_file_replaces_stdout(stata: ModuleType, tmp_path: Path) -> None:
+    from pystata import config
+
+    target = tmp_path / "out.txt"
+    target.write_text("old\n")
+    with pytest.raises(OSError, match="already exists"):
+        config.set_output_file(str(target))
+    config.set_output_file(str(target), replace=True)
+    assert run(stata, 'display "to the file"') == ("", None)
+    config.close_output_file()
+    assert target.read_text() == "to the file\n"
+
+
+def test_config_validation_and_status(stata: ModuleType) -> None:
+    from pystata import config
+
+    with pytest.raises(ValueError, match="invalid graph format"):
+        config.set_graph_format("gif")
+    with pytest.raises(ValueError, match="perm must be a boolean value"):
+        config.set_graph_format("png", perm="yes")
+    with pytest.raises(ValueError, match="one of width and height must be specified"):
+        config.set_graph_size()
+    with pytest.raises(TypeError, match="show must be a boolean value"):
+        config.set_graph_show("on")
+    with contextlib.redirect_stdout(io.StringIO()) as buf:
+        config.status()
+    lines = buf.getvalue().splitlines()
+    assert lines[0] == "    System information"
+    assert lines[2] == "      Stata version          Stata 18.0 (MP)"
+    assert lines[4:6] == ["      Stata initialized      True", "      sfi initialized        True"]
+    assert lines[-1] == "      streaming output       on"
+    assert config.get_encode_str("é") == b"\xc3\xa9"
+
+
+# --- break and overlap ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "forvalues i = 1/100000000 {\n    quietly local x = `i' * 2\n}",
+        "forvalues i = 1/1000 {\n    sleep 100\n}",
+        "sleep 10000",
+    ],
+)
+def test_break_from_another_thread(stata: ModuleType, code: str) -> None:
+    run(stata, 'global kept "still here"')
+    thread, when = set_break_after(0.1)
+    _, error = run(stata, code)
+    stopped = time.monotonic()
+    thread.join()
+    assert stopped - when[0] < 0.2
+    assert error is not None
+    assert "--Break--\n" in error and "r(1);\n" in error
+    assert run(stata, 'display "$kept"') == ("still here\n", None)
+
+
+def test_break_in_log_and_break_kept_while_idle(stata: ModuleType, tmp_path: Path) -> None:
+    from pystata import config
+
+    thread, _ = set_break_after(0.1)
+    _, error = run(stata, "log using b.log, text replace\nsleep 5000\nlog close")
+    thread.join()
+    assert error == "--Break--\nr(1);\n--Break--\nr(1);\n"
+    run(stata, "log close")
+    body = log_body(tmp_path / "b.log")
+    assert body == ["", ". sleep 5000", "--Break--", "r(1);", "--Break--", "r(1);"]
+    # A break set while Stata is idle is kept: the next run stops at once, the one after runs.
+    config.stlib.StataSO_SetBreak()
+    assert run(stata, "display 1") == ("", "--Break--\nr(1);\n")
+    assert run(stata, "display 1") == ("1\n", None)
+
+
+def test_overlapping_calls_are_refused_and_recorded(
+    stata: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sfi
+
+    record = tmp_path / "events.jsonl"
+    monkeypatch.setenv("FAKE_STATA_RECORD", str(record))
+    done = threading.Event()
+
+    def long_run() -> None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            stata.run("sleep 300")
+        done.set()
+
+    worker = threading.Thread(target=long_run, name="worker")
+    worker.start()
+    time.sleep(0.1)
+    with pytest.raises(RuntimeError, match=r"fake Stata: overlapping call run\(\)"):
+        stata.run("display 1")
+    with pytest.raises(RuntimeError, match=r"overlapping call sfi\.Macro\.getGlobal"):
+        sfi.Macro.getGlobal("x")
+    assert not done.is_set()  # the worker's run is unaffected
+    worker.join()
+    assert run(stata, "display 2") == ("2\n", None)
+    events = [json.loads(line) for line in record.read_text().splitlines()]
+    overlaps = [
+        (e["call"], e["active"], e["active_thread"]) for e in events if e["event"] == "overlap"
+    ]
+    assert overlaps == [("run()", "run()", "worker"), ("sfi.Macro.getGlobal", "run()", "worker")]
+
+
+def test_record_break_events(
+    stata: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pystata import config
+
+    record = tmp_path / "events.jsonl"
+    monkeypatch.setenv("FAKE_STATA_RECORD", str(record))
+    monkeypatch.setenv("FAKE_STATA_BREAK_DELAY_MS", "150")
+
+    def double_break() -> None:
+        time.sleep(0.05)
+        config.stlib.StataSO_SetBreak()
+        config.stlib.StataSO_SetBreak()
+
+    thread = threading.Thread(target=double_break)
+    started = time.monotonic()
+    thread.start()
+    _, error = run(stata, "sleep 3000")
+    elapsed = time.monotonic() - started
+    thread.join()
+    assert error is not None and "--Break--" in error
+    assert 0.2 <= elapsed < 0.6  # the break waited for FAKE_STATA_BREAK_DELAY_MS
+    events = [json.loads(line) for line in record.read_text().splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds == ["run_start", "set_break", "set_break", "break_honoured", "run_end"]
+    assert [(e["during"], e["count"]) for e in events if e["event"] == "set_break"] == [
+        ("run", 1),
+        ("run", 2),
+    ]
+    assert events[0]["cmd"] == "sleep 3000"
+    assert events[-1]["rc"] == 1 and events[-1]["breaks"] == 2
+    assert 0.2 <= events[-1]["seconds"] < 0.6
+
+
+def test_empty_break_message_and_lost_tail(
+    stata: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pystata import config
+
+    monkeypatch.setenv("FAKE_STATA_EMPTY_BREAK_MESSAGE", "1")
+    thread, _ = set_break_after(0.05)
+    assert run(stata, "sleep 3000") == ("", "")
+    thread.join()
+    assert config.get_output() == "--Break--\nr(1);\n"
+
+    monkeypatch.setenv("FAKE_STATA_LOSE_TAIL", "1")
+    assert run(stata, 'display "tail"') == ("", None)
+    assert config.get_output() == "tail\n"
+    printed, _ = run(stata, 'display "a"\nsleep 100\ndisplay "b"')
+    assert printed == '\n. display "a"\na\n\n. sleep 100\n'
+    assert config.get_output() == '\n. display "b"\nb\n\n. \n'
+
+
+# --- the interpreter -----------------------------------------------------------------------------
+
+
+def test_macros_scalars_and_display(stata: ModuleType) -> None:
+    code = textwrap.dedent(
+        """\
+        capture display "resets _rc"
+        local a = 1/3
+        local i 2
+        local x`i' "nested"
+        global g = 2^10
+        scalar s = 2.5
+        display "`a'|`x`i''|$g|${g}|" s*2 "|" `=_rc' "|" %5.2f 3.14159
+        display 1e20, 1234567890, -1/3, ., 1/0, "a",,"b"
+        """
+    )
+    printed, error = run(stata, code)
+    assert error is None
+    lines = printed.split("\n")
+    assert lines[-7] == ".3333333333333333|nested|1024|1024|5|0| 3.14"
+    assert lines[-4] == "1.000e+20 1.235e+09 -.33333333 . . ab"
+
+
+def test_capture_noisily_quietly(stata: ModuleType, tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """\
+        log using c.log, text replace
+        capture error 111
+        display _rc
+        capture noisily error 198
+        quietly {
+            display "hidden"
+            noisily display "shown"
+        }
+        log close
+        """
+    )
+    assert run(stata, code)[1] is None
+    body = log_body(tmp_path / "c.log")
+    assert body == [
+        "",
+        ". capture error 111",
+        "",
+        ". display _rc",
+        "111",
+        "",
+        ". capture noisily error 198",
+        "invalid syntax",
+        "",
+        ". quietly {",
+        "shown",
+        "",
+        ". log close",
+    ]
+
+
+def test_programs_and_stored_results(stata: ModuleType) -> None:
+    import sfi
+
+    code = textwrap.dedent(
+        """\
+        capture program drop stats
+        program define stats, rclass
+            args who
+            return scalar N = 74
+            return scalar mean = 1/3
+            return local who "`who'"
+        end
+        stats world
+        capture program drop est
+        program est, eclass
+            ereturn local cmd "est"
+            ereturn scalar ll = -12.5
+        end
+        est
+        capture program drop sres
+        program sres, sclass
+            sreturn local vars "a b"
+        end
+        sres
+        """
+    )
+    assert run(stata, code)[1] is None
+    assert stata.get_return() == {"r(N)": 74.0, "r(mean)": 1 / 3, "r(who)": "world"}
+    assert stata.get_ereturn() == {"e(ll)": -12.5, "e(cmd)": "est"}
+    assert stata.get_sreturn() == {"s(vars)": "a b"}
+    assert sfi.Scalar.getValue("r(N)") == 74.0
+    assert sfi.Macro.getGlobal("e(cmd)") == "est"
+    printed, _ = run(stata, "return list", echo=True)
+    assert printed.split("\n") == [
+        ". return list",
+        "",
+        "scalars:",
+        "               r(mean) =  .3333333333333333",
+        "                  r(N) =  74",
+        "",
+        "macros:",
+        '                r(who) : "world"',
+        "",
+    ]
+
+
+def test_sfi_reads_and_writes_session_state(stata: ModuleType) -> None:
+    import sfi
+
+    sfi.Macro.setGlobal("from_sfi", "yes")
+    sfi.Scalar.setValue("half", 0.5)
+    run(stata, 'local loc1 "L1"')
+    assert run(stata, 'display "$from_sfi " half*4') == ("yes 2\n", None)
+    assert sfi.Macro.getLocal("loc1") == "L1"
+    assert sfi.Macro.getGlobal("nope") == ""
+    assert sfi.Scalar.getValue("c(stata_version)") == 18.0
+    assert sfi.SFIToolkit.getWorkingDir() == os.getcwd()
+    assert sfi.SFIToolkit.macroExpand("$from_sfi`loc1'") == "yesL1"
+    assert sfi.Data.getObsTotal() == 0
+    assert issubclass(sfi.BreakError, Exception)
+
+
+def test_cd_and_relative_do_files(stata: ModuleType, tmp_path: Path) -> None:
+    sub = tmp_path / "sub dir"
+    sub.mkdir()
+    (sub / "child.do").write_text('display "child ran"\n')
+    printed, error = run(stata, 'cd "sub dir"\npwd\ndo child')
+    assert error is None
+    assert os.getcwd() == str(sub)
+    assert f"\n. pwd\n{sub}\n" in printed
+    assert "child ran" in printed
+
+
+def test_single_line_limits(stata: ModuleType) -> None:
+    assert run(stata, "#delimit ;") == ("", "# is not a valid command name\nr(199);\n")
+    code_follows = "program error:  code follows on the same line as open brace\nr(198);\n"
+    assert run(stata, "forvalues i = 1/3 { display `i' }") == ("", code_follows)
+
+
+def test_missing_do_file(stata: ModuleType) -> None:
+    printed, error = run(stata, 'display "x"\ndo nowhere')
+    assert (
+        error == '\n. display "x"\nx\n\n. do nowhere\nfile nowhere.do not found\nr(601);\nr(601);\n'
+    )
+    assert printed == ""
+
+
+# --- logs: the corpus shapes ---------------------------------------------------------------------
+
+
+def test_text_log_header_matches_mcmclinear(
+    stata: ModuleType, corpus_dir: Path, short_dir: Path
+) -> None:
+    from pystata._fake.logs import stamp
+
+    real = corpus_lines(corpus_dir / "logs/labordynamicsinstitute__ssc-mirror__mcmclinear.log")
+    opened = real[4].rstrip("\n")
+    assert DATE.search(opened) is not None
+    run(stata, "log using h.log, text replace\n\nversion 12.0\n\nlog close")
+    ours = corpus_lines(short_dir / "h.log")
+    assert [normalize(x) for x in ours[:10]] == [normalize(x) for x in real[:10]]
+    assert ours[2] == f"       log:  {short_dir / 'h.log'}\n"
+    # The space-padded day of the corpus (` 5 Jan 2012`) comes from the same formatter.
+    when = time.strptime("2012-01-05 10:11:25", "%Y-%m-%d %H:%M:%S")
+    assert opened == " opened on:  " + stamp(when)
+
+
+def test_text_log_footer_matches_artbin_examples(
+    stata: ModuleType, corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = corpus_lines(corpus_dir / "logs/labordynamicsinstitute__ssc-mirror__artbin_examples.log")
+    monkeypatch.setenv("FAKE_STATA_CRLF", "1")
+    assert run(stata, "set linesize 116\nlog using f.log, text replace\n\nlog close")[1] is None
+    ours = corpus_lines(tmp_path / "f.log")
+    assert [normalize(x) for x in ours[-7:]] == [normalize(x) for x in real[-7:]]
+    assert ours[0] == real[0] == "-" * 115 + "\r\n"
+    assert all(x.endswith("\r\n") for x in ours)
+
+
+def test_error_tail_of_a_failing_do_file(stata: ModuleType, tmp_path: Path) -> None:
+    (tmp_path / "child.do").write_text('display "start"\ndisplay source\ndisplay "never"\n')
+    (tmp_path / "parent.do").write_text("do child\n")
+    _, error = run(stata, "log using e.log, text replace\ndo parent\n")
+    assert error is not None and error.endswith("r(111);\nr(111);\n")
+    run(stata, "log close")
+    body = log_body(tmp_path / "e.log")
+    assert body == [
+        "",
+        ". do parent",
+        "",
+        ". do child",
+        "",
+        '. display "start"',
+        "start",
+        "",
+        ". display source",
+        "source not found",
+        "r(111);",
+        "",
+        "end of do-file",
+        "r(111);",
+        "",
+        "end of do-file",
+        "r(111);",
+        "r(111);",
+    ]
+
+
+def test_errors_inside_blocks(stata: ModuleType, tmp_path: Path) -> None:
+    (tmp_path / "loop.do").write_text("forvalues i = 1/2 {\n    display nothing\n}\n")
+    (tmp_path / "ifblock.do").write_text(
+        'if 1 {\n    display "  FAIL: x not found"\n    error 111\n    global skipped 1\n}\n'
+    )
+    run(stata, "log using b.log, text replace\ncapture noisily do loop\ncapture noisily do ifblock")
+    run(stata, "log close")
+    body = log_text(tmp_path / "b.log")
+    loop = body.index(". capture noisily do loop")
+    assert body[loop + 2 : loop + 12] == [
+        ". forvalues i = 1/2 {",
+        "  2.     display nothing",
+        "  3. }",
+        "nothing not found",
+        "r(111);",
+        "r(111);",
+        "",
+        "end of do-file",
+        "",
+        ". capture noisily do ifblock",
+    ]
+    block = body.index(". if 1 {")
+    assert body[block : block + 10] == [
+        ". if 1 {",
+        '.     display "  FAIL: x not found"',
+        "  FAIL: x not found",
+        ".     error 111",
+        "variable not found",
+        "r(111);",
+        ".     global skipped 1",
+        ". }",
+        "r(111);",
+        "",
+    ]
+    assert body[block + 10] == "end of do-file"
+
+
+def test_loop_numbering_nested_do_and_exit(
+    stata: ModuleType, corpus_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "child.do").write_text('display "in child"\nexit\ndisplay "never"\n')
+    (tmp_path / "main.do").write_text(
+        "* a comment\n"
+        "// another\n"
+        "foreach f in reg mixed {\n"
+        "  display `\"`f'\"'\n"
+        "  }\n"
+        "do child\n"
+        'display "back"\n'
+    )
+    run(stata, "log using n.log, text replace\ndo main\nlog close")
+    body = log_body(tmp_path / "n.log")
+    assert body == [
+        "",
+        ". do main",
+        "",
+        ". * a comment",
+        ". // another",
+        ". foreach f in reg mixed {",
+        "  2.   display `\"`f'\"'",
+        "  3.   }",
+        "reg",
+        "mixed",
+        "",
+        ". do child",
+        "",
+        '. display "in child"',
+        "in child",
+        "",
+        ". exit",
+        "",
+        "end of do-file",
+        "",
+        '. display "back"',
+        "back",
+        "",
+        ". ",
+        "end of do-file",
+        "",
+        ". log close",
+    ]
+    # The same numbering as the corpus's loop echo (`  2.   do `f'.mata`).
+    real = corpus_lines(corpus_dir / "logs/labordynamicsinstitute__ssc-mirror__mcmclinear.log")
+    assert real[15] == "  2.   do `f'.mata\n"
+    assert re.fullmatch(r" {2}\d\. .*", body[6]) and re.fullmatch(r" {2}\d\. .*", real[15][:-1])
+
+
+def test_nested_do_end_matches_master_log(
+    stata: ModuleType, corpus_dir: Path, tmp_path: Path
+) -> None:
+    real = corpus_lines(corpus_dir / "smcl/ecn310__course-project-parent__Master_Log.smcl")
+    end = next(i for i, x in enumerate(real) if "end of do-file" in x)
+    assert [x.rstrip("\r\n") for x in real[end - 1 : end + 3]] == [
+        ". ",
+        "{txt}end of do-file",
+        "",
+        "{com}. clear",
+    ]
+    (tmp_path / "child.do").write_text('display "x"\n')
+    run(stata, "log using m.smcl, replace\ndo child\nclear\nlog close")
+    ours = [x.rstrip("\n") for x in corpus_lines(tmp_path / "m.smcl")]
+    ours_end = ours.index("{txt}end of do-file")
+    assert ours[ours_end - 1 : ours_end + 3] == [
+        "{com}. ",
+        "{txt}end of do-file",
+        "",
+        "{com}. clear",
+    ]
+
+
+def test_wrapping_at_linesize(stata: ModuleType, tmp_path: Path) -> None:
+    long = "abcdefghij" * 9
+    code = f'set linesize 60\nlog using w.log, text replace\ndisplay "{long}"\nlog close'
+    printed, error = run(stata, code)
+    assert error is None
+    body = log_text(tmp_path / "w.log")
+    echo = body.index('. display "' + long[:48])
+    assert body[echo : echo + 5] == [
+        '. display "' + long[:48],
+        "> " + long[48:] + '"',
+        long[:59],
+        "> " + long[59:],
+        "",
+    ]
+    assert max(len(x) for x in body) == 59
+    assert body[0] == "-" * 59
+    assert long[:59] + "\n> " + long[59:] + "\n" in printed  # the screen wraps the same way
+
+
+def test_continuation_lines_and_comments(stata: ModuleType, tmp_path: Path) -> None:
+    (tmp_path / "c.do").write_text(
+        'display "x" ///\n    "y"   /// more\n    "z"\n'
+        "/* block\n   comment */ display 1\n"
+        "#delimit ;\ndisplay 2\n  + 3;\n#delimit cr\n"
+    )
+    run(stata, "log using c.log, text replace\ndo c\nlog close")
+    body = log_text(tmp_path / "c.log")
+    start = body.index('. display "x" ///')
+    assert body[start : start + 22] == [
+        '. display "x" ///',
+        '>     "y"   /// more',
+        '>     "z"',
+        "xyz",
+        "",
+        ". /* block",
+        ">    comment */ display 1",
+        "1",
+        "",
+        ". #delimit ;",
+        "delimiter now ;",
+        "",
+        ". display 2",
+        ">   + 3;",
+        "5",
+        "",
+        ". #delimit cr",
+        "delimiter now cr",
+        "",
+        ". ",
+        "end of do-file",
+        "",
+    ]
+
+
+def test_smcl_log_matches_corpus_tags(
+    stata: ModuleType, corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    master = corpus_lines(corpus_dir / "smcl/ecn310__course-project-parent__Master_Log.smcl")
+    session = corpus_lines(
+        corpus_dir / "smcl/ecn310__course-project-parent__Running_reporducibility_log.smcl"
+    )
+    monkeypatch.setenv("FAKE_STATA_CRLF", "1")
+    code = (
+        "log using s.smcl, replace\nforvalues i = 1/2 {\n  display `i'\n}\n"
+        "capture noisily display perm_res_p25_kr24\nlog close"
+    )
+    assert run(stata, code)[1] is None
+    ours = corpus_lines(tmp_path / "s.smcl")
+    assert [normalize(x) for x in ours[:6]] == [normalize(x) for x in master[:6]]
+    assert [normalize(x) for x in ours[-8:]] == [normalize(x) for x in master[-8:]]
+    assert ours[-1] == master[-1] == "{txt}{sf}{ul off}"
+    assert "{com}. forvalues i = 1/2 {c -(}\r\n" in ours
+    assert "{txt}  2{com}.   display `i'\r\n" in ours
+    assert "{txt}  3{com}. {c )-}\r\n" in ours
+    assert "{err}perm_res_p25_kr24 not found\r\n" in ours
+    assert "{err}perm_res_p25_kr24 not found\r\n" in session
+    _, error = run(stata, "log using t.smcl, replace\ndisplay nothing")
+    assert error is not None and error.endswith("r(111);\nr(111);\n")
+    run(stata, "log close")
+    smcl = (tmp_path / "t.smcl").read_text()
+    link = "{txt}{search r(111), local:r(111);}\n"
+    assert "{err}nothing not found\n" + link + "{search r(111), local:r(111);}\n" in smcl
+    assert link.replace("\n", "\r\n") in session
+
+
+def test_several_logs_named_nomsg_off_and_604(stata: ModuleType, tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """\
+        log using all.log, text replace name(everything)
+        log using quiet.log, text replace nomsg
+        quietly display "nobody sees this"
+        log off everything
+        display "only unnamed"
+        log on everything
+        capture noisily log using other.log, text replace
+        log close
+        display "only named"
+        log close everything
+        """
+    )
+    assert run(stata, code)[1] is None
+    named = log_text(tmp_path / "all.log")
+    unnamed = log_text(tmp_path / "quiet.log")
+    assert named[1] == "      name:  everything"
+    assert "nobody sees this" not in named + unnamed
+    assert "only unnamed" in unnamed and "only unnamed" not in named
+    assert "only named" in named and "only named" not in unnamed
+    assert unnamed[:2] == ["", '. quietly display "nobody sees this"']  # nomsg: no header
+    assert unnamed[-3:] == ["", ". log close", ""]  # … and no footer
+    footer = named[named.index(". log close everything") + 1 :]
+    assert footer[0] == "      name:  everything"
+    assert footer[-4] == "  log type:  text"
+    assert DATE.fullmatch(footer[-3].removeprefix(" closed on:  "))
+    assert footer[-2:] == ["-" * 79, ""]
+    assert "log file already open" in named and "r(604);" not in named  # captured
+
+
+def test_log_written_line_by_line_while_running(
+    stata: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_STATA_LINE_DELAY_MS", "25")
+    log = tmp_path / "live.log"
+    sizes: list[int] = []
+    finished = threading.Event()
+
+    def work() -> None:
+        run(stata, "log using live.log, text replace\nforvalues i = 1/6 {\n display `i'\n}")
+        finished.set()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    while not finished.is_set():
+        if log.exists():
+            sizes.append(log.stat().st_size)
+        time.sleep(0.01)
+    thread.join()
+    run(stata, "log close")
+    growth = sorted(set(sizes))
+    assert len(growth) >= 5  # the file grew in many steps during the run, not once at the end
+    assert growth == sorted(growth) and growth[-1] < log.stat().st_size
+
+
+def test_chunked_writes_split_lines_and_characters(tmp_path: Path, stata: ModuleType) -> None:
+    from pystata._fake.knobs import Knobs
+    from pystata._fake.lines import RES, line
+    from pystata._fake.logs import LogFile
+
+    writes: list[bytes] = []
+
+    class Recorder(io.BytesIO):
+        def write(self, b: Any) -> int:
+            writes.append(bytes(b))
+            return super().write(b)
+
+    fh = Recorder()
+    log = LogFile("x.log", None, "text", fh, nomsg=True)
+    text = "héllo — ®" * 4
+    log.write_line(line(RES, text), 80, Knobs(chunked=True))
+    assert b"".join(writes) == (text + "\n").encode("utf-8")
+    assert max(len(w) for w in writes) <= 7 and len(writes) > 5
+    assert any(not _decodes(w) for w in writes)  # some chunk ends inside a UTF-8 character
+
+
+def _decodes(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def test_chunked_and_plain_logs_end_identical(
+    stata: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "job.do").write_text('display "héllo — ®"\nforvalues i = 1/3 {\n display `i\'\n}\n')
+    run(stata, "log using plain.log, text replace\ndo job\nlog close")
+    monkeypatch.setenv("FAKE_STATA_CHUNKED", "1")
+    run(stata, "log using plain.log, text replace\ndo job\nlog close")
+    chunked = (tmp_path / "plain.log").read_bytes()
+    monkeypatch.delenv("FAKE_STATA_CHUNKED")
+    run(stata, "log using plain.log, text replace\ndo job\nlog close")
+    plain = (tmp_path / "plain.log").read_bytes()
+    assert normalize(chunked.decode()) == normalize(plain.decode())
+    assert "héllo — ®".encode() in chunked
