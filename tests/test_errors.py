@@ -51,8 +51,7 @@ EXACT = [
         "invalid syntax",
         "Stata could not parse the command: a typo, a misplaced comma or option, an invalid name "
         "or expression.",
-        "Compare the command with `help <command>`; `read_log` shows the failing line "
-        "in context.",
+        "Compare the command with `help <command>`; `read_log` shows the failing line in context.",
     ),
     ReturnCode(
         199,
