@@ -18,6 +18,9 @@ run: $(STAMP)  ## the MCP server over stdio (TRANSPORT=http for Streamable HTTP 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+e2e: $(STAMP)  ## external clients: the official TypeScript SDK (needs Node.js and npm)
+	$(BIN)/python -m pytest -q -m e2e tests/e2e
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
