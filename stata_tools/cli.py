@@ -62,7 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    console = Console(file=sys.stderr)  # pystata swaps sys.stderr while Stata runs
     if (args.file is None) == (args.code is None):
         console.print("[red]give a do-file or --code, not both or neither[/red]")
         return 2
@@ -114,7 +114,7 @@ async def _run_with_progress(session: Session, request: RunRequest, console: Con
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    console = Console(file=sys.stderr)  # pystata swaps sys.stderr while Stata runs
     try:
         settings = Settings.from_env()
         installation = find_installation()

@@ -228,12 +228,7 @@ class Engine:
                         stata.run(
                             f"cd {stata_quote(str(job.working_dir))}", echo=False, inline=False
                         )
-                    log = stata_quote(str(job.log_path))
-                    stata.run(
-                        f"log using {log}, text replace name({job.log_name}) nomsg",
-                        echo=False,
-                        inline=False,
-                    )
+                    self._open_log(stata, job)
                     rc, error_text = self._run_user_code(stata, job)
                 except SystemError as error:
                     error_text = str(error)
@@ -285,6 +280,14 @@ class Engine:
             return
         if rest:
             self._router.write(rest)
+
+    def _open_log(self, stata: ModuleType, job: Job) -> None:
+        """A text log of our own; `nomsg` (no header) where this Stata knows it."""
+        using = f"log using {stata_quote(str(job.log_path))}, text replace name({job.log_name})"
+        try:
+            stata.run(using + " nomsg", echo=False, inline=False)
+        except SystemError:
+            stata.run(using, quietly=True, echo=False, inline=False)
 
     def _absorb_pending_break(self, stata: ModuleType) -> None:
         """A break that landed as the user's code ended would stop our `log close`; spend it."""
