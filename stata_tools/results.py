@@ -17,7 +17,7 @@ _HEAD_SHARE = 0.4
 _ERROR_SHARE = 0.2
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     OK = "ok"
     ERROR = "error"
     CANCELLED = "cancelled"

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["Kind", "LogLine", "LogParser", "parse_lines", "smcl_to_text"]
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """What a log line is, as far as its shape and its neighbours tell."""
 
     HEADER = "header"

@@ -319,7 +319,7 @@ class Session:
                     wait = max(0.0, min(wait, deadline - now))
                 try:
                     batch = await asyncio.wait_for(batches.get(), timeout=wait)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     now = self.clock()
                     if deadline is not None and not timed_out and now >= deadline:
                         timed_out = True
