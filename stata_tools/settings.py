@@ -24,6 +24,7 @@ class Settings:
     heartbeat_s: float = 5.0
     output_budget_chars: int = 20_000
     default_timeout_s: float | None = None
+    break_grace_s: float = 10.0
     max_runs_kept: int = 200
 
     @classmethod
@@ -42,6 +43,7 @@ class Settings:
                 _number(env, "OUTPUT_BUDGET_CHARS", defaults.output_budget_chars, minimum=1000)
             ),
             default_timeout_s=_optional_number(env, "DEFAULT_TIMEOUT_S"),
+            break_grace_s=_number(env, "BREAK_GRACE_S", defaults.break_grace_s, minimum=0.1),
             max_runs_kept=int(_number(env, "MAX_RUNS_KEPT", defaults.max_runs_kept, minimum=1)),
         )
 

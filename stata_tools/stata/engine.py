@@ -8,7 +8,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -96,13 +96,16 @@ class StdoutRouter(io.TextIOBase):
         pass
 
     @contextmanager
-    def capture(self, path: Path):
+    def capture(self, path: Path) -> Iterator[None]:
+        """Be sys.stdout for one run (someone may have replaced us since) and keep its output."""
         with open(path, "a", encoding="utf-8", errors="backslashreplace") as sink:
             with self._lock:
                 self._sink = sink
+            previous, sys.stdout = sys.stdout, self
             try:
                 yield
             finally:
+                sys.stdout = previous
                 with self._lock:
                     self._sink = None
 

@@ -33,7 +33,6 @@ from stata_tools.settings import Settings
 from stata_tools.stata.discovery import Installation, find_installation
 from stata_tools.stata.engine import Engine, Execution, Job, StataInfo, stata_quote
 
-BREAK_GRACE_S = 10.0
 _UNSAFE_PATH_CHARS = ("`", "$", "\n", "\r")
 
 
@@ -177,6 +176,7 @@ class Session:
     engine: Engine | None = None
     clock: Callable[[], float] = time.monotonic
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _lock_loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _waiting: list[_Ticket] = field(default_factory=list, init=False)
     _current: _Ticket | None = field(default=None, init=False)
     _inflight: asyncio.Future[Execution] | None = field(default=None, init=False)
@@ -248,7 +248,8 @@ class Session:
         ticket = _Ticket(run_id, prepared.source)
         began = self.clock()
         self._waiting.append(ticket)
-        acquire = asyncio.ensure_future(self._lock.acquire())
+        lock = self._loop_lock()
+        acquire = asyncio.ensure_future(lock.acquire())
         try:
             await asyncio.wait({acquire}, timeout=0.01)  # an idle session takes us at once
             while not acquire.done():
@@ -259,10 +260,11 @@ class Session:
                 await asyncio.wait({acquire}, timeout=self.settings.heartbeat_s)
         except BaseException:
             if not acquire.cancel() and not acquire.cancelled() and acquire.exception() is None:
-                self._lock.release()  # acquired in the same instant we were stopped
+                lock.release()  # acquired in the same instant we were stopped
             raise
         finally:
             self._waiting.remove(ticket)
+        acquire.result()  # re-raises if acquiring failed
         self._current = ticket
         try:
             async for event in self._run_locked(prepared, run_id):
@@ -271,9 +273,16 @@ class Session:
             self._current = None
             inflight = self._inflight
             if inflight is not None and not inflight.done():
-                inflight.add_done_callback(lambda _: self._lock.release())  # Stata still busy
+                inflight.add_done_callback(lambda _: lock.release())  # Stata still busy
             else:
-                self._lock.release()
+                lock.release()
+
+    def _loop_lock(self) -> asyncio.Lock:
+        """The queue's lock, made anew when a caller brings another event loop (tests, scripts)."""
+        loop = asyncio.get_running_loop()
+        if self._lock_loop is not loop and not self._lock.locked():
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
 
     async def _run_locked(self, prepared: PreparedRun, run_id: str) -> AsyncIterator[RunEvent]:
         engine = self.engine
@@ -308,7 +317,7 @@ class Session:
         future.add_done_callback(lambda _: stop.set())
         pump_task = asyncio.create_task(pump())
         deadline = began + prepared.timeout_s if prepared.timeout_s else None
-        timed_out = False
+        timed_out = abandoned = False
         notes = list(prepared.notes)
         try:
             yield Started(run_id, str(job.log_path), tracker.snapshot(began))
@@ -324,9 +333,10 @@ class Session:
                     if deadline is not None and not timed_out and now >= deadline:
                         timed_out = True
                         engine.request_break()
-                        deadline = now + BREAK_GRACE_S
+                        deadline = now + self.settings.break_grace_s
                     elif timed_out and deadline is not None and now >= deadline:
-                        notes.append(_unresponsive_note(prepared.timeout_s))
+                        notes.append(_unresponsive_note(prepared.timeout_s, self.settings))
+                        abandoned = True
                         break
                     yield Heartbeat(tracker.heartbeat(now))
                     continue
@@ -346,10 +356,11 @@ class Session:
             self.runs.save_result(run_id, result.to_meta())
             yield Finished(result, tracker.finish(self.clock()))
         finally:
-            if not future.done():
+            if not future.done() and not abandoned:  # stopped by our consumer: break, wait
                 engine.request_break()
-                with anyio.CancelScope(shield=True), anyio.move_on_after(BREAK_GRACE_S):
-                    await asyncio.shield(future)
+                grace = self.settings.break_grace_s
+                with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
+                    await asyncio.wait({future})
             stop.set()
             pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -385,10 +396,11 @@ class Session:
                 "Stata was sent a break and the session keeps its data",
             )
         output = excerpt.build()
-        if execution is not None and not execution.log_kept:
+        lost = _lost_log(job, execution)
+        if lost:
             notes.append(
-                "the code closed every log (`log close _all`), which stopped the live stream; "
-                "the output below is what Stata printed, captured separately"
+                f"{lost}, which stopped the live stream; the output below is what Stata "
+                "printed, captured separately"
             )
             output = _excerpt_of_file(job.stdout_path, self.settings.output_budget_chars)
         error = _error_of(prepared, tracker, execution) if rc != 0 else None
@@ -406,6 +418,15 @@ class Session:
             error=error,
             notes=tuple(notes),
         )
+
+
+def _lost_log(job: Job, execution: Execution | None) -> str | None:
+    """Why the run's own log does not hold the whole run, if it does not."""
+    if not job.log_path.exists():
+        return "the run's log file was deleted while Stata ran"
+    if execution is not None and not execution.log_kept:
+        return "the code closed every log (`log close _all`)"
+    return None
 
 
 def _excerpt_of_file(path: Path, budget_chars: int) -> Excerpt:
@@ -453,10 +474,11 @@ def _message_from(execution: Execution | None) -> str:
     return body[-1] if body else ""
 
 
-def _unresponsive_note(timeout_s: float | None) -> str:
+def _unresponsive_note(timeout_s: float | None, settings: Settings) -> str:
     return (
-        f"Stata did not respond to the break within {BREAK_GRACE_S:g} s after the "
-        f"{format_elapsed(timeout_s or 0)} timeout; the session stays busy until it returns"
+        f"Stata did not respond to the break within {settings.break_grace_s:g} s after the "
+        f"{format_elapsed(timeout_s or 0)} timeout; the session stays busy until Stata returns "
+        "(session_status shows it), and later runs wait for it"
     )
 
 
