@@ -158,3 +158,71 @@ def test_http_server_closes_the_session_on_sigterm(fake_stata_dir: Path, tmp_pat
         if proc.poll() is None:
             proc.kill()
     assert b"stata-tools: session closed" in proc.stderr.read()  # type: ignore[union-attr]
+
+
+CLIENT = """
+import json, subprocess, sys, time
+server = subprocess.Popen([sys.executable, sys.argv[1]], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def send(message):
+    server.stdin.write(json.dumps(message).encode() + b"\\n"); server.stdin.flush()
+send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-11-25", "capabilities": {},
+    "clientInfo": {"name": "doomed", "version": "0"}}})
+server.stdout.readline()
+send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+    "name": "run_code", "arguments": {"code": "sleep 60000"}, "_meta": {"progressToken": 2}}})
+while b"1/1" not in server.stdout.readline():
+    pass
+print(server.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def events(record: Path) -> list[dict[str, Any]]:
+    if not record.exists():
+        return []
+    return [json.loads(line) for line in record.read_text().splitlines()]
+
+
+def test_a_killed_client_leaves_no_run_behind(fake_stata_dir: Path, tmp_path: Path) -> None:
+    record = tmp_path / "record.jsonl"
+    env = {
+        **os.environ,
+        "STATA_PATH": str(fake_stata_dir),
+        "STATA_TOOLS_RUN_DIR": str(tmp_path / "runs"),
+        "FAKE_STATA_RECORD": str(record),
+    }
+    client = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, str(REPO / "server.py")],
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd=REPO,
+    )
+    server_pid = int(client.stdout.readline())  # type: ignore[union-attr]
+
+    def user_run_end() -> dict[str, Any] | None:
+        seen = events(record)
+        starts = [i for i, e in enumerate(seen) if "include" in e.get("cmd", "")]
+        ends = [e for e in seen[starts[-1] :] if e["event"] == "run_end"] if starts else []
+        return ends[0] if ends else None
+
+    assert user_run_end() is None
+    client.kill()
+    killed_at = time.monotonic()
+    client.wait(5)
+    while (ended := user_run_end()) is None:
+        assert time.monotonic() - killed_at < 2, "Stata still running 2 s after the client died"
+        time.sleep(0.02)
+    assert ended["rc"] == 1  # stopped by a break, not finished
+    assert [e["event"] for e in events(record)].count("set_break") == 1
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the server outlived its client")
