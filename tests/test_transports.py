@@ -1,4 +1,4 @@
-"""The server as Claude Code runs it: a subprocess speaking JSON-RPC over stdio."""
+"""The server as clients run it: a subprocess over stdio or Streamable HTTP, killed clients."""
 
 from __future__ import annotations
 
@@ -226,3 +226,70 @@ def test_a_killed_client_leaves_no_run_behind(fake_stata_dir: Path, tmp_path: Pa
         time.sleep(0.05)
     else:
         pytest.fail("the server outlived its client")
+
+
+HTTP_CLIENT = """
+import asyncio, sys
+from fastmcp import Client
+
+async def main():
+    seen = asyncio.Event()
+    async def on_progress(progress, total, message):
+        if message and "1/1" in message:
+            seen.set()
+    async with Client(sys.argv[1], progress_handler=on_progress) as client:
+        call = asyncio.create_task(client.call_tool("run_code", {"code": "sleep 60000"}))
+        await seen.wait()
+        print("running", flush=True)
+        await call
+
+asyncio.run(main())
+"""
+
+
+def test_a_dropped_http_client_leaves_no_run_behind(fake_stata_dir: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    record = tmp_path / "record.jsonl"
+    env = {
+        **os.environ,
+        "STATA_PATH": str(fake_stata_dir),
+        "STATA_TOOLS_RUN_DIR": str(tmp_path / "runs"),
+        "FAKE_STATA_RECORD": str(record),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "stata_tools", "serve", "--transport", "http", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=REPO,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/mcp"
+        client = subprocess.Popen(
+            [sys.executable, "-c", HTTP_CLIENT, url], stdout=subprocess.PIPE, env=env, cwd=REPO
+        )
+        deadline = time.monotonic() + 30
+        line = b""
+        while time.monotonic() < deadline and not line:
+            line = client.stdout.readline()  # type: ignore[union-attr]
+        assert line.strip() == b"running"
+        client.kill()
+        killed_at = time.monotonic()
+        client.wait(5)
+
+        def stopped() -> bool:
+            seen = events(record)
+            starts = [i for i, e in enumerate(seen) if "include" in e.get("cmd", "")]
+            return bool(starts) and any(e["event"] == "run_end" for e in seen[starts[-1] :])
+
+        while not stopped():
+            assert time.monotonic() - killed_at < 2, "Stata still running 2 s after the drop"
+            time.sleep(0.02)
+        assert server.poll() is None  # the server itself keeps serving
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(15)
