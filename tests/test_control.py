@@ -63,6 +63,7 @@ async def test_client_cancel_breaks_stata_and_the_session_keeps_its_globals(clie
         await call
     await wait_until(idle, timeout=2)
     assert time.monotonic() - cancelled_at < 2
+    assert get_session().runs.summaries(limit=1)[0].status == "cancelled"
     after = await client.call_tool("run_code", {"code": "display $SURVIVOR + 1"})
     assert "\n42" in text_of(after)
 

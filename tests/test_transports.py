@@ -293,3 +293,27 @@ def test_a_dropped_http_client_leaves_no_run_behind(fake_stata_dir: Path, tmp_pa
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(15)
+
+
+def test_without_stata_the_server_lists_tools_and_says_where_it_looked(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "STATA_PATH": str(tmp_path / "no-stata-here"),
+        "STATA_TOOLS_RUN_DIR": str(tmp_path / "runs"),
+    }
+    peer = StdioPeer(env)
+    try:
+        peer.initialize()
+        tools = peer.request("tools/list", {})["result"]["tools"]
+        assert {"run_do_file", "run_code", "session_status"} <= {t["name"] for t in tools}
+        status = peer.request("tools/call", {"name": "session_status", "arguments": {}})
+        status_text = status["result"]["content"][0]["text"]
+        assert "Stata: not started yet" in status_text
+        assert "STATA_PATH" in status_text and "no-stata-here" in status_text
+        reply = peer.request("tools/call", {"name": "run_code", "arguments": {"code": "display 1"}})
+        assert reply["result"]["isError"] is True
+        message = reply["result"]["content"][0]["text"]
+        assert "no-stata-here" in message and "does not exist" in message
+    finally:
+        peer.proc.kill()
+        peer.proc.wait(5)

@@ -317,7 +317,7 @@ class Session:
         future.add_done_callback(lambda _: stop.set())
         pump_task = asyncio.create_task(pump())
         deadline = began + prepared.timeout_s if prepared.timeout_s else None
-        timed_out = abandoned = False
+        timed_out = abandoned = saved = False
         notes = list(prepared.notes)
         try:
             yield Started(run_id, str(job.log_path), tracker.snapshot(began))
@@ -354,8 +354,14 @@ class Session:
                 prepared, run_id, job, tracker, excerpt, execution, timed_out, notes
             )
             self.runs.save_result(run_id, result.to_meta())
+            saved = True
             yield Finished(result, tracker.finish(self.clock()))
         finally:
+            if not saved:  # the caller went away (cancel, disconnect): the run list still says so
+                self.runs.save_result(
+                    run_id,
+                    {"run_id": run_id, "status": "cancelled", "rc": 1, "source": prepared.source},
+                )
             if not future.done() and not abandoned:  # stopped by our consumer: break, wait
                 engine.request_break()
                 grace = self.settings.break_grace_s
