@@ -56,33 +56,48 @@ class Reporter:
         self._changed.set()
 
     async def close(self) -> None:
-        """Flush what is pending and let `pump` return."""
+        """Flush what is pending and let `pump` return at once."""
         self._closed = True
         self._changed.set()
 
     async def pump(self) -> None:
         """Send until closed; run it as a child task of the request."""
-        last_progress = last_lines = 0.0
-        while True:
+        next_progress = next_lines = 0.0
+        while not self._closed:
             await self._changed.wait()
             self._changed = anyio.Event()
-            closing = self._closed
+            due = [
+                when
+                for when, pending in (
+                    (next_progress, self._progress_pending()),
+                    (next_lines, bool(self._lines)),
+                )
+                if pending
+            ]
+            if not due or self._closed:
+                continue
+            delay = min(due) - time.monotonic()
+            if delay > 0:  # wait for the interval, or for news (a close, a fresher snapshot)
+                with anyio.move_on_after(delay):
+                    await self._changed.wait()
+                self._changed.set()
+                continue
             now = time.monotonic()
-            wait_progress = last_progress + self._progress_interval - now
-            if wait_progress > 0 and not closing:
-                await anyio.sleep(wait_progress)
-            await self._flush_progress()
-            last_progress = time.monotonic()
-            if self._lines and (closing or last_progress - last_lines >= self._lines_interval):
+            if self._progress_pending() and now >= next_progress:
+                await self._flush_progress()
+                next_progress = now + self._progress_interval
+            if self._lines and now >= next_lines:
                 await self._flush_lines()
-                last_lines = time.monotonic()
-            elif self._lines:
-                self._changed.set()  # come back for the lines once their interval is up
-                await anyio.sleep(max(0.0, last_lines + self._lines_interval - time.monotonic()))
-            if closing:
-                while self._lines:
-                    await self._flush_lines()
-                return
+                next_lines = now + self._lines_interval
+            if self._progress_pending() or self._lines:
+                self._changed.set()  # the rest waits for its interval
+        await self._flush_progress()
+        while self._lines:
+            await self._flush_lines()
+
+    def _progress_pending(self) -> bool:
+        snapshot = self._snapshot
+        return snapshot is not None and snapshot.progress > self._sent_progress
 
     async def _flush_progress(self) -> None:
         snapshot = self._snapshot
@@ -105,5 +120,3 @@ class Reporter:
             batch.append(line)
             size += len(line) + 1
         await self._send_lines("\n".join(batch))
-        if self._lines:
-            self._changed.set()

@@ -44,7 +44,7 @@ async def test_progress_is_rate_limited_strictly_increasing_and_ends_on_the_newe
     assert sink.progress[-1] == (8.0, 10.0, "step 200")
     assert len(values) < 200 / 2  # coalesced, not one per update
     gaps = [b - a for a, b in pairwise(sink.times)]
-    assert min(gaps) >= 0.045
+    assert min(gaps[:-1]) >= 0.045  # the last one is the flush at close, sent at once
 
 
 async def test_log_lines_arrive_in_order_batched_at_most_ten_times_a_second() -> None:
