@@ -131,7 +131,6 @@ def write(path: Path, content: str | None) -> Path:
         ("empty.do", "", "is empty"),
         ("blank.do", "  \n\n", "is empty"),
         ("comments.do", "* only\n// comments\n/* and\nmore */\n", "only comments"),
-        ("broken.do", "forvalues i = 1/2 {\n  display 1\n", "line 1"),
     ],
 )
 async def test_bad_do_files_get_clear_errors_and_the_server_keeps_serving(
@@ -142,6 +141,15 @@ async def test_bad_do_files_get_clear_errors_and_the_server_keeps_serving(
         await client.call_tool("run_do_file", {"path": str(path)})
     after = await client.call_tool("run_code", {"code": "display 3"})
     assert after.is_error is False
+
+
+async def test_code_our_lexer_rejects_still_goes_to_stata(client: Client) -> None:
+    result = await client.call_tool(
+        "run_code", {"code": "display 1\n}\ndisplay 2"}, raise_on_error=False
+    )
+    text = text_of(result)
+    assert "Note: progress is counted by heartbeat only: line 2" in text
+    assert result.meta["commands_total"] == 0
 
 
 async def test_missing_working_dir_is_refused(client: Client, tmp_path: Path) -> None:

@@ -91,15 +91,23 @@ def prepare(
     if request.code is not None:
         if not request.code.strip():
             raise RunRequestError("`code` is empty: pass the Stata commands to run")
-        commands = _split(request.code, "the code")
-        return PreparedRun("code", "code", commands, working_dir, timeout, code=request.code)
+        commands, notes = _split(request.code)
+        return PreparedRun(
+            "code", "code", commands, working_dir, timeout, code=request.code, notes=notes
+        )
     path = _resolve(request.do_file, working_dir or base)  # type: ignore[arg-type]
-    text, notes = _read_do_file(path)
-    commands = _split(text, path.name)
-    if not commands:
+    text, encoding_notes = _read_do_file(path)
+    commands, notes = _split(text)
+    if not commands and not notes:
         raise RunRequestError(f"{path} holds only comments or blank lines: there is nothing to run")
     return PreparedRun(
-        path.name, str(path), commands, working_dir, timeout, do_file=path, notes=notes
+        path.name,
+        str(path),
+        commands,
+        working_dir,
+        timeout,
+        do_file=path,
+        notes=encoding_notes + notes,
     )
 
 
@@ -150,11 +158,12 @@ def _read_do_file(path: Path) -> tuple[str, tuple[str, ...]]:
     return text, notes
 
 
-def _split(text: str, what: str) -> tuple[Command, ...]:
+def _split(text: str) -> tuple[tuple[Command, ...], tuple[str, ...]]:
+    """The commands, or none and a note: Stata has the last word on what it can run."""
     try:
-        return tuple(split_commands(text))
+        return tuple(split_commands(text)), ()
     except DoFileError as error:
-        raise RunRequestError(f"{what} cannot run: {error}") from None
+        return (), (f"progress is counted by heartbeat only: {error}",)
 
 
 def new_run_id() -> str:
