@@ -119,9 +119,7 @@ class Engine:
         """`stdout_fallback` gets what Python prints outside runs once Stata owns sys.stdout:
         the caller's stdout by default, stderr for a stdio server (stdout is the wire)."""
         self._locate = locate
-        self._work: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._work: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
         self._pystata: ModuleType | None = None
@@ -140,11 +138,6 @@ class Engine:
     @property
     def active(self) -> Job | None:
         return self._active
-
-    @property
-    def breaks_sent(self) -> int:
-        """SetBreak calls made during the current or last run (never more than one)."""
-        return self._breaks_sent
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
         """Run `fn` on the execution thread, after everything submitted before it."""
@@ -171,11 +164,6 @@ class Engine:
                 self._send_break()
             return True
 
-    def close(self) -> None:
-        """Let the execution thread end after the work already queued."""
-        if self._thread is not None:
-            self._work.put(None)
-
     def _ensure_thread(self) -> None:
         with self._thread_lock:
             if self._thread is None:
@@ -183,8 +171,8 @@ class Engine:
                 self._thread.start()
 
     def _loop(self) -> None:
-        while (item := self._work.get()) is not None:
-            fn, future = item
+        while True:
+            fn, future = self._work.get()
             if not future.set_running_or_notify_cancel():
                 continue
             try:
