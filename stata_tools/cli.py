@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    try:
+        Settings.from_env()
+    except SettingsError as error:
+        print(f"stata-tools: {error}", file=sys.stderr)
+        return 2
     from stata_tools.server import run_http, run_stdio
 
     if args.transport == "http":

@@ -71,3 +71,9 @@ def test_doctor_explains_a_wrong_stata_path(env: dict[str, str], tmp_path: Path)
     assert done.returncode == 1
     assert "STATA_PATH" in done.stderr
     assert "does not exist" in done.stderr
+
+
+def test_serve_refuses_a_bad_setting_with_a_clear_message(env: dict[str, str]) -> None:
+    done = cli("serve", env={**env, "STATA_TOOLS_HEARTBEAT_S": "often"})
+    assert done.returncode == 2
+    assert "STATA_TOOLS_HEARTBEAT_S='often' is not a number" in done.stderr
