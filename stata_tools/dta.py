@@ -432,7 +432,8 @@ def _fit(header: list[str], sections: list[_Section], max_chars: int) -> str:
     fixed = sum(len(line) + 1 for line in header)
     fixed += sum(len(line) + 1 for s in sections for line in s.head)
     sizes = [sum(len(line) + 1 for line in s.body) for s in sections]
-    shares = _fair_shares(sizes, max(0, max_chars - fixed))
+    # Every line is counted with its newline, and the last one has none: hence the + 1.
+    shares = _fair_shares(sizes, max(0, max_chars + 1 - fixed))
     out = list(header)
     for section, size, share in zip(sections, sizes, shares, strict=True):
         out.extend(section.head)
