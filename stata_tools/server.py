@@ -21,6 +21,7 @@ from fastmcp.tools import ToolResult
 from mcp_types import TextContent
 from pydantic import Field
 
+from stata_tools.dta import DtaError, read_dta, render_dta
 from stata_tools.events import Finished
 from stata_tools.reporting import Reporter
 from stata_tools.results import RunResult, RunStatus, render_text
@@ -191,6 +192,36 @@ async def read_log(
         )
     meta = {"offset": page.offset, "next_offset": page.next_offset, "size": page.size}
     return ToolResult(content=[TextContent(type="text", text=f"{head}\n{page.text}")], meta=meta)
+
+
+@mcp.tool(output_schema=None)
+async def read_dta_file(
+    path: Annotated[str, Field(description="Path of a Stata .dta file.")],
+    variables: Annotated[
+        str | None, Field(description="Space-separated variable names; default all.")
+    ] = None,
+    start: Annotated[int, Field(ge=0, description="First row to show, counting from 0.")] = 0,
+    count: Annotated[
+        int, Field(ge=0, le=1000, description="Rows to show (0: describe only).")
+    ] = 20,
+) -> ToolResult:
+    """Describe a .dta file and show a page of its rows, value labels applied; needs no Stata."""
+    try:
+        page = await anyio.to_thread.run_sync(
+            functools.partial(
+                read_dta, Path(path).expanduser(), variables=variables, start=start, count=count
+            )
+        )
+    except DtaError as error:
+        raise ToolError(str(error)) from None
+    meta = {
+        "path": page.path,
+        "n_obs": page.n_obs,
+        "n_vars": page.n_vars,
+        "start": page.start,
+        "stop": page.stop,
+    }
+    return ToolResult(content=[TextContent(type="text", text=render_dta(page))], meta=meta)
 
 
 @mcp.resource("stata://runs", mime_type="application/json")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
+import pyreadstat
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
@@ -59,7 +61,14 @@ display `n'
 
 async def test_tools_are_listed_without_output_schemas(client: Client) -> None:
     tools = {tool.name: tool for tool in await client.list_tools()}
-    assert set(tools) == {"run_do_file", "run_code", "session_status", "cancel_run", "read_log"}
+    assert set(tools) == {
+        "run_do_file",
+        "run_code",
+        "session_status",
+        "cancel_run",
+        "read_log",
+        "read_dta_file",
+    }
     assert all(tool.output_schema is None for tool in tools.values())
     assert tools["run_do_file"].input_schema["required"] == ["path"]
 
@@ -191,3 +200,19 @@ async def test_session_status_reports_the_fake(client: Client) -> None:
     assert result.meta["started"] is True
     assert result.meta["busy"] is False
     assert result.meta["edition"] == "mp"
+
+
+async def test_read_dta_file_needs_no_stata(client: Client, tmp_path: Path) -> None:
+    frame = {"make": ["AMC Concord", "VW Rabbit"], "foreign": [0, 1], "price": [4099, 4697]}
+    path = tmp_path / "cars.dta"
+    pyreadstat.write_dta(
+        pd.DataFrame(frame),
+        str(path),
+        variable_value_labels={"foreign": {0: "Domestic", 1: "Foreign"}},
+    )
+    result = await client.call_tool("read_dta_file", {"path": str(path), "count": 5})
+    text = text_of(result)
+    assert "Domestic" in text and "Foreign" in text and "VW Rabbit" in text
+    assert result.meta["n_obs"] == 2
+    with pytest.raises(ToolError, match="no such file"):
+        await client.call_tool("read_dta_file", {"path": str(tmp_path / "none.dta")})
