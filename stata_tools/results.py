@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -208,6 +209,21 @@ def render_text(result: RunResult) -> str:
         )
         blocks.append(f"{label}\n{_trimmed(output.text)}")
     return "\n".join(blocks)
+
+
+def output_only(text: str) -> str:
+    """A run's output without command echoes, for tools that send their own commands."""
+    kept: list[str] = []
+    in_echo = False
+    for line in text.split("\n"):
+        if line.startswith(". ") or line == ".":
+            in_echo = True
+            continue
+        if in_echo and (line.startswith("> ") or re.match(r"^\s+\d+\. ", line)):
+            continue
+        in_echo = False
+        kept.append(line)
+    return _trimmed("\n".join(kept))
 
 
 def _trimmed(text: str) -> str:

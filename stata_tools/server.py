@@ -9,9 +9,9 @@ import functools
 import json
 import sys
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastmcp import Context, FastMCP
@@ -21,15 +21,28 @@ from fastmcp.tools import ToolResult
 from mcp_types import TextContent
 from pydantic import Field
 
+from stata_tools.data_commands import (
+    DataRequestError,
+    describe_command,
+    list_command,
+    summarize_command,
+)
 from stata_tools.dta import DtaError, read_dta, render_dta
 from stata_tools.events import Finished
 from stata_tools.reporting import Reporter
-from stata_tools.results import RunResult, RunStatus, render_text
+from stata_tools.results import RunResult, RunStatus, output_only, render_text
 from stata_tools.runs import UnknownRun
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
 from stata_tools.stata.engine import Engine
-from stata_tools.stata.session import RunRequest, RunRequestError, Session, locate_stata
+from stata_tools.stata.session import (
+    RunRequest,
+    RunRequestError,
+    Session,
+    SessionBusy,
+    locate_stata,
+)
+from stata_tools.stored import read_stored, render_stored
 
 with contextlib.suppress(ImportError):
     from mcp.shared.exceptions import MCPDeprecationWarning
@@ -224,6 +237,67 @@ async def read_dta_file(
     return ToolResult(content=[TextContent(type="text", text=render_dta(page))], meta=meta)
 
 
+@mcp.tool(output_schema=None)
+async def get_results(
+    kind: Annotated[
+        Literal["r", "e", "s"],
+        Field(description="r: r-class results (summarize, …); e: estimation results; s: s-class."),
+    ] = "r",
+) -> ToolResult:
+    """Stored results of the last command: scalars, macros and matrices (e(b), e(V), r(table))."""
+    try:
+        stored = await get_session().query(lambda pystata, sfi: read_stored(pystata, sfi, kind))
+    except SessionBusy as error:
+        raise ToolError(str(error)) from None
+    except Exception as error:
+        raise ToolError(f"could not read {kind}() results: {error}") from None
+    meta = {"kind": kind, "scalars": dict(stored.scalars), "macros": dict(stored.macros)}
+    return ToolResult(content=[TextContent(type="text", text=render_stored(stored))], meta=meta)
+
+
+@mcp.tool(output_schema=None)
+async def describe_data(ctx: Context) -> ToolResult:
+    """The dataset in memory: observations, variables with types, formats, labels, value labels."""
+    return await _inspect(describe_command(), ctx)
+
+
+@mcp.tool(output_schema=None)
+async def summarize_data(
+    ctx: Context,
+    varlist: Annotated[
+        str | None, Field(description="Variables (wildcards allowed); default all.")
+    ] = None,
+) -> ToolResult:
+    """Count, mean, standard deviation, min and max of variables in memory."""
+    return await _inspect(lambda: summarize_command(varlist), ctx)
+
+
+@mcp.tool(output_schema=None)
+async def list_data(
+    ctx: Context,
+    varlist: Annotated[str | None, Field(description="Variables to show; default all.")] = None,
+    if_: Annotated[
+        str | None, Field(description="A Stata condition, e.g. price > 5000 & foreign == 1.")
+    ] = None,
+    start: Annotated[int, Field(ge=0, description="First observation, counting from 0.")] = 0,
+    count: Annotated[int, Field(ge=1, le=1000, description="Observations per page.")] = 50,
+) -> ToolResult:
+    """Rows of the data in memory, a page at a time (the condition filters within the page)."""
+    return await _inspect(lambda: list_command(varlist, if_, start, count), ctx)
+
+
+async def _inspect(command: str | Callable[[], str], ctx: Context) -> ToolResult:
+    try:
+        code = command() if callable(command) else command
+    except DataRequestError as error:
+        raise ToolError(str(error)) from None
+    result = await _follow(RunRequest(code=code), ctx)
+    if not result.ok:
+        raise ToolError(render_text(result))
+    text = output_only(result.output.text) or "(nothing to show)"
+    return ToolResult(content=[TextContent(type="text", text=text)], meta=result.to_meta())
+
+
 @mcp.resource("stata://runs", mime_type="application/json")
 def runs_resource() -> str:
     """Recent runs, newest first, with their status."""
@@ -242,6 +316,16 @@ def run_log_resource(run_id: str) -> str:
 
 
 async def _run(request: RunRequest, ctx: Context) -> ToolResult:
+    result = await _follow(request, ctx)
+    return ToolResult(
+        content=[TextContent(type="text", text=render_text(result))],
+        meta=result.to_meta(),
+        is_error=result.status is not RunStatus.OK,
+    )
+
+
+async def _follow(request: RunRequest, ctx: Context) -> RunResult:
+    """Run with progress notifications; the result, or a ToolError for bad input."""
     session = get_session()
     reporter = Reporter(
         lambda progress, total, message: ctx.report_progress(progress, total, message),
@@ -264,11 +348,7 @@ async def _run(request: RunRequest, ctx: Context) -> ToolResult:
         with anyio.CancelScope(shield=True), anyio.move_on_after(2):
             await pump
     assert result is not None
-    return ToolResult(
-        content=[TextContent(type="text", text=render_text(result))],
-        meta=result.to_meta(),
-        is_error=result.status is not RunStatus.OK,
-    )
+    return result
 
 
 def run_stdio() -> None:

@@ -154,6 +154,17 @@ class Engine:
         """Run a job: open its log, run its command, always close its log."""
         return self.submit(lambda: self._execute(job))
 
+    def query(self, fn: Callable[[ModuleType, ModuleType], T]) -> Future[T]:
+        """Call `fn(pystata, sfi)` on the execution thread (Stata started first)."""
+
+        def call() -> T:
+            self._initialise()
+            import sfi
+
+            return fn(self._pystata, sfi)  # type: ignore[arg-type]
+
+        return self.submit(call)
+
     def request_break(self) -> bool:
         """Ask Stata to stop the current run, like pressing Break; at most once per run."""
         with self._state_lock:

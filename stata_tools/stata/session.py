@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
+from typing import TypeVar
 
 import anyio
 
@@ -34,10 +36,15 @@ from stata_tools.stata.discovery import Installation, find_installation
 from stata_tools.stata.engine import Engine, Execution, Job, StataInfo, stata_quote
 
 _UNSAFE_PATH_CHARS = ("`", "$", "\n", "\r")
+T = TypeVar("T")
 
 
 class RunRequestError(ValueError):
     """The request cannot run as given; the message says what was wrong and what to do."""
+
+
+class SessionBusy(RuntimeError):
+    """A read that must not overlap a run was asked for while one is active."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +224,21 @@ class Session:
             current_source=current.source if current else None,
             run_dir=str(self.settings.run_dir),
         )
+
+    async def query(self, fn: Callable[[ModuleType, ModuleType], T]) -> T:
+        """Call `fn(pystata, sfi)` on Stata's thread between runs; refused while one is active."""
+        lock = self._loop_lock()
+        if lock.locked():
+            current = self._current
+            running = f"run {current.run_id} ({current.source})" if current else "a run"
+            raise SessionBusy(
+                f"Stata is busy with {running}; stored results are read between runs. Try again "
+                "when it finishes (session_status shows what is running)."
+            )
+        async with lock:
+            future = self.engine.query(fn)  # type: ignore[union-attr]
+            with anyio.CancelScope(shield=True):
+                return await asyncio.wrap_future(future)
 
     def cancel(self) -> str | None:
         """Break the running run, as a client's cancel would; the id of the run, if any."""
