@@ -68,6 +68,10 @@ async def test_tools_are_listed_without_output_schemas(client: Client) -> None:
         "cancel_run",
         "read_log",
         "read_dta_file",
+        "get_results",
+        "describe_data",
+        "summarize_data",
+        "list_data",
     }
     assert all(tool.output_schema is None for tool in tools.values())
     assert tools["run_do_file"].input_schema["required"] == ["path"]
