@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -173,9 +173,13 @@ def _split(text: str) -> tuple[tuple[Command, ...], tuple[str, ...]]:
         return (), (f"progress is counted by heartbeat only: {error}",)
 
 
+_run_counter = itertools.count()
+
+
 def new_run_id() -> str:
-    """Sortable and unique: time of day plus randomness."""
-    return datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    """Sorts in start order: date, time, then milliseconds and a counter in hex."""
+    now = datetime.now()
+    return f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03x}{next(_run_counter) % 4096:03x}"
 
 
 @dataclass
