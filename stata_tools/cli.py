@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
@@ -69,7 +70,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     console = Console(file=sys.stderr)  # pystata swaps sys.stderr while Stata runs
     if (args.file is None) == (args.code is None):
-        console.print("[red]give a do-file or --code, not both or neither[/red]")
+        console.print("[red]give a do-file or --code, not both or neither[/red]", soft_wrap=True)
         return 2
     request = RunRequest(
         code=args.code,
@@ -81,10 +82,10 @@ def _run(args: argparse.Namespace) -> int:
         session = Session(Settings.from_env())
         result = asyncio.run(_run_with_progress(session, request, console))
     except (RunRequestError, StataNotFound, SettingsError) as error:
-        console.print(f"[red]{error}[/red]")
+        console.print(f"[red]{escape(str(error))}[/red]", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
-        console.print("[yellow]stopped[/yellow]")
+        console.print("[yellow]stopped[/yellow]", soft_wrap=True)
         return 130
     print(render_text(result))
     return result.rc if 0 <= result.rc < 256 else 255
@@ -124,7 +125,7 @@ def _doctor(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
         installation = find_installation()
     except (StataNotFound, SettingsError) as error:
-        console.print(f"[red]✗[/red] {error}")
+        console.print(f"[red]✗[/red] {escape(str(error))}", soft_wrap=True)
         return 1
     console.print(
         f"[green]✓[/green] Stata {installation.edition.upper()} at {installation.path} "
@@ -133,12 +134,12 @@ def _doctor(args: argparse.Namespace) -> int:
     try:
         info = asyncio.run(Session(settings).start())
     except Exception as error:
-        console.print(f"[red]✗[/red] Stata did not start: {error}")
+        console.print(f"[red]✗[/red] Stata did not start: {escape(str(error))}", soft_wrap=True)
         return 1
     console.print(
         f"[green]✓[/green] Stata {info.version} started through pystata {info.pystata_version}"
     )
-    console.print(f"  run logs go to {settings.run_dir}")
+    console.print(f"  run logs go to {settings.run_dir}", soft_wrap=True)
     return 0
 
 

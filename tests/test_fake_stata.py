@@ -1023,3 +1023,252 @@ def test_chunked_and_plain_logs_end_identical(
     plain = (tmp_path / "plain.log").read_bytes()
     assert normalize(chunked.decode()) == normalize(plain.decode())
     assert "héllo — ®".encode() in chunked
+
+
+# --- data, stored results, estimation, graphs --------------------------------------------------
+
+# Stata 17/18 output for the auto data, as published in real logs (see tests/fake_stata/README.md).
+DESCRIBE_AUTO = """
+Contains data from {path}
+ Observations:            74                  1978 automobile data
+    Variables:            12                  13 Apr 2022 17:45
+                                              (_dta has notes)
+-------------------------------------------------------------------------------
+Variable      Storage   Display    Value
+    name         type    format    label      Variable label
+-------------------------------------------------------------------------------
+make            str18   %-18s                 Make and model
+price           int     %8.0gc                Price
+mpg             int     %8.0g                 Mileage (mpg)
+rep78           int     %8.0g                 Repair record 1978
+headroom        float   %6.1f                 Headroom (in.)
+trunk           int     %8.0g                 Trunk space (cu. ft.)
+weight          int     %8.0gc                Weight (lbs.)
+length          int     %8.0g                 Length (in.)
+turn            int     %8.0g                 Turn circle (ft.)
+displacement    int     %8.0g                 Displacement (cu. in.)
+gear_ratio      float   %6.2f                 Gear ratio
+foreign         byte    %8.0g      origin     Car origin
+-------------------------------------------------------------------------------
+Sorted by: foreign
+"""
+SUMMARIZE_AUTO = """
+    Variable |        Obs        Mean    Std. dev.       Min        Max
+-------------+---------------------------------------------------------
+        make |          0
+       price |         74    6165.257    2949.496       3291      15906
+         mpg |         74     21.2973    5.785503         12         41
+       rep78 |         69    3.405797    .9899323          1          5
+    headroom |         74    2.993243    .8459948        1.5          5
+-------------+---------------------------------------------------------
+       trunk |         74    13.75676    4.277404          5         23
+      weight |         74    3019.459    777.1936       1760       4840
+      length |         74    187.9324    22.26634        142        233
+        turn |         74    39.64865    4.399354         31         51
+displacement |         74    197.2973    91.83722         79        425
+-------------+---------------------------------------------------------
+  gear_ratio |         74    3.014865    .4562871       2.19       3.89
+     foreign |         74    .2972973    .4601885          0          1
+"""
+REGRESS_AUTO = """
+      Source |       SS           df       MS      Number of obs   =        74
+-------------+----------------------------------   F(2, 71)        =     14.74
+       Model |   186321280         2  93160639.9   Prob > F        =    0.0000
+    Residual |   448744116        71  6320339.67   R-squared       =    0.2934
+-------------+----------------------------------   Adj R-squared   =    0.2735
+       Total |   635065396        73  8699525.97   Root MSE        =      2514
+
+------------------------------------------------------------------------------
+       price | Coefficient  Std. err.      t    P>|t|     [95% conf. interval]
+-------------+----------------------------------------------------------------
+         mpg |  -49.51222   86.15604    -0.57   0.567    -221.3025     122.278
+      weight |   1.746559   .6413538     2.72   0.008      .467736    3.025382
+       _cons |   1946.069    3597.05     0.54   0.590    -5226.245    9118.382
+------------------------------------------------------------------------------
+"""
+
+
+def test_sysuse_describe_and_summarize_match_stata(stata: ModuleType, fake_stata_dir: Path) -> None:
+    run(stata, "clear all")
+    assert run(stata, "sysuse auto") == ("(1978 automobile data)\n", None)
+    auto = fake_stata_dir.resolve() / "ado" / "base" / "a" / "auto.dta"
+    assert run(stata, "describe") == (DESCRIBE_AUTO.format(path=auto), None)
+    assert stata.get_return()["r(width)"] == 43.0
+    assert run(stata, "summarize") == (SUMMARIZE_AUTO, None)
+    # The umbrella log (Stata 10) has the same by-group numbers, in the old "Std. Dev." layout.
+    out, _ = run(stata, "summarize mpg weight length if foreign")
+    assert out.splitlines()[3:] == [
+        "         mpg |         22    24.77273    6.611187         14         41",
+        "      weight |         22    2315.909    433.0035       1760       3420",
+        "      length |         22    168.5455    13.68255        142        193",
+    ]
+
+
+def test_summarize_stored_results_and_return_list(stata: ModuleType, corpus_dir: Path) -> None:
+    run(stata, "sysuse auto, clear")
+    run(stata, "summarize price")
+    r = stata.get_return()
+    assert r["r(N)"] == 74.0 and r["r(sum_w)"] == 74.0 and r["r(sum)"] == 456229.0
+    assert r["r(min)"] == 3291.0 and r["r(max)"] == 15906.0
+    assert abs(r["r(mean)"] - 6165.256756756757) < 1e-9
+    assert abs(r["r(sd)"] - 2949.495884768919) < 1e-9
+    assert abs(r["r(Var)"] - r["r(sd)"] ** 2) < 1e-6
+    out, _ = run(stata, "return list")
+    assert out.splitlines()[:4] == [
+        "",
+        "scalars:",
+        "                  r(N) =  74",
+        "              r(sum_w) =  74",
+    ]
+    # Same layout as the real `return list` in the corpus: a 22-wide right-aligned key.
+    real = (corpus_dir / "logs/tpcopeland__Stata-Tools__console_getting_started.log").read_text()
+    assert "          r(N_persons) =  3" in real
+    assert "                r(sum) =  456229" in out
+
+
+def test_regress_table_and_e_results(stata: ModuleType) -> None:
+    run(stata, "sysuse auto, clear")
+    assert run(stata, "regress price mpg weight") == (REGRESS_AUTO, None)
+    e = stata.get_ereturn()
+    assert e["e(cmd)"] == "regress" and e["e(depvar)"] == "price"
+    assert e["e(N)"] == 74.0 and e["e(df_r)"] == 71.0 and e["e(df_m)"] == 2.0
+    assert round(e["e(r2)"], 4) == 0.2934 and round(e["e(rmse)"], 3) == 2514.029
+    b = [list(row) for row in e["e(b)"]]
+    assert [round(v, 4) for v in b[0]] == [-49.5122, 1.7466, 1946.0687]
+    import sfi
+
+    assert sfi.Matrix.getColNames("e(b)") == ["mpg", "weight", "_cons"]
+    assert sfi.Matrix.getRowNames("e(b)") == ["y1"]
+    assert sfi.Matrix.getRowNames("e(V)") == ["mpg", "weight", "_cons"]
+    v = sfi.Matrix.get("e(V)")
+    assert round(v[0][0] ** 0.5, 5) == 86.15604 and v[0][1] == v[1][0]
+    assert sfi.Scalar.getValue("e(N)") == 74.0
+    assert sfi.Macro.getGlobal("e(cmdline)") == "regress price mpg weight"
+    assert "e(V)" in sfi.SFIToolkit.listReturn("e()", "matrix")
+    out, _ = run(stata, "ereturn list")
+    assert "                  e(b) :  1 x 3" in out.splitlines()
+    assert '                e(cmd) : "regress"' in out.splitlines()
+    out, _ = run(stata, "matrix list e(b)")
+    assert out.splitlines()[1:] == [
+        "e(b)[1,3]",
+        "           mpg      weight       _cons",
+        "y1  -49.512221   1.7465592   1946.0687",
+    ]
+
+
+def test_list_has_statas_table_shape(stata: ModuleType, corpus_dir: Path) -> None:
+    run(stata, "sysuse auto, clear")
+    out, _ = run(stata, "list make price foreign in 4/9")
+    assert out.splitlines() == [
+        "",
+        "     +-----------------------------------+",
+        "     | make             price    foreign |",
+        "     |-----------------------------------|",
+        "  4. | Buick Century    4,816   Domestic |",
+        "  5. | Buick Electra    7,827   Domestic |",
+        "  6. | Buick LeSabre    5,788   Domestic |",
+        "  7. | Buick Opel       4,453   Domestic |",
+        "  8. | Buick Regal      5,189   Domestic |",
+        "     |-----------------------------------|",
+        "  9. | Buick Riviera   10,372   Domestic |",
+        "     +-----------------------------------+",
+    ]
+    real = corpus_lines(corpus_dir / "logs/labordynamicsinstitute__ssc-mirror__umbrella_auto.log")
+    assert "  1. | Plym. Champ             4        2.5          8           14.5 |\r\n" in real
+    out, _ = run(stata, "list make mpg if mpg > 35, noobs")
+    assert out.splitlines() == [
+        "",
+        "  +-----------------+",
+        "  | make        mpg |",
+        "  |-----------------|",
+        "  | VW Diesel    41 |",
+        "  +-----------------+",
+    ]
+
+
+def test_generate_replace_drop_keep_labels_and_errors(stata: ModuleType) -> None:
+    assert run(stata, "clear") == ("", None)
+    assert run(stata, "set obs 4") == ("Number of observations (_N) was 0, now 4.\n", None)
+    assert run(stata, "generate x = _n * 1.5 if _n < 4") == ("(1 missing value generated)\n", None)
+    assert run(stata, "replace x = 0 if x == .") == ("(1 real change made)\n", None)
+    run(stata, 'generate str5 s = "a" + string(_n)')
+    run(stata, 'label define yn 0 "No" 1 "Yes"\ngenerate byte y = mod(_n, 2)\nlabel values y yn')
+    run(stata, 'label variable y "Odd row"')
+    import sfi
+
+    assert sfi.Data.getObsTotal() == 4 and sfi.Data.getVarCount() == 3
+    assert sfi.Data.get("x s") == [[1.5, "a1"], [3.0, "a2"], [4.5, "a3"], [0.0, "a4"]]
+    assert sfi.Data.get("y", valuelabel=True) == [["Yes"], ["No"], ["Yes"], ["No"]]
+    assert sfi.Data.getVarLabel("y") == "Odd row" and sfi.Data.getVarType("s") == "str5"
+    assert sfi.ValueLabel.getValueLabels("yn") == {0: "No", 1: "Yes"}
+    assert run(stata, "count if y") == ("  2\n", None)
+    assert run(stata, "drop if x > 4") == ("(1 observation deleted)\n", None)
+    run(stata, "keep x y")
+    assert sfi.Data.getVarCount() == 2 and sfi.Data.getObsTotal() == 3
+    assert run(stata, "generate x = 1")[1] == "variable x already defined\nr(110);\n"
+    assert run(stata, "summarize nosuch")[1] == "variable nosuch not found\nr(111);\n"
+    assert run(stata, "sysuse auto")[1] == (
+        "no; dataset in memory has changed since last saved\nr(4);\n"
+    )
+    run(stata, "clear")
+    assert run(stata, "regress y x")[1] == "no variables defined\nr(111);\n"
+
+
+def test_sfi_data_over_auto(stata: ModuleType) -> None:
+    run(stata, "sysuse auto, clear")
+    import sfi
+
+    assert sfi.Data.getVarName(0) == "make" and sfi.Data.getVarIndex("foreign") == 11
+    assert sfi.Data.getVarFormat("price") == "%8.0gc" and sfi.Data.isVarTypeStr(0)
+    assert sfi.Data.get("make price rep78", obs=[0, 2]) == [
+        ["AMC Concord", 4099.0, 3.0],
+        ["AMC Spirit", 3799.0, 8.98846567431158e307],
+    ]
+    assert sfi.Data.get("rep78", obs=2, missingval=None) == [[None]]
+    assert sfi.Data.get("gear_ratio", obs=0)[0][0] == pytest.approx(3.58, abs=1e-6)
+    assert sfi.Data.get("gear_ratio", obs=0)[0][0] != 3.58  # stored as a Stata float
+    assert len(sfi.Data.get("make", selectvar="foreign")) == 22
+    assert sfi.ValueLabel.getVarValueLabel("foreign") == "origin"
+    assert sfi.ValueLabel.getLabel("origin", 1) == "Foreign"
+    assert sfi.ValueLabel.getNames() == ["origin"]
+    with pytest.raises(ValueError):
+        sfi.Data.getVarName(12)
+
+
+def test_graphs_in_memory_and_exported_files(stata: ModuleType, tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    run(stata, "clear all")
+    run(stata, "sysuse auto")
+    assert run(stata, "scatter mpg weight") == ("", None)
+    assert run(stata, "histogram mpg") == ("(bin=8, start=12, width=3.625)\n", None)
+    run(stata, "twoway (scatter price mpg) (line price mpg), name(g2) title(Prices)")
+    assert run(stata, "line price mpg, name(g2)")[1] == "graph g2 already exists\nr(110);\n"
+    run(stata, "graph dir")
+    assert stata.get_return()["r(list)"] == "Graph g2"
+    assert run(stata, "graph export out.png, width(300)") == (
+        "file out.png written in PNG format\n",
+        None,
+    )
+    png = (tmp_path / "out.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    assert struct.unpack(">II", png[16:24]) == (300, 218)
+    assert zlib.crc32(png[12:29]) == struct.unpack(">I", png[29:33])[0]
+    assert run(stata, "graph export out.png")[1] == "file out.png already exists\nr(602);\n"
+    run(stata, "graph export out.svg, name(g2)")
+    svg = (tmp_path / "out.svg").read_text()
+    assert svg.startswith("<?xml") and svg.count("<circle") == 74 and "<polyline" in svg
+    run(stata, "graph export out.pdf, name(g2)")
+    pdf = (tmp_path / "out.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF")
+    xref = int(pdf.rsplit(b"startxref\n", 1)[1].split()[0])
+    assert pdf[xref : xref + 4] == b"xref"
+    assert run(stata, "graph export x.png, name(nosuch)")[1] == "graph nosuch not found\nr(111);\n"
+    run(stata, "_gr_list on\nscatter mpg price, name(g3)\n_gr_list list")
+    assert stata.get_return()["r(_grlist)"] == "g3"
+    run(stata, "_gr_list off\ngraph rename g3 g4\ngraph drop g2")
+    run(stata, "graph dir")
+    assert stata.get_return()["r(list)"] == "Graph g4"
+    run(stata, "graph drop _all")
+    assert run(stata, "graph export y.png")[1] == "no graphs in memory\nr(693);\n"

@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from pystata._fake import engine as _engine
+from pystata._fake.dataset import Dataset, Variable
 from pystata._fake.errors import MESSAGES, StataError
 from pystata._fake.lines import ERR, line
 from pystata._fake.macros import expand
@@ -128,36 +129,210 @@ class Scalar:
         _session("sfi.Scalar.setString").scalars[name] = str(value)
 
 
-class Matrix:
-    @staticmethod
-    def get(name: str) -> list[list[float]]:
-        s = _session("sfi.Matrix.get")
-        ref = _split_ref(name)
-        if ref is None or ref[0] == "c":
+def _matrix(name: str, what: str) -> tuple[list[list[float]], list[str], list[str]]:
+    s = _session(what)
+    ref = _split_ref(name)
+    if ref is None:
+        if name not in s.matrices:
+            raise ValueError(f"matrix {name} not found")
+        rows, cols = s.matrix_names.get(name, ([], []))
+        mat = s.matrices[name]
+    else:
+        if ref[0] == "c":
             raise ValueError(f"matrix {name} not found")
         res = s.results(ref[0])
         if ref[1] not in res.matrices:
             raise ValueError(f"matrix {name} not found")
-        return [list(row) for row in res.matrices[ref[1]]]
+        mat = res.matrices[ref[1]]
+        rows, cols = res.names.get(ref[1], ([], []))
+    rows = list(rows) or [f"r{i + 1}" for i in range(len(mat))]
+    cols = list(cols) or [f"c{j + 1}" for j in range(len(mat[0]) if mat else 0)]
+    return mat, rows, cols
+
+
+class Matrix:
+    @staticmethod
+    def get(name: str) -> list[list[float]]:
+        mat, _, _ = _matrix(name, "sfi.Matrix.get")
+        return [list(row) for row in mat]
+
+    @staticmethod
+    def getRowNames(name: str) -> list[str]:
+        return _matrix(name, "sfi.Matrix.getRowNames")[1]
+
+    @staticmethod
+    def getColNames(name: str) -> list[str]:
+        return _matrix(name, "sfi.Matrix.getColNames")[2]
+
+    @staticmethod
+    def getRowTotal(name: str) -> int:
+        return len(_matrix(name, "sfi.Matrix.getRowTotal")[0])
+
+    @staticmethod
+    def getColTotal(name: str) -> int:
+        return len(_matrix(name, "sfi.Matrix.getColTotal")[2])
+
+
+def _var(data: Dataset, var: int | str) -> Variable:
+    if isinstance(var, int):
+        if not 0 <= var < len(data.variables):
+            raise ValueError(f"{var}: variable index out of range")
+        return data.variables[var]
+    found = data.get(var.strip())
+    if found is None:
+        raise ValueError(f"variable {var} not found")
+    return found
+
+
+def _vars(data: Dataset, var: Any) -> list[Variable]:
+    if var is None:
+        return list(data.variables)
+    if isinstance(var, int):
+        return [_var(data, var)]
+    if isinstance(var, str):
+        return [_var(data, v) for v in var.split()]
+    return [_var(data, v) for v in var]
+
+
+def _obs(data: Dataset, obs: Any, selectvar: Any) -> list[int]:
+    if obs is None:
+        rows = list(range(data.nobs))
+    elif isinstance(obs, int):
+        rows = [obs]
+    else:
+        rows = list(obs)
+    for i in rows:
+        if not 0 <= i < data.nobs:
+            raise ValueError(f"{i}: observation index out of range")
+    if selectvar is not None and selectvar != -1:
+        sel = _var(data, selectvar)
+        rows = [i for i in rows if sel.values[i] not in (0.0, "")]
+    return rows
+
+
+class _DefaultMissing:
+    """No missingval given: numeric missing comes back as Stata's missing value."""
+
+
+_DEFAULT_MISSING = _DefaultMissing()
+
+
+def _cell(data: Dataset, v: Variable, i: int, valuelabel: bool, missingval: Any) -> Any:
+    value = v.values[i]
+    if valuelabel:
+        text = data.label_of(v, value)
+        if text is not None:
+            return text
+    if value is None:
+        return _MISSING if isinstance(missingval, _DefaultMissing) else missingval
+    return value
 
 
 class Data:
-    """No dataset support: the fake's data in memory is always empty."""
+    """The dataset in memory; variables and observations are 0-based, as in sfi."""
 
     @staticmethod
     def getObsTotal() -> int:
-        _session("sfi.Data.getObsTotal")
-        return 0
+        return _session("sfi.Data.getObsTotal").data.nobs
 
     @staticmethod
     def getVarCount() -> int:
-        _session("sfi.Data.getVarCount")
-        return 0
+        return len(_session("sfi.Data.getVarCount").data.variables)
 
     @staticmethod
     def getVarName(index: int) -> str:
-        _session("sfi.Data.getVarName")
-        raise IndexError(f"{index} out of range")
+        return _var(_session("sfi.Data.getVarName").data, index).name
+
+    @staticmethod
+    def getVarIndex(name: str) -> int:
+        data = _session("sfi.Data.getVarIndex").data
+        return data.variables.index(_var(data, name))
+
+    @staticmethod
+    def getVarType(var: int | str) -> str:
+        return _var(_session("sfi.Data.getVarType").data, var).vtype
+
+    @staticmethod
+    def getVarLabel(var: int | str) -> str:
+        return _var(_session("sfi.Data.getVarLabel").data, var).label
+
+    @staticmethod
+    def getVarFormat(var: int | str) -> str:
+        return _var(_session("sfi.Data.getVarFormat").data, var).fmt
+
+    @staticmethod
+    def isVarTypeStr(var: int | str) -> bool:
+        return _var(_session("sfi.Data.isVarTypeStr").data, var).is_str
+
+    @staticmethod
+    def isVarTypeString(var: int | str) -> bool:
+        return Data.isVarTypeStr(var)
+
+    @staticmethod
+    def get(
+        var: Any = None,
+        obs: Any = None,
+        selectvar: Any = None,
+        valuelabel: bool = False,
+        missingval: Any = _DEFAULT_MISSING,
+    ) -> list[list[Any]]:
+        """One list per observation, as the real sfi.Data.get returns."""
+        data = _session("sfi.Data.get").data
+        cols = _vars(data, var)
+        rows = _obs(data, obs, selectvar)
+        return [[_cell(data, v, i, valuelabel, missingval) for v in cols] for i in rows]
+
+    @staticmethod
+    def getAt(var: int | str, obs: int) -> Any:
+        data = _session("sfi.Data.getAt").data
+        return _cell(data, _var(data, var), _obs(data, obs, None)[0], False, _DefaultMissing())
+
+    @staticmethod
+    def getAsDict(
+        var: Any = None,
+        obs: Any = None,
+        selectvar: Any = None,
+        valuelabel: bool = False,
+        missingval: Any = _DEFAULT_MISSING,
+    ) -> dict[str, list[Any]]:
+        data = _session("sfi.Data.getAsDict").data
+        rows = _obs(data, obs, selectvar)
+        return {
+            v.name: [_cell(data, v, i, valuelabel, missingval) for i in rows]
+            for v in _vars(data, var)
+        }
+
+
+class ValueLabel:
+    @staticmethod
+    def getNames() -> list[str]:
+        return list(_session("sfi.ValueLabel.getNames").data.value_labels)
+
+    @staticmethod
+    def getVarValueLabel(var: int | str) -> str:
+        return _var(_session("sfi.ValueLabel.getVarValueLabel").data, var).vallab
+
+    @staticmethod
+    def getValueLabels(name: str) -> dict[int, str]:
+        labels = _session("sfi.ValueLabel.getValueLabels").data.value_labels
+        if name not in labels:
+            raise ValueError(f"value label {name} not found")
+        return dict(labels[name])
+
+    @staticmethod
+    def getLabel(name: str, value: int) -> str:
+        labels = _session("sfi.ValueLabel.getLabel").data.value_labels
+        if name not in labels:
+            raise ValueError(f"value label {name} not found")
+        return labels[name].get(int(value), "")
+
+    @staticmethod
+    def getLabels(name: str) -> list[str]:
+        return list(ValueLabel.getValueLabels(name).values())
+
+    @staticmethod
+    def getValues(name: str) -> list[int]:
+        return list(ValueLabel.getValueLabels(name))
 
 
 class Preference:

@@ -236,6 +236,8 @@ class BasicCommands(Core):
             if not 40 <= n <= 255:
                 raise StataError(198, "linesize must be between 40 and 255")
             self.session.linesize = n
+        elif word == "obs":
+            self._set_obs(value)
         elif word == "logtype":
             kind = value.split(",")[0].strip()
             if kind not in ("text", "smcl"):
@@ -260,11 +262,21 @@ class BasicCommands(Core):
             self.session.programs.clear()
             for res in (self.session.r, self.session.e, self.session.s):
                 res.clear()
+            self.clear_data()
+            self.session.matrices.clear()
+            self.session.matrix_names.clear()
+            self.session.graphs.clear()
+            self.session.graph_current = ""
         elif what in ("programs",):
             self.session.programs.clear()
         elif what in ("results",):
             self.session.r.clear()
             self.session.e.clear()
+        elif what in ("matrix",):
+            self.session.matrices.clear()
+            self.session.matrix_names.clear()
+        elif what in ("", "data"):
+            self.clear_data()
 
     def _h_macro(self, args: str, ctx: Ctx) -> None:
         word, rest = first_word(args.strip())
@@ -284,12 +296,3 @@ class BasicCommands(Core):
                 self.console.show(line(TXT, f"{'_' + name + ':':<16}{value}"))
         else:
             raise StataError(198, "invalid syntax")
-
-    def _h_count(self, args: str, ctx: Ctx) -> None:
-        self.session.r.clear()
-        self.session.r.scalars["N"] = 0.0
-        self.console.show(line(RES, "  0"))
-
-    def _h_gr_list(self, args: str, ctx: Ctx) -> None:
-        if args.strip() == "list":
-            self.session.r.macros["_grlist"] = ""

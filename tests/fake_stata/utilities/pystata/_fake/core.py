@@ -88,6 +88,12 @@ class Core:
     def _extended(self, spec: str) -> str:
         raise NotImplementedError
 
+    def clear_data(self) -> None:
+        raise NotImplementedError
+
+    def _set_obs(self, value: str) -> None:
+        raise NotImplementedError
+
     # --- break, markers, errors ----------------------------------------------------------------
 
     def _check_break(self) -> None:
@@ -124,8 +130,19 @@ class Core:
             return float(self.session.rc)
         if name == "_pi":
             return math.pi
+        data = self.session.data
         if name == "_N":
-            return 0.0
+            return float(data.nobs)
+        if name == "_n":
+            return 1.0 if data.nobs else None
+        var = data.get(name)
+        if var is None and name not in self.session.scalars and data.variables:
+            hits = [v for v in data.variables if v.name.startswith(name)]
+            var = hits[0] if len(hits) == 1 else None
+        if var is not None:  # a variable in an expression without observations: the first one
+            if not data.nobs:
+                return "" if var.is_str else None
+            return var.values[0]
         if name in self.session.scalars:
             return self.session.scalars[name]
         raise StataError(111, f"{name} not found")
@@ -158,15 +175,18 @@ class Core:
             "current_date": time.strftime("%d %b %Y", now).lstrip("0"),
             "current_time": time.strftime("%H:%M:%S", now),
             "tmpdir": tempfile.gettempdir(),
-            "changed": 0.0,
-            "N": 0.0,
-            "k": 0.0,
+            "changed": float(self.session.data.changed),
+            "N": float(self.session.data.nobs),
+            "k": float(len(self.session.data.variables)),
+            "width": float(sum(_width(v.vtype) for v in self.session.data.variables)),
+            "sysdir_base": self.session.sysdir_base + os.sep,
             "rc": float(self.session.rc),
             "pi": math.pi,
             "logtype": self.session.logtype,
             "more": "off",
             "maxvar": 5000.0,
-            "filename": "",
+            "filename": self.session.data.filename,
+            "filedate": self.session.data.timestamp,
             "username": os.environ.get("USER", os.environ.get("USERNAME", "")),
         }
         return values.get(name)
@@ -174,6 +194,12 @@ class Core:
     @staticmethod
     def _macro_value(v: ex.Value) -> str:
         return v if isinstance(v, str) else macro_number(v)
+
+
+def _width(vtype: str) -> int:
+    if vtype.startswith("str"):
+        return int(vtype[3:] or 1)
+    return {"byte": 1, "int": 2, "long": 4, "float": 4, "double": 8}.get(vtype, 8)
 
 
 class Env:

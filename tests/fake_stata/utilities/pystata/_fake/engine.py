@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .console import Console
+from .dataset import sysdir_base
 from .interp import Interpreter
 from .knobs import Knobs, read_knobs
 from .recorder import record
@@ -137,7 +138,7 @@ class FakeStataLibrary:
 
     def __init__(self, path: str, edition: str) -> None:
         self._path = path
-        self._session = Session(edition=edition.upper())
+        self._session = Session(edition=edition.upper(), sysdir_base=sysdir_base(path))
         self._buffer = OutputBuffer()
         self._break = BreakFlag()
         self._guard = RunGuard()

@@ -18,7 +18,9 @@ from .commands import BasicCommands
 from .console import Console
 from .core import Block, BreakSource, Ctx, FileState, Seq
 from .errors import BreakLoop, ContinueLoop, ExitFile, StataError
+from .estcmds import EstimationCommands
 from .flow import FlowCommands
+from .graphcmds import GraphCommands
 from .knobs import Knobs
 from .lexer import EOF_PROMPT, Cmd, lex
 from .lines import BLANK, COM, ERR, TXT, Line, Seg, line
@@ -38,7 +40,14 @@ from .syntax import (
 )
 
 
-class Interpreter(FlowCommands, BasicCommands, LogCommands, ProgramCommands):
+class Interpreter(
+    FlowCommands,
+    BasicCommands,
+    LogCommands,
+    ProgramCommands,
+    GraphCommands,
+    EstimationCommands,
+):
     """Runs what StataSO_Execute receives: one line, which may `do` or `include` whole files."""
 
     def __init__(self, session: Session, console: Console, brk: BreakSource) -> None:
@@ -75,6 +84,22 @@ class Interpreter(FlowCommands, BasicCommands, LogCommands, ProgramCommands):
             "continue": self._h_continue,
             "count": self._h_count,
             "_gr_list": self._h_gr_list,
+            "sysuse": self._h_sysuse,
+            "generate": self._h_generate,
+            "replace": self._h_replace,
+            "drop": self._h_drop,
+            "keep": self._h_keep,
+            "label": self._h_label,
+            "describe": self._h_describe,
+            "summarize": self._h_summarize,
+            "list": self._h_list,
+            "regress": self._h_regress,
+            "matrix": self._h_matrix,
+            "scatter": self._h_scatter,
+            "twoway": self._h_twoway,
+            "line": self._h_line,
+            "histogram": self._h_histogram,
+            "graph": self._h_graph,
         }
 
     # --- entry point: one line, as StataSO_Execute receives it -------------------------------

@@ -63,6 +63,7 @@ class ProgramCommands(Core):
             target.scalars.update(frame.returns.scalars)
             target.macros.update(frame.returns.macros)
             target.matrices.update(frame.returns.matrices)
+            target.names.update(frame.returns.names)
 
     def _h_args(self, args: str, ctx: Ctx) -> None:
         frame = self.session.frame
@@ -107,16 +108,34 @@ class ProgramCommands(Core):
             raise StataError(198, "invalid syntax")
 
     def _list_results(self, kind: str) -> None:
+        """`return list`: a program's results newest first, a built-in command's in its order."""
         res = self.session.results(kind)
+
+        def ordered(items: list[tuple[str, object]]) -> list[tuple[str, object]]:
+            return items if res.builtin else list(reversed(items))
+
         if res.scalars:
             self.console.blank()
             self.console.show(line(TXT, "scalars:"))
-            for name, value in reversed(list(res.scalars.items())):
+            for name, value in ordered(list(res.scalars.items())):
                 key = f"{kind}({name})"
-                self.console.show(Line((Seg(TXT, f"{key:>22} =  "), Seg(RES, macro_number(value)))))
+                shown = macro_number(value)  # type: ignore[arg-type]
+                self.console.show(Line((Seg(TXT, f"{key:>22} =  "), Seg(RES, shown))))
         if res.macros:
             self.console.blank()
             self.console.show(line(TXT, "macros:"))
-            for name, value in reversed(list(res.macros.items())):
+            for name, value in ordered(list(res.macros.items())):
                 key = f"{kind}({name})"
                 self.console.show(Line((Seg(TXT, f"{key:>22} : "), Seg(RES, f'"{value}"'))))
+        if res.matrices:
+            self.console.blank()
+            self.console.show(line(TXT, "matrices:"))
+            for name, mat in ordered(list(res.matrices.items())):
+                key = f"{kind}({name})"
+                dims = f"{len(mat)} x {len(mat[0]) if mat else 0}"  # type: ignore[arg-type]
+                self.console.show(Line((Seg(TXT, f"{key:>22} :  "), Seg(RES, dims))))
+        if res.functions:
+            self.console.blank()
+            self.console.show(line(TXT, "functions:"))
+            for name in res.functions:
+                self.console.show(line(TXT, f"{kind + '(' + name + ')':>22}   "))

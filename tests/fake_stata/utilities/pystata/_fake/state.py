@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .dataset import Dataset
 from .lexer import Cmd
 
 if TYPE_CHECKING:
+    from .graphs import Graph
     from .logs import LogFile
 
 
@@ -18,11 +20,17 @@ class Results:
     scalars: dict[str, float | None] = field(default_factory=dict)
     macros: dict[str, str] = field(default_factory=dict)
     matrices: dict[str, list[list[float]]] = field(default_factory=dict)
+    names: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)  # rows, cols
+    functions: list[str] = field(default_factory=list)
+    builtin: bool = False  # set by a built-in command: `return list` keeps its order
 
     def clear(self) -> None:
         self.scalars.clear()
         self.macros.clear()
         self.matrices.clear()
+        self.names.clear()
+        self.functions.clear()
+        self.builtin = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,13 @@ class Session:
     logtype: str = "smcl"
     rc: int = 0
     edition: str = "MP"
+    data: Dataset = field(default_factory=Dataset)
+    matrices: dict[str, list[list[float]]] = field(default_factory=dict)
+    matrix_names: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    graphs: dict[str, Graph] = field(default_factory=dict)
+    graph_current: str = ""
+    gr_list: list[str] | None = None  # `_gr_list on`: names of the graphs made since
+    sysdir_base: str = ""
 
     @property
     def frame(self) -> Frame:

@@ -44,6 +44,22 @@ COMMANDS: tuple[tuple[str, int], ...] = (  # full name, shortest abbreviation le
     ("continue", 8),
     ("count", 3),
     ("_gr_list", 8),
+    ("sysuse", 6),
+    ("generate", 1),
+    ("replace", 7),
+    ("drop", 4),
+    ("keep", 4),
+    ("label", 2),
+    ("describe", 1),
+    ("summarize", 2),
+    ("list", 1),
+    ("regress", 3),
+    ("matrix", 3),
+    ("scatter", 2),
+    ("twoway", 2),
+    ("line", 4),
+    ("histogram", 4),
+    ("graph", 2),
 )
 PREFIXES: tuple[tuple[str, int], ...] = (("quietly", 3), ("noisily", 1), ("capture", 3))
 
