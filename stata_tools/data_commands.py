@@ -52,10 +52,13 @@ def summarize_command(variables: str | None) -> str:
     return f"summarize {varlist(variables)}".rstrip()
 
 
-def list_command(variables: str | None, if_: str | None, start: int, count: int) -> str:
-    """`list` over observations start+1 … start+count (those meeting the condition, if any).
+PAGE_FRAME = "__st_page"
 
-    The data are never changed: the condition filters within the page, as `list … if … in …` does.
+
+def list_command(variables: str | None, if_: str | None, start: int, count: int) -> str:
+    """`list` of rows start+1 … start+count; with a condition, counted among the rows meeting it.
+
+    The data are never changed: a condition copies the matching rows into a scratch frame.
     """
     if start < 0:
         raise DataRequestError(f"start counts rows from 0 and cannot be negative, got {start}")
@@ -64,13 +67,29 @@ def list_command(variables: str | None, if_: str | None, start: int, count: int)
     names = varlist(variables)
     where = condition(if_)
     first, last = start + 1, start + count
-    listing = " ".join(part for part in ("list", names, f"if {where}" if where else "") if part)
+    if not where:
+        listing = f"list {names}".rstrip()
+        return "\n".join(
+            [
+                f"if {first} > _N {{",
+                f'    display as error "start={start} is past the last observation (_N = " _N ")"',
+                "    exit 198",
+                "}",
+                f"{listing} in {first}/`=min(_N, {last})', abbreviate(16)",
+            ]
+        )
     return "\n".join(
         [
-            f"if {first} > _N {{",
-            f'    display as error "start={start} is past the last observation (_N = " _N ")"',
+            f"capture frame drop {PAGE_FRAME}",
+            f"frame put {names or '_all'} if {where}, into({PAGE_FRAME})",
+            f"frame {PAGE_FRAME}: quietly count",
+            f"if {first} > r(N) {{",
+            f"    frame drop {PAGE_FRAME}",
+            f'    display as error "start={start} is past the last of the " r(N) " rows that meet '
+            'the condition"',
             "    exit 198",
             "}",
-            f"{listing} in {first}/`=min(_N, {last})', abbreviate(16)",
+            f"frame {PAGE_FRAME}: list in {first}/`=min(r(N), {last})', abbreviate(16)",
+            f"frame drop {PAGE_FRAME}",
         ]
     )

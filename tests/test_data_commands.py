@@ -34,16 +34,26 @@ def test_condition_drops_a_leading_if() -> None:
     assert condition('if make == "Honda Civic"') == 'make == "Honda Civic"'
 
 
-def test_list_pages_without_changing_the_data() -> None:
-    code = list_command("make price", "foreign == 1", 50, 25)
-    assert code.splitlines()[-1] == (
-        "list make price if foreign == 1 in 51/`=min(_N, 75)', abbreviate(16)"
-    )
-    assert "preserve" not in code and "keep" not in code and "drop" not in code
+def test_list_pages_over_the_data_without_changing_it() -> None:
+    code = list_command("make price", None, 50, 25)
+    assert code.splitlines()[-1] == "list make price in 51/`=min(_N, 75)', abbreviate(16)"
     with pytest.raises(DataRequestError, match="count must be between 1 and 1000"):
         list_command(None, None, 0, 0)
     with pytest.raises(DataRequestError, match="cannot be negative"):
         list_command(None, None, -1, 5)
+
+
+def test_a_condition_pages_over_the_matching_rows_in_a_scratch_frame() -> None:
+    lines = list_command(None, "foreign == 1", 10, 5).splitlines()
+    assert lines[1] == "frame put _all if foreign == 1, into(__st_page)"
+    assert lines[-2] == "frame __st_page: list in 11/`=min(r(N), 15)', abbreviate(16)"
+    assert lines[-1] == "frame drop __st_page"
+    assert not any(
+        word in line.split()
+        for line in lines
+        for word in ("keep", "drop", "preserve")
+        if not line.startswith(("frame drop", "capture frame drop", "    frame drop"))
+    )
 
 
 def test_summarize_command() -> None:
