@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from stata_tools.dofile import Command
 from stata_tools.events import CommandStarted, ErrorRaised, Snapshot
+from stata_tools.graphs import exported_file
 from stata_tools.logs.parse import Kind, LogLine
 
 MESSAGE_LIMIT = 200
@@ -99,6 +100,7 @@ class Tracker:
     wrapper: str | None = None
     index: int = 0
     errors: list[ErrorRecord] = field(default_factory=list)
+    exports: list[tuple[str, str]] = field(default_factory=list)
     break_seen: bool = False
     _depth: int = 0
     _heartbeats: int = 0
@@ -107,6 +109,7 @@ class Tracker:
     _recent: deque[str] = field(default_factory=lambda: deque(maxlen=2))
     _rc_pending: bool = True
     _first_echo: bool = True
+    _export_text: str = ""
 
     @property
     def total(self) -> int:
@@ -133,7 +136,22 @@ class Tracker:
         elif kind in (Kind.OUTPUT, Kind.ERROR) and line.text.strip():
             self._newest = line.text
             self._recent.append(line.text)
+            self._note_export(line.text)
         return _NONE
+
+    def _note_export(self, text: str) -> None:
+        """Collect `graph export` messages, which Stata wraps onto `> ` lines when long."""
+        if text.startswith(("file ", "(file ")):
+            self._export_text = text
+        elif self._export_text and text.startswith("> "):
+            self._export_text += text[2:]
+        else:
+            self._export_text = ""
+            return
+        found = exported_file(self._export_text)
+        if found:
+            self.exports.append(found)
+            self._export_text = ""
 
     def heartbeat(self, now: float) -> Snapshot:
         """A little more progress within the current command's slot, never reaching the next."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stata_tools.errors import explain
+from stata_tools.graphs import GraphFile
 from stata_tools.logs.parse import Kind, LogLine
 from stata_tools.progress import format_elapsed
 
@@ -65,6 +66,7 @@ class RunResult:
     output: Excerpt
     error: StataError | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    graphs: tuple[GraphFile, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -94,6 +96,7 @@ class RunResult:
                 "source": error.source,
             },
             "notes": list(self.notes),
+            "graphs": [{"name": g.name, "path": g.path, "format": g.format} for g in self.graphs],
         }
 
 
@@ -197,6 +200,7 @@ def render_text(result: RunResult) -> str:
     if result.error is not None:
         blocks.append(_error_block(result.error))
     blocks.extend(f"Note: {note}" for note in result.notes)
+    blocks.extend(_graph_line(graph) for graph in result.graphs)
     output = result.output
     if output.total_lines == 0:
         blocks.append("(no output)")
@@ -209,6 +213,11 @@ def render_text(result: RunResult) -> str:
         )
         blocks.append(f"{label}\n{_trimmed(output.text)}")
     return "\n".join(blocks)
+
+
+def _graph_line(graph: GraphFile) -> str:
+    what = f"graph {graph.name}" if graph.name else "file the code exported"
+    return f"Graph: {what} → {graph.path} ({graph.format.upper()})"
 
 
 def output_only(text: str) -> str:

@@ -11,13 +11,15 @@ import sys
 import warnings
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import ModuleType
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ResourceError, ToolError
 from fastmcp.server.lifespan import lifespan
 from fastmcp.tools import ToolResult
+from fastmcp.utilities.types import Image
 from mcp_types import TextContent
 from pydantic import Field
 
@@ -29,12 +31,13 @@ from stata_tools.data_commands import (
 )
 from stata_tools.dta import DtaError, read_dta, render_dta
 from stata_tools.events import Finished
+from stata_tools.graphs import GraphRequestError, graph_format, graph_name
 from stata_tools.reporting import Reporter
 from stata_tools.results import RunResult, RunStatus, output_only, render_text
 from stata_tools.runs import UnknownRun
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
-from stata_tools.stata.engine import Engine
+from stata_tools.stata.engine import Engine, return_code, stata_quote
 from stata_tools.stata.session import (
     RunRequest,
     RunRequestError,
@@ -56,6 +59,7 @@ run_code for short commands. Long runs report live progress (command k of N, new
 Each result starts with a status line (ok / error / cancelled / timed out), the return code, the
 duration and where the full log is; errors are explained and point at the failing line."""
 
+T = TypeVar("T")
 _session: Session | None = None
 
 
@@ -245,12 +249,7 @@ async def get_results(
     ] = "r",
 ) -> ToolResult:
     """Stored results of the last command: scalars, macros and matrices (e(b), e(V), r(table))."""
-    try:
-        stored = await get_session().query(lambda pystata, sfi: read_stored(pystata, sfi, kind))
-    except SessionBusy as error:
-        raise ToolError(str(error)) from None
-    except Exception as error:
-        raise ToolError(f"could not read {kind}() results: {error}") from None
+    stored = await _query(lambda pystata, sfi: read_stored(pystata, sfi, kind))
     meta = {"kind": kind, "scalars": dict(stored.scalars), "macros": dict(stored.macros)}
     return ToolResult(content=[TextContent(type="text", text=render_stored(stored))], meta=meta)
 
@@ -298,6 +297,59 @@ async def _inspect(command: str | Callable[[], str], ctx: Context) -> ToolResult
     return ToolResult(content=[TextContent(type="text", text=text)], meta=result.to_meta())
 
 
+@mcp.tool(output_schema=None)
+async def list_graphs() -> ToolResult:
+    """The graphs in Stata's memory, by name (export_graph shows any of them)."""
+
+    def names(pystata: ModuleType, sfi: ModuleType) -> list[str]:
+        pystata.stata.run("quietly graph dir, memory", echo=False, inline=False)
+        return str(sfi.Macro.getGlobal("r(list)")).split()
+
+    found = await _query(names)
+    text = "Graphs in memory: " + ", ".join(found) if found else "No graphs in memory."
+    return ToolResult(content=[TextContent(type="text", text=text)], meta={"graphs": found})
+
+
+@mcp.tool(output_schema=None)
+async def export_graph(
+    name: Annotated[str, Field(description="The graph's name (list_graphs shows them).")],
+    format: Annotated[str, Field(description="png (shown as an image), svg or pdf.")] = "png",
+) -> ToolResult:
+    """Export a graph in memory to a file; PNG comes back as an image."""
+    try:
+        graph, fmt = graph_name(name), graph_format(format)
+    except GraphRequestError as error:
+        raise ToolError(str(error)) from None
+    folder = get_session().settings.run_dir / "graphs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{graph}.{fmt}"
+
+    def export(pystata: ModuleType, sfi: ModuleType) -> None:
+        command = f"graph export {stata_quote(str(path))}, name({graph}) replace as({fmt})"
+        pystata.stata.run(command, quietly=True, echo=False, inline=False)
+
+    await _query(export)
+    text = f"Graph {graph} → {path} ({fmt.upper()}, {path.stat().st_size:,} bytes)"
+    content: list[Any] = [TextContent(type="text", text=text)]
+    if fmt == "png":
+        content.append(Image(path=path, format="png").to_image_content())
+    return ToolResult(content=content, meta={"name": graph, "path": str(path), "format": fmt})
+
+
+async def _query(fn: Callable[[ModuleType, ModuleType], T]) -> T:
+    """A read between runs; Stata's own error (r(NNN)) or a busy session becomes a ToolError."""
+    try:
+        return await get_session().query(fn)
+    except SessionBusy as error:
+        raise ToolError(str(error)) from None
+    except SystemError as error:
+        rc = return_code(str(error))
+        message = " ".join(
+            line for line in str(error).splitlines() if line and not line.startswith("r(")
+        )
+        raise ToolError(f"{message} (r({rc}))" if rc else message or "Stata refused") from None
+
+
 @mcp.resource("stata://runs", mime_type="application/json")
 def runs_resource() -> str:
     """Recent runs, newest first, with their status."""
@@ -317,11 +369,17 @@ def run_log_resource(run_id: str) -> str:
 
 async def _run(request: RunRequest, ctx: Context) -> ToolResult:
     result = await _follow(request, ctx)
+    content: list[Any] = [TextContent(type="text", text=render_text(result))]
+    content.extend(_images(result, get_session().settings.max_graphs))
     return ToolResult(
-        content=[TextContent(type="text", text=render_text(result))],
-        meta=result.to_meta(),
-        is_error=result.status is not RunStatus.OK,
+        content=content, meta=result.to_meta(), is_error=result.status is not RunStatus.OK
     )
+
+
+def _images(result: RunResult, limit: int) -> list[Any]:
+    """PNG graphs as image blocks, the run's own first, at most `limit`."""
+    pngs = [g for g in result.graphs if g.format == "png" and Path(g.path).is_file()]
+    return [Image(path=g.path, format="png").to_image_content() for g in pngs[:limit]]
 
 
 async def _follow(request: RunRequest, ctx: Context) -> RunResult:

@@ -26,6 +26,7 @@ class Settings:
     default_timeout_s: float | None = None
     break_grace_s: float = 10.0
     max_runs_kept: int = 200
+    max_graphs: int = 4
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +46,7 @@ class Settings:
             default_timeout_s=_optional_number(env, "DEFAULT_TIMEOUT_S"),
             break_grace_s=_number(env, "BREAK_GRACE_S", defaults.break_grace_s, minimum=0.1),
             max_runs_kept=int(_number(env, "MAX_RUNS_KEPT", defaults.max_runs_kept, minimum=1)),
+            max_graphs=int(_number(env, "MAX_GRAPHS", defaults.max_graphs, minimum=0)),
         )
 
 

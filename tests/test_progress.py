@@ -163,3 +163,22 @@ def test_formatting_helpers() -> None:
     assert [format_elapsed(s) for s in (4.24, 65, 3725)] == ["4.2s", "1m05s", "1h02m"]
     assert shorten("a   b\n c", 10) == "a b c"
     assert shorten("abcdefghijkl", 5) == "abcd…"
+
+
+def test_graph_exports_are_collected_even_when_stata_wraps_the_message() -> None:
+    log = (
+        ". graph export a.png\n"
+        "file a.png written in PNG format\n"
+        ". graph export x.svg\n"
+        "(file /a/very/long/folder/name/that/stata/wraps/at/the/linesize/of/eighty/cha\n"
+        "> racters/fig 1.svg saved as SVG format)\n"
+        "file that is not an export message\n"
+    )
+    tracker, _ = run_tracker("graph export a.png\ngraph export x.svg\n", log)
+    assert tracker.exports == [
+        ("a.png", "png"),
+        (
+            "/a/very/long/folder/name/that/stata/wraps/at/the/linesize/of/eighty/characters/fig 1.svg",
+            "svg",
+        ),
+    ]

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO, TypeVar
 
+from stata_tools.graphs import GraphFile, export_path
 from stata_tools.stata.discovery import Installation, load_pystata
 
 T = TypeVar("T")
@@ -43,6 +44,7 @@ class Job:
     log_name: str
     stdout_path: Path
     working_dir: Path | None = None
+    max_graphs: int = 0  # export up to this many of the graphs the run draws, as PNG
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,8 @@ class Execution:
     started: float
     ended: float
     log_kept: bool = True  # False when the user's code closed our log (`log close _all`)
+    graphs: tuple[GraphFile, ...] = ()
+    graphs_drawn: int = 0
 
 
 def stata_quote(text: str) -> str:
@@ -222,7 +226,7 @@ class Engine:
             self._break_requested = False
             self._breaks_sent = 0
         started = time.monotonic()
-        rc, error_text, log_kept = 0, None, True
+        rc, error_text, log_kept, graphs, drawn = 0, None, True, (), 0
         try:
             with self._router.capture(job.stdout_path):
                 try:
@@ -231,6 +235,7 @@ class Engine:
                             f"cd {stata_quote(str(job.working_dir))}", echo=False, inline=False
                         )
                     self._open_log(stata, job)
+                    self._quietly(stata, "_gr_list on")
                     rc, error_text = self._run_user_code(stata, job)
                 except SystemError as error:
                     error_text = str(error)
@@ -240,12 +245,17 @@ class Engine:
                     if self._breaks_sent:
                         self._absorb_pending_break(stata)
                     log_kept = self._close_log(stata, job)
+                    if job.max_graphs and not self._break_requested:
+                        graphs, drawn = self._export_graphs(stata, job)
+                    self._quietly(stata, "_gr_list off")
         finally:
             with self._state_lock:
                 self._active = None
                 self._in_user_code = False
             ended = time.monotonic()
-        return Execution(rc, error_text, self._break_requested, started, ended, log_kept)
+        return Execution(
+            rc, error_text, self._break_requested, started, ended, log_kept, graphs, drawn
+        )
 
     def _run_user_code(self, stata: ModuleType, job: Job) -> tuple[int, str | None]:
         with self._state_lock:
@@ -282,6 +292,28 @@ class Engine:
             return
         if rest:
             self._router.write(rest)
+
+    def _quietly(self, stata: ModuleType, command: str) -> bool:
+        try:
+            stata.run(command, quietly=True, echo=False, inline=False)
+            return True
+        except SystemError:
+            return False
+
+    def _export_graphs(self, stata: ModuleType, job: Job) -> tuple[tuple[GraphFile, ...], int]:
+        """The graphs this run drew (Stata's `_gr_list`), exported as PNG into the run's folder."""
+        import sfi
+
+        if not self._quietly(stata, "_gr_list list"):
+            return (), 0
+        names = list(dict.fromkeys(str(sfi.Macro.getGlobal("r(_grlist)")).split()))
+        files = []
+        for index, name in enumerate(names[-job.max_graphs :], start=1):
+            path = export_path(job.log_path.parent, index, name)
+            command = f"graph export {stata_quote(str(path))}, name({name}) replace"
+            if self._quietly(stata, command) and path.is_file():
+                files.append(GraphFile(name, str(path), "png"))
+        return tuple(files), len(names)
 
     def _open_log(self, stata: ModuleType, job: Job) -> None:
         """A text log of our own; `nomsg` (no header) where this Stata knows it."""

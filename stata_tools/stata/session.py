@@ -26,6 +26,7 @@ from stata_tools.events import (
     Snapshot,
     Started,
 )
+from stata_tools.graphs import GraphFile
 from stata_tools.logs.follow import LineDecoder, LogFollower
 from stata_tools.logs.parse import LogParser
 from stata_tools.progress import Tracker, format_elapsed
@@ -331,6 +332,7 @@ class Session:
             log_name="_st" + run_id.replace("-", "")[-20:],
             stdout_path=run_dir / "stdout.txt",
             working_dir=prepared.working_dir,
+            max_graphs=self.settings.max_graphs,
         )
         began = self.clock()
         tracker = Tracker(prepared.commands, prepared.label, began, wrapper=job.command)
@@ -444,6 +446,7 @@ class Session:
                 "printed, captured separately"
             )
             output = _excerpt_of_file(job.stdout_path, self.settings.output_budget_chars)
+        graphs = _graphs_of(execution, tracker, notes)
         error = _error_of(prepared, tracker, execution) if rc != 0 else None
         done = tracker.index if rc != 0 else len(prepared.commands)
         return RunResult(
@@ -458,7 +461,25 @@ class Session:
             output=output,
             error=error,
             notes=tuple(notes),
+            graphs=graphs,
         )
+
+
+def _graphs_of(
+    execution: Execution | None, tracker: Tracker, notes: list[str]
+) -> tuple[GraphFile, ...]:
+    """The graphs the run drew (exported for it) and the files its own `graph export` wrote."""
+    drawn = execution.graphs if execution else ()
+    if execution and execution.graphs_drawn > len(drawn):
+        notes.append(
+            f"the run drew {execution.graphs_drawn} graphs; the last {len(drawn)} are attached "
+            "(STATA_TOOLS_MAX_GRAPHS); `export_graph` exports any other still in memory"
+        )
+    exported = []
+    for path, fmt in dict.fromkeys(tracker.exports):
+        absolute = Path(path) if Path(path).is_absolute() else Path.cwd() / path
+        exported.append(GraphFile(None, str(absolute), fmt))
+    return (*drawn, *exported)
 
 
 def _lost_log(job: Job, execution: Execution | None) -> str | None:

@@ -1,0 +1,128 @@
+"""Results beyond text: graphs as images, stored results, data inspection, through MCP."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+
+from stata_tools.server import get_session, mcp
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+async def client():
+    async with Client(mcp) as c:
+        await c.call_tool("run_code", {"code": "sysuse auto, clear\ngraph drop _all"})
+        yield c
+
+
+def texts(result) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(block.text for block in result.content if block.type == "text")
+
+
+def images(result) -> list:  # type: ignore[no-untyped-def]
+    return [block for block in result.content if block.type == "image"]
+
+
+async def test_a_run_that_draws_two_graphs_returns_two_named_images(client: Client) -> None:
+    result = await client.call_tool(
+        "run_code", {"code": "scatter price mpg\nhistogram weight, name(weights, replace)"}
+    )
+    pictures = images(result)
+    assert len(pictures) == 2
+    assert all(p.mimeType == "image/png" for p in pictures)
+    text = texts(result)
+    assert "Graph: graph Graph → " in text and "Graph: graph weights → " in text
+    names = [g["name"] for g in result.meta["graphs"]]
+    assert names == ["Graph", "weights"]
+    for graph in result.meta["graphs"]:
+        assert Path(graph["path"]).read_bytes().startswith(PNG_SIGNATURE)
+
+
+async def test_graphs_beyond_the_cap_are_counted_not_attached(client: Client) -> None:
+    code = "\n".join(f"scatter price mpg, name(g{n}, replace)" for n in range(6))
+    result = await client.call_tool("run_code", {"code": code})
+    assert len(images(result)) == 4
+    assert "the run drew 6 graphs; the last 4 are attached" in texts(result)
+
+
+async def test_a_users_own_export_is_recognised_and_offered(client: Client, tmp_path: Path) -> None:
+    target = tmp_path / "fig 1.png"
+    result = await client.call_tool(
+        "run_code", {"code": f'scatter price mpg\ngraph export "{target}", replace'}
+    )
+    exported = [g for g in result.meta["graphs"] if g["name"] is None]
+    assert exported == [{"name": None, "path": str(target), "format": "png"}]
+    assert len(images(result)) == 2
+
+
+async def test_list_and_export_graphs(client: Client) -> None:
+    await client.call_tool("run_code", {"code": "scatter price mpg, name(first, replace)"})
+    listed = await client.call_tool("list_graphs", {})
+    assert "first" in listed.meta["graphs"]
+    png = await client.call_tool("export_graph", {"name": "first"})
+    assert len(images(png)) == 1
+    svg = await client.call_tool("export_graph", {"name": "first", "format": "svg"})
+    assert Path(svg.meta["path"]).read_text().lstrip().startswith(("<?xml", "<svg"))
+    with pytest.raises(ToolError, match="format must be one of png, svg, pdf"):
+        await client.call_tool("export_graph", {"name": "first", "format": "gif"})
+    with pytest.raises(ToolError, match="is not a Stata graph name"):
+        await client.call_tool("export_graph", {"name": "../etc"})
+    with pytest.raises(ToolError, match=r"r\(\d+\)"):
+        await client.call_tool("export_graph", {"name": "nosuchgraph"})
+
+
+async def test_estimation_results_come_back_labelled(client: Client) -> None:
+    await client.call_tool("run_code", {"code": "regress price mpg weight"})
+    result = await client.call_tool("get_results", {"kind": "e"})
+    text = texts(result)
+    assert result.meta["scalars"]["e(N)"] == 74
+    assert result.meta["macros"]["e(cmd)"] == "regress"
+    assert "matrix e(b) [1,3]:" in text
+    assert text.split("matrix e(b) [1,3]:\n")[1].splitlines()[0].split() == [
+        "mpg",
+        "weight",
+        "_cons",
+    ]
+    assert "-49.51222" in text
+
+
+async def test_stored_results_are_never_read_during_a_run(client: Client) -> None:
+    call = asyncio.create_task(client.call_tool("run_code", {"code": "sleep 1500"}))
+    while get_session().engine.active is None:  # type: ignore[union-attr]
+        await asyncio.sleep(0.02)
+    with pytest.raises(ToolError, match="Stata is busy with run"):
+        await client.call_tool("get_results", {"kind": "r"})
+    await call
+
+
+async def test_describe_summarize_and_list_read_the_data(client: Client) -> None:
+    described = texts(await client.call_tool("describe_data", {}))
+    assert "Observations:            74" in described
+    assert "foreign         byte    %8.0g      origin     Car origin" in described
+    assert not any(line.startswith(". ") for line in described.splitlines())
+    summary = texts(await client.call_tool("summarize_data", {"varlist": "price mpg"}))
+    assert summary.splitlines()[-2].split() == [
+        "price",
+        "|",
+        "74",
+        "6165.257",
+        "2949.496",
+        "3291",
+        "15906",
+    ]
+    page = texts(await client.call_tool("list_data", {"varlist": "make price", "count": 3}))
+    assert [line.split("|")[1].split()[:2] for line in page.splitlines() if ". |" in line] == [
+        ["AMC", "Concord"],
+        ["AMC", "Pacer"],
+        ["AMC", "Spirit"],
+    ]
+    with pytest.raises(ToolError, match="not a variable name"):
+        await client.call_tool("list_data", {"varlist": "price; shell ls"})
+    with pytest.raises(ToolError, match="nosuchvar"):
+        await client.call_tool("summarize_data", {"varlist": "nosuchvar"})
