@@ -1272,3 +1272,117 @@ def test_graphs_in_memory_and_exported_files(stata: ModuleType, tmp_path: Path) 
     assert stata.get_return()["r(list)"] == "Graph g4"
     run(stata, "graph drop _all")
     assert run(stata, "graph export y.png")[1] == "no graphs in memory\nr(693);\n"
+
+
+# --- data frames -------------------------------------------------------------------------------
+
+
+def test_frame_put_if_then_prefix_lists_only_matching_rows(stata: ModuleType) -> None:
+    run(stata, "clear all")
+    run(stata, "sysuse auto, clear")
+    assert run(stata, "frame put make price foreign if foreign == 1, into(pg)") == ("", None)
+    out, err = run(stata, "frame pg: list in 1/3, abbreviate(16)")
+    assert err is None
+    assert out.splitlines() == [
+        "",
+        "     +-----------------------------+",
+        "     | make        price   foreign |",
+        "     |-----------------------------|",
+        "  1. | Audi 5000   9,690   Foreign |",
+        "  2. | Audi Fox    6,295   Foreign |",
+        "  3. | BMW 320i    9,735   Foreign |",
+        "     +-----------------------------+",
+    ]
+    foreign = run(stata, "count if foreign == 1")[0]
+    assert run(stata, "frame pg: count") == (foreign, None) == ("  22\n", None)
+    assert run(stata, "frame pg: display c(frame) _N") == ("pg22\n", None)
+    assert run(stata, "frames dir") == (
+        "  default  74 x 12; 1978 automobile data\n  pg       22 x 3; 1978 automobile data\n",
+        None,
+    )
+    assert stata.get_return()["r(frames)"] == "default pg"
+    assert run(stata, "frame drop pg") == ("", None)
+    assert run(stata, "frame pg: count")[1] == "frame pg not found\nr(111);\n"
+    import sfi
+
+    assert sfi.Data.getObsTotal() == 74 and sfi.Data.getVarCount() == 12
+    assert run(stata, "display c(changed) _N c(frame)") == ("074default\n", None)
+    out, _ = run(stata, "describe")
+    assert out.splitlines()[-1] == "Sorted by: foreign"
+
+
+def test_frame_put_copies_types_formats_and_labels(stata: ModuleType) -> None:
+    run(stata, "clear all")
+    run(stata, "sysuse auto, clear")
+    run(stata, "frame put price-rep78 gear_ratio foreign in 52/54, into(cp)")
+    run(stata, "frame change cp")
+    import sfi
+
+    try:
+        assert run(stata, "pwf") == ("(current frame is cp)\n", None)
+        assert sfi.Data.getObsTotal() == 3
+        assert [sfi.Data.getVarName(i) for i in range(sfi.Data.getVarCount())] == [
+            "price",
+            "mpg",
+            "rep78",
+            "gear_ratio",
+            "foreign",
+        ]
+        assert sfi.Data.getVarType("price") == "int" and sfi.Data.getVarFormat("price") == "%8.0gc"
+        assert sfi.Data.getVarType("gear_ratio") == "float"
+        assert sfi.Data.getVarLabel("rep78") == "Repair record 1978"
+        assert sfi.ValueLabel.getVarValueLabel("foreign") == "origin"
+        assert sfi.ValueLabel.getValueLabels("origin") == {0: "Domestic", 1: "Foreign"}
+        assert sfi.Data.get("price foreign", valuelabel=True) == [
+            [4172.0, "Domestic"],
+            [9690.0, "Foreign"],
+            [6295.0, "Foreign"],
+        ]
+    finally:
+        run(stata, "frame change default")
+    assert sfi.Data.get("price", obs=52) == [[9690.0]]
+    assert run(stata, "display c(changed)") == ("0\n", None)
+
+
+def test_frame_errors_and_empty_put(stata: ModuleType) -> None:
+    run(stata, "clear all")
+    run(stata, "sysuse auto, clear")
+    assert run(stata, "frame put make if price > 100000, into(none)") == ("", None)
+    assert run(stata, "frame none: count") == ("  0\n", None)
+    assert run(stata, "frame none: list") == ("", None)
+    assert run(stata, "frame put make, into(none)")[1] == "frame none already defined\nr(110);\n"
+    assert run(stata, "frame put make, into(default)")[1] == (
+        "frame default already defined\nr(110);\n"
+    )
+    assert run(stata, "frame put nosuch, into(n2)")[1] == "variable nosuch not found\nr(111);\n"
+    assert run(stata, "frame put make")[1] == "option into() required\nr(198);\n"
+    assert run(stata, "frame nosuch: list in 1/3")[1] == "frame nosuch not found\nr(111);\n"
+    assert run(stata, "frame drop nosuch")[1] == "frame nosuch not found\nr(111);\n"
+    assert run(stata, "frame drop default")[1] == "cannot drop current frame\nr(110);\n"
+    assert run(stata, "capture frame drop none\ndisplay _rc", quietly=True) == ("", None)
+    assert run(stata, "display _rc") == ("0\n", None)
+    assert run(stata, "frame none: count")[1] == "frame none not found\nr(111);\n"
+    assert run(stata, "display c(frame) _N c(changed)") == ("default740\n", None)
+
+
+def test_frame_prefix_expands_macros_in_the_calling_frame(stata: ModuleType) -> None:
+    """Stata expands the whole line before `frame` runs; a `frame x {` block expands inside x."""
+    run(stata, "clear all")
+    run(stata, "sysuse auto, clear")
+    run(stata, "frame put make mpg if mpg > 34, into(hi)")
+    assert run(stata, "frame hi: display `=_N' _N") == ("743\n", None)
+    assert run(stata, "frame hi: list in 1/`=min(_N, 5)'")[1] == (
+        "Obs. nos. out of range\nr(198);\n"
+    )
+    out, err = run(stata, "frame hi {\nlist make in 1/`=min(_N, 5)', noobs\n}")
+    assert err is None
+    assert [x for x in out.splitlines() if x.startswith("  | ")] == [
+        "  | make       |",
+        "  | Datsun 210 |",
+        "  | Subaru     |",
+        "  | VW Diesel  |",
+    ]
+    run(stata, "frame change hi")
+    assert run(stata, "clear all") == ("", None)
+    assert run(stata, "frames dir") == ("  default  0 x 0\n", None)
+    assert run(stata, "frame hi: count")[1] == "frame hi not found\nr(111);\n"

@@ -178,7 +178,8 @@ def test_graph_exports_are_collected_even_when_stata_wraps_the_message() -> None
     assert tracker.exports == [
         ("a.png", "png"),
         (
-            "/a/very/long/folder/name/that/stata/wraps/at/the/linesize/of/eighty/characters/fig 1.svg",
+            "/a/very/long/folder/name/that/stata/wraps/at/the/linesize/of/eighty/"
+            "characters/fig 1.svg",
             "svg",
         ),
     ]

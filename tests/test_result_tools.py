@@ -35,7 +35,7 @@ async def test_a_run_that_draws_two_graphs_returns_two_named_images(client: Clie
     )
     pictures = images(result)
     assert len(pictures) == 2
-    assert all(p.mimeType == "image/png" for p in pictures)
+    assert all(p.mime_type == "image/png" for p in pictures)
     text = texts(result)
     assert "Graph: graph Graph → " in text and "Graph: graph weights → " in text
     names = [g["name"] for g in result.meta["graphs"]]

@@ -72,6 +72,8 @@ async def test_tools_are_listed_without_output_schemas(client: Client) -> None:
         "describe_data",
         "summarize_data",
         "list_data",
+        "list_graphs",
+        "export_graph",
     }
     assert all(tool.output_schema is None for tool in tools.values())
     assert tools["run_do_file"].input_schema["required"] == ["path"]

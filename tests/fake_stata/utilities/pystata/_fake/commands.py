@@ -267,6 +267,9 @@ class BasicCommands(Core):
             self.session.matrix_names.clear()
             self.session.graphs.clear()
             self.session.graph_current = ""
+            self.session.reset_frames()
+        elif what == "frames":
+            self.session.reset_frames()
         elif what in ("programs",):
             self.session.programs.clear()
         elif what in ("results",):

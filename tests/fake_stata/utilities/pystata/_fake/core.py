@@ -186,6 +186,7 @@ class Core:
             "more": "off",
             "maxvar": 5000.0,
             "filename": self.session.data.filename,
+            "frame": self.session.frame_name,
             "filedate": self.session.data.timestamp,
             "username": os.environ.get("USER", os.environ.get("USERNAME", "")),
         }

@@ -20,6 +20,7 @@ from .core import Block, BreakSource, Ctx, FileState, Seq
 from .errors import BreakLoop, ContinueLoop, ExitFile, StataError
 from .estcmds import EstimationCommands
 from .flow import FlowCommands
+from .framecmds import FrameCommands
 from .graphcmds import GraphCommands
 from .knobs import Knobs
 from .lexer import EOF_PROMPT, Cmd, lex
@@ -47,6 +48,7 @@ class Interpreter(
     ProgramCommands,
     GraphCommands,
     EstimationCommands,
+    FrameCommands,
 ):
     """Runs what StataSO_Execute receives: one line, which may `do` or `include` whole files."""
 
@@ -100,6 +102,11 @@ class Interpreter(
             "line": self._h_line,
             "histogram": self._h_histogram,
             "graph": self._h_graph,
+            "frame": self._h_frame,
+            "frames": self._h_frame,
+            "pwf": self._h_pwf,
+            "cwf": self._h_cwf,
+            "mkf": self._h_mkf,
         }
 
     # --- entry point: one line, as StataSO_Execute receives it -------------------------------

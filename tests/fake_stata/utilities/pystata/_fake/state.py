@@ -1,4 +1,4 @@
-"""What a Stata session remembers between commands: macros, scalars, stored results, programs."""
+"""What a Stata session remembers between commands: macros, scalars, results, programs, frames."""
 
 from __future__ import annotations
 
@@ -70,6 +70,8 @@ class Session:
     graph_current: str = ""
     gr_list: list[str] | None = None  # `_gr_list on`: names of the graphs made since
     sysdir_base: str = ""
+    frame_name: str = "default"  # the current data frame; its dataset is `data`
+    parked: dict[str, Dataset] = field(default_factory=dict)  # the other data frames
 
     @property
     def frame(self) -> Frame:
@@ -81,3 +83,26 @@ class Session:
 
     def results(self, kind: str) -> Results:
         return {"r": self.r, "e": self.e, "s": self.s}[kind]
+
+    # --- data frames: the current one's dataset is `data`, so every command uses it -----------
+
+    def frame_names(self) -> list[str]:
+        return sorted([self.frame_name, *self.parked])
+
+    def has_frame(self, name: str) -> bool:
+        return name == self.frame_name or name in self.parked
+
+    def switch_frame(self, name: str) -> None:
+        """Make an existing frame current: park the current dataset, bring the named one in."""
+        if name == self.frame_name:
+            return
+        incoming = self.parked.pop(name)
+        self.parked[self.frame_name] = self.data
+        self.data = incoming
+        self.frame_name = name
+
+    def reset_frames(self) -> None:
+        """`clear all`/`clear frames`: one empty frame named default."""
+        self.parked.clear()
+        self.data = Dataset()
+        self.frame_name = "default"

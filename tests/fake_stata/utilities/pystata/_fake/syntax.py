@@ -60,6 +60,11 @@ COMMANDS: tuple[tuple[str, int], ...] = (  # full name, shortest abbreviation le
     ("line", 4),
     ("histogram", 4),
     ("graph", 2),
+    ("frame", 5),
+    ("frames", 6),
+    ("pwf", 3),
+    ("cwf", 3),
+    ("mkf", 3),
 )
 PREFIXES: tuple[tuple[str, int], ...] = (("quietly", 3), ("noisily", 1), ("capture", 3))
 
