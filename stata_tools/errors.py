@@ -76,14 +76,14 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         6,
         "return code from confirm existence when string does not exist",
         "A program checked that an argument was supplied (confirm existence) and it was empty.",
-        "Supply the missing argument; `help <command>` shows what the command needs.",
+        "Supply the missing argument; `stata_help <command>` shows what the command needs.",
     ),
     ReturnCode(
         7,
         "'__' found where __ expected",
         "A program checked an argument with confirm and got a different kind of thing than it "
         "expected.",
-        "Compare the arguments with the command's syntax; `help <command>` shows it.",
+        "Compare the arguments with the command's syntax; `stata_help <command>` shows it.",
     ),
     ReturnCode(
         9,
@@ -103,20 +103,20 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "varlist required",
         "The command needs a part that was left out: a variable list, = exp, using, or a by() "
         "option.",
-        "Add the missing part; `help <command>` shows the command's syntax.",
+        "Add the missing part; `stata_help <command>` shows the command's syntax.",
     ),
     ReturnCode(
         101,
         "varlist not allowed",
         "The command was given a part it does not accept: a varlist, weights, in, if, = exp or "
         "using.",
-        "Remove the part named in Stata's message; `help <command>` shows the syntax.",
+        "Remove the part named in Stata's message; `stata_help <command>` shows the syntax.",
     ),
     ReturnCode(
         102,
         "too few variables specified",
         "The command needs more variables than were given.",
-        "Add the required variables; `help <command>` shows how many the command takes.",
+        "Add the required variables; `stata_help <command>` shows how many the command takes.",
     ),
     ReturnCode(
         103,
@@ -136,27 +136,27 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "variable __ is __ in master but __ in using data",
         "append or merge found a variable that is string in one dataset and numeric in the other"
         " (or a strL key).",
-        "Make the types match first (destring or tostring); `describe` shows the types.",
+        "Make the types match first (destring or tostring); `describe_data` shows the types.",
     ),
     ReturnCode(
         107,
         "not possible with numeric variable",
         "The request only makes sense for a string variable (encode, for example) but got a "
         "numeric one.",
-        "Check the variable's type with `describe`; perhaps decode was meant.",
+        "Check the variable's type with `describe_data`; perhaps decode was meant.",
     ),
     ReturnCode(
         108,
         "not possible with string variable",
         "The request needs a numeric variable (decode, for example) but got a string one.",
-        "Convert it with destring or encode first; `describe` shows variable types.",
+        "Convert it with destring or encode first; `describe_data` shows variable types.",
     ),
     ReturnCode(
         109,
         "type mismatch",
         "An expression mixes text and numbers, e.g. a string variable compared with a number "
         "without quotes.",
-        'Quote string values (x == "a") or convert with real() or string(); `describe` '
+        'Quote string values (x == "a") or convert with real() or string(); `describe_data` '
         "shows the types.",
     ),
     ReturnCode(
@@ -170,7 +170,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "__ not found",
         "A variable or other name used in the command does not exist: it is misspelled, dropped,"
         " or no data are loaded.",
-        "Check the variable name; `describe` lists the variables in memory.",
+        "Check the variable name; `describe_data` lists the variables in memory.",
     ),
     ReturnCode(
         119,
@@ -409,7 +409,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "invalid syntax",
         "Stata could not parse the command: a typo, a misplaced comma or option, an invalid name"
         " or expression.",
-        "Compare the command with `help <command>`; `read_log` shows the failing line in context.",
+        "Compare the command with `stata_help <command>`; `read_log` shows the failing line.",
     ),
     ReturnCode(
         199,
@@ -460,7 +460,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         321,
         "requested action not valid after most recent estimation command",
         "predict, test or another postestimation command cannot do this after the last model.",
-        "Check the model's postestimation help in `help <command>` for what it supports.",
+        "Check the model's postestimation help in `stata_help <command>` for what it supports.",
     ),
     ReturnCode(
         322,
@@ -581,7 +581,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "something that should be true of your data is not",
         "The data break a requirement of the command, e.g. merge keys that are not unique, or "
         "data changed since estimation.",
-        "Stata's message names the requirement; check the data with `describe` and the "
+        "Stata's message names the requirement; check the data with `describe_data` and the "
         "context with `read_log`.",
     ),
     ReturnCode(
@@ -1126,7 +1126,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         1000,
         "system limit exceeded",
         "The request exceeds one of Stata's fixed limits.",
-        "Check the limits in `help <command>` limits and split the work.",
+        "Check the limits in `stata_help limits` and split the work.",
     ),
     ReturnCode(
         1001,
@@ -1164,7 +1164,7 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "no observations",
         "There are no observations to compute on, often because if/in or missing values excluded"
         " every row.",
-        "Check the if/in conditions and missing values (count if ...); `describe` shows "
+        "Check the if/in conditions and missing values (count if ...); `describe_data` shows "
         "what is loaded.",
     ),
     ReturnCode(
@@ -1713,7 +1713,7 @@ _RANGES: tuple[_Range, ...] = (
         199,
         "syntax or command error",
         "Stata could not accept the command as written: a part is missing, extra or misspelled.",
-        "Compare the command with `help <command>`; `read_log` shows the failing line.",
+        "Compare the command with `stata_help <command>`; `read_log` shows the failing line.",
     ),
     _Range(
         300,
@@ -1769,7 +1769,7 @@ _RANGES: tuple[_Range, ...] = (
         2999,
         "non-error condition",
         "There was nothing, or too little, to compute on; Stata classes these as non-errors.",
-        "Check the sample: if/in conditions and missing values; `describe` shows the data.",
+        "Check the sample: if/in conditions and missing values; `describe_data` shows the data.",
     ),
     _Range(
         3000,

@@ -44,14 +44,14 @@ EXACT = [
         "__ not found",
         "A variable or other name used in the command does not exist: it is misspelled, dropped, "
         "or no data are loaded.",
-        "Check the variable name; `describe` lists the variables in memory.",
+        "Check the variable name; `describe_data` lists the variables in memory.",
     ),
     ReturnCode(
         198,
         "invalid syntax",
         "Stata could not parse the command: a typo, a misplaced comma or option, an invalid name "
         "or expression.",
-        "Compare the command with `help <command>`; `read_log` shows the failing line in context.",
+        "Compare the command with `stata_help <command>`; `read_log` shows the failing line.",
     ),
     ReturnCode(
         199,
@@ -87,7 +87,7 @@ EXACT = [
         "something that should be true of your data is not",
         "The data break a requirement of the command, e.g. merge keys that are not unique, or data "
         "changed since estimation.",
-        "Stata's message names the requirement; check the data with `describe` and the "
+        "Stata's message names the requirement; check the data with `describe_data` and the "
         "context with `read_log`.",
     ),
     ReturnCode(
@@ -95,7 +95,7 @@ EXACT = [
         "no observations",
         "There are no observations to compute on, often because if/in or missing values excluded "
         "every row.",
-        "Check the if/in conditions and missing values (count if ...); `describe` shows what "
+        "Check the if/in conditions and missing values (count if ...); `describe_data` shows what "
         "is loaded.",
     ),
     ReturnCode(
@@ -148,7 +148,7 @@ def test_codes_that_stata_does_not_document_are_left_out() -> None:
 
 
 def test_tools_are_named_where_they_help() -> None:
-    assert "`describe`" in RETURN_CODES[111].fix
+    assert "`describe_data`" in RETURN_CODES[111].fix
     assert "`read_log`" in RETURN_CODES[198].fix
     assert "`run_code`" in RETURN_CODES[199].fix
     assert "ssc install" in RETURN_CODES[199].fix
@@ -216,7 +216,7 @@ def test_generic_entries_for_one_range_share_their_text() -> None:
         )
     )
     assert explain(150).fix == (
-        "Compare the command with `help <command>`; `read_log` shows the failing line."
+        "Compare the command with `stata_help <command>`; `read_log` shows the failing line."
     )
 
 
@@ -254,7 +254,7 @@ def test_describe_a_code_with_a_fix() -> None:
     assert describe(111) == (
         "r(111): __ not found — A variable or other name used in the command does not exist: "
         "it is misspelled, dropped, or no data are loaded. "
-        "Fix: Check the variable name; `describe` lists the variables in memory."
+        "Fix: Check the variable name; `describe_data` lists the variables in memory."
     )
 
 

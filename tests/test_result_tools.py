@@ -9,7 +9,10 @@ import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
+from stata_tools import server
 from stata_tools.server import get_session, mcp
+from stata_tools.settings import Settings
+from stata_tools.stata.session import Session
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -126,3 +129,78 @@ async def test_describe_summarize_and_list_read_the_data(client: Client) -> None
         await client.call_tool("list_data", {"varlist": "price; shell ls"})
     with pytest.raises(ToolError, match="nosuchvar"):
         await client.call_tool("summarize_data", {"varlist": "nosuchvar"})
+
+
+async def test_list_data_pages_over_the_rows_meeting_a_condition(client: Client) -> None:
+    args = {"varlist": "make price foreign", "if_": "price > 12000", "count": 2}
+    first = texts(await client.call_tool("list_data", args))
+    second = texts(await client.call_tool("list_data", args | {"start": 2}))
+    rows = [
+        line.split("|")[1].split()[:2] for line in (first + second).splitlines() if ". |" in line
+    ]
+    assert rows == [
+        ["Cad.", "Eldorado"],
+        ["Cad.", "Seville"],
+        ["Linc.", "Mark"],
+        ["Linc.", "Versailles"],
+    ]
+    frames = await get_session().query(
+        lambda pystata, sfi: (sfi.Data.getObsTotal(), sfi.Macro.getGlobal("c(frame)"))
+    )
+    assert frames == (74, "default")  # the data in memory are untouched
+    with pytest.raises(ToolError, match="condition"):
+        await client.call_tool("list_data", {"if_": "price > 1 ; shell ls"})
+
+
+def install_help(home: Path, corpus: Path, stem: str, folder: str) -> Path:
+    target = home / folder / stem[0] / f"{stem}.sthlp"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(next((corpus / "sthlp").glob(f"*__{stem}.sthlp")).read_bytes())
+    return target
+
+
+async def test_help_for_an_installed_command_comes_from_statas_ado_path(
+    client: Client, tmp_path: Path, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    installed = install_help(tmp_path, corpus_dir, "winsor2", "ado/plus")
+    result = await client.call_tool("stata_help", {"topic": "winsor2"})
+    text = texts(result)
+    assert text.splitlines()[0] == f"Help for winsor2 ({installed})"
+    assert "# winsor2 — Winsorizing or Trimming variables" in text
+    assert "`cuts(# #)` specifies the percentiles" in text
+    assert (result.meta["topic"], result.meta["path"]) == ("winsor2", str(installed))
+
+
+async def test_help_says_where_it_looked_and_checks_the_topic(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(ToolError) as missing:
+        await client.call_tool("stata_help", {"topic": "nosuchcommand"})
+    assert "no help file nosuchcommand.sthlp on Stata's ado-path" in str(missing.value)
+    assert str(tmp_path / "ado" / "plus") in str(missing.value)
+    assert "ssc install nosuchcommand" in str(missing.value)
+    with pytest.raises(ToolError, match="invalid help topic"):
+        await client.call_tool("stata_help", {"topic": "../../etc/passwd"})
+
+
+async def test_help_before_stata_starts_uses_the_installations_folders(
+    tmp_path: Path, corpus_dir: Path, fake_stata_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    installed = install_help(tmp_path, corpus_dir, "reghdfe", "ado/plus")
+    settings = Settings(stata_path=str(fake_stata_dir), run_dir=tmp_path / "runs")
+    monkeypatch.setattr(server, "_session", Session(settings))
+    async with Client(mcp) as fresh:
+        result = await fresh.call_tool("stata_help", {"topic": "reghdfe"})
+        assert server._session is not None and not server._session.status().started
+    assert texts(result).splitlines()[0] == f"Help for reghdfe ({installed})"
+
+
+async def test_help_without_stata_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(stata_path=str(tmp_path / "no-stata-here"), run_dir=tmp_path / "runs")
+    monkeypatch.setattr(server, "_session", Session(settings))
+    async with Client(mcp) as fresh:
+        with pytest.raises(ToolError, match="Stata was not found, and help files come from"):
+            await fresh.call_tool("stata_help", {"topic": "regress"})

@@ -172,7 +172,7 @@ def _int_arg(args: str, default: int) -> int:
     return int(first) if first.isdigit() else default
 
 
-def _smcl_char(arg: str) -> str:
+def smcl_char(arg: str) -> str:
     arg = arg.strip()
     if arg in _NAMED_CHARS:
         return _NAMED_CHARS[arg]
@@ -229,7 +229,7 @@ class _Renderer:
     def directive(self, content: str, literal: str) -> None:
         name, _, rest = content.strip().partition(" ")
         if name in ("c", "char"):
-            self.emit(_smcl_char(rest))
+            self.emit(smcl_char(rest))
             return
         head, body = _split_colon(content)
         name, _, args = head.strip().partition(" ")

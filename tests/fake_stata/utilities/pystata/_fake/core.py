@@ -180,6 +180,12 @@ class Core:
             "k": float(len(self.session.data.variables)),
             "width": float(sum(_width(v.vtype) for v in self.session.data.variables)),
             "sysdir_base": self.session.sysdir_base + os.sep,
+            "sysdir_stata": os.path.dirname(os.path.dirname(self.session.sysdir_base)) + os.sep,
+            "sysdir_site": os.path.join(os.path.dirname(self.session.sysdir_base), "site", ""),
+            "sysdir_plus": "~/ado/plus/",  # Unix Stata keeps the tilde
+            "sysdir_personal": "~/ado/personal/",
+            "sysdir_oldplace": "~/ado/",
+            "adopath": "BASE;SITE;.;PERSONAL;PLUS;OLDPLACE",
             "rc": float(self.session.rc),
             "pi": math.pi,
             "logtype": self.session.logtype,
