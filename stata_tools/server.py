@@ -20,7 +20,7 @@ from fastmcp.exceptions import ResourceError, ToolError
 from fastmcp.server.lifespan import lifespan
 from fastmcp.tools import ToolResult
 from fastmcp.utilities.types import Image
-from mcp_types import TextContent
+from mcp_types import InputRequiredResult, TextContent
 from pydantic import Field
 
 from stata_tools.data_commands import (
@@ -42,13 +42,16 @@ from stata_tools.help import (
     read_help,
     stata_adopath,
 )
+from stata_tools.mcp_roots import client_roots, roots_request
 from stata_tools.reporting import Reporter
 from stata_tools.results import RunResult, RunStatus, output_only, render_text
+from stata_tools.roots import OutsideRoots
 from stata_tools.runs import UnknownRun
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
 from stata_tools.stata.engine import Engine, return_code, stata_quote
 from stata_tools.stata.session import (
+    PathOutsideRoots,
     RunRequest,
     RunRequestError,
     Session,
@@ -117,7 +120,7 @@ async def run_do_file(
     ctx: Context,
     working_dir: WorkingDirArg = None,
     timeout_s: TimeoutArg = None,
-) -> ToolResult:
+) -> ToolResult | InputRequiredResult:
     """Run a Stata do-file in the persistent session, streaming progress while it runs."""
     request = RunRequest(
         do_file=Path(path),
@@ -133,7 +136,7 @@ async def run_code(
     ctx: Context,
     working_dir: WorkingDirArg = None,
     timeout_s: TimeoutArg = None,
-) -> ToolResult:
+) -> ToolResult | InputRequiredResult:
     """Run Stata commands in the persistent session (locals they set persist, like `include`)."""
     request = RunRequest(
         code=code,
@@ -141,6 +144,20 @@ async def run_code(
         timeout_s=timeout_s,
     )
     return await _run(request, ctx)
+
+
+async def _allowed(path: str, what: str, ctx: Context) -> Path | InputRequiredResult:
+    """The path, resolved, when the allowed roots hold it; else ask the client for its roots."""
+    roots = get_session().settings.roots
+    if roots is None:
+        return Path(path).expanduser()
+    announced = await client_roots(ctx)
+    try:
+        return roots.with_uris(announced or ()).check(Path(path), what)
+    except OutsideRoots as error:
+        if announced is None:
+            return roots_request()
+        raise ToolError(str(error)) from None
 
 
 @mcp.tool(output_schema=None)
@@ -224,6 +241,7 @@ async def read_log(
 @mcp.tool(output_schema=None)
 async def read_dta_file(
     path: Annotated[str, Field(description="Path of a Stata .dta file.")],
+    ctx: Context,
     variables: Annotated[
         str | None, Field(description="Space-separated variable names; default all.")
     ] = None,
@@ -231,14 +249,14 @@ async def read_dta_file(
     count: Annotated[
         int, Field(ge=0, le=1000, description="Rows to show (0: describe only).")
     ] = 20,
-) -> ToolResult:
+) -> ToolResult | InputRequiredResult:
     """Describe a .dta file and show a page of its rows, value labels applied; needs no Stata."""
+    file = await _allowed(path, ".dta file", ctx)
+    if isinstance(file, InputRequiredResult):
+        return file
+    read = functools.partial(read_dta, file, variables=variables, start=start, count=count)
     try:
-        page = await anyio.to_thread.run_sync(
-            functools.partial(
-                read_dta, Path(path).expanduser(), variables=variables, start=start, count=count
-            )
-        )
+        page = await anyio.to_thread.run_sync(read)
     except DtaError as error:
         raise ToolError(str(error)) from None
     meta = {
@@ -426,8 +444,14 @@ def run_log_resource(run_id: str) -> str:
     return page.text
 
 
-async def _run(request: RunRequest, ctx: Context) -> ToolResult:
-    result = await _follow(request, ctx)
+async def _run(request: RunRequest, ctx: Context) -> ToolResult | InputRequiredResult:
+    announced = await client_roots(ctx)
+    try:
+        result = await _follow(dataclasses.replace(request, client_roots=announced or ()), ctx)
+    except PathOutsideRoots as error:
+        if announced is None:
+            return roots_request()
+        raise ToolError(str(error)) from None
     content: list[Any] = [TextContent(type="text", text=render_text(result))]
     content.extend(_images(result, get_session().settings.max_graphs))
     return ToolResult(
@@ -456,6 +480,8 @@ async def _follow(request: RunRequest, ctx: Context) -> RunResult:
                 reporter.update(event)
                 if isinstance(event, Finished):
                     result = event.result
+    except PathOutsideRoots:
+        raise
     except (RunRequestError, StataNotFound, StataInitError, PystataShadowed) as error:
         raise ToolError(str(error)) from None
     except OSError as error:

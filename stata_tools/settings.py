@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from stata_tools.roots import Roots
+
 PREFIX = "STATA_TOOLS_"
 
 
@@ -27,6 +29,7 @@ class Settings:
     break_grace_s: float = 10.0
     max_runs_kept: int = 200
     max_graphs: int = 4
+    roots: Roots | None = None  # None: any path (library use); from_env: the working directory
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +50,7 @@ class Settings:
             break_grace_s=_number(env, "BREAK_GRACE_S", defaults.break_grace_s, minimum=0.1),
             max_runs_kept=int(_number(env, "MAX_RUNS_KEPT", defaults.max_runs_kept, minimum=1)),
             max_graphs=int(_number(env, "MAX_GRAPHS", defaults.max_graphs, minimum=0)),
+            roots=Roots.from_env(env),
         )
 
 

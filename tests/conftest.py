@@ -17,6 +17,8 @@ CORPUS = REPO.parent / "shared" / "stata-corpus"
 os.environ.setdefault("STATA_PATH", str(FAKE_STATA))
 os.environ.setdefault("STATA_TOOLS_RUN_DIR", tempfile.mkdtemp(prefix="stata-tools-runs-"))
 os.environ.setdefault("STATA_TOOLS_HEARTBEAT_S", "1")
+# Tests write their do-files and data under the temporary folder.
+os.environ.setdefault("STATA_TOOLS_ROOTS", os.pathsep.join([tempfile.gettempdir(), str(REPO)]))
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
 from stata_tools.dofile import split_commands
-from stata_tools.server import mcp
+from stata_tools.roots import Roots
+from stata_tools.server import get_session, mcp
 
 
 class Recorder:
@@ -223,3 +225,65 @@ async def test_read_dta_file_needs_no_stata(client: Client, tmp_path: Path) -> N
     assert result.meta["n_obs"] == 2
     with pytest.raises(ToolError, match="no such file"):
         await client.call_tool("read_dta_file", {"path": str(tmp_path / "none.dta")})
+
+
+# --- allowed roots --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def confined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared session allowed only tmp_path/project; tmp_path/secret lies outside."""
+    project, secret = tmp_path / "project", tmp_path / "secret"
+    project.mkdir()
+    secret.mkdir()
+    (project / "ok.do").write_text('display "inside"\n')
+    (secret / "key.do").write_text('display "outside"\n')
+    session = get_session()
+    roots = Roots((project.resolve(),))
+    monkeypatch.setattr(session, "settings", dataclasses.replace(session.settings, roots=roots))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("path", "working_dir"),
+    [
+        ("secret/key.do", None),
+        ("project/../secret/key.do", None),
+        ("../secret/key.do", "project"),
+        ("project/link.do", None),
+        ("project/door/key.do", None),
+    ],
+)
+async def test_do_files_outside_the_roots_are_refused(
+    client: Client, confined: Path, path: str, working_dir: str | None
+) -> None:
+    (confined / "project" / "link.do").symlink_to(confined / "secret" / "key.do")
+    (confined / "project" / "door").symlink_to(confined / "secret", target_is_directory=True)
+    args = {"path": str(confined / path)}
+    if working_dir:
+        args = {"path": path, "working_dir": str(confined / working_dir)}
+    with pytest.raises(ToolError) as refused:
+        await client.call_tool("run_do_file", args)
+    assert "is outside the allowed roots: " + str((confined / "project").resolve()) in str(
+        refused.value
+    )
+    result = await client.call_tool("run_do_file", {"path": str(confined / "project" / "ok.do")})
+    assert "inside" in text_of(result)
+
+
+async def test_working_dirs_and_dta_files_outside_the_roots_are_refused(
+    client: Client, confined: Path
+) -> None:
+    with pytest.raises(ToolError, match=r"working directory .* is outside the allowed roots"):
+        await client.call_tool("run_code", {"code": "display 1", "working_dir": str(confined)})
+    with pytest.raises(ToolError, match=r"\.dta file .* is outside the allowed roots"):
+        await client.call_tool("read_dta_file", {"path": str(confined / "secret" / "x.dta")})
+
+
+async def test_roots_the_client_announces_are_allowed_too(confined: Path) -> None:
+    secret = (confined / "secret").as_uri()
+    async with Client(mcp, roots=[secret]) as announcing:
+        result = await announcing.call_tool(
+            "run_do_file", {"path": str(confined / "secret" / "key.do")}
+        )
+    assert "outside" in text_of(result) and result.is_error is False

@@ -31,6 +31,7 @@ from stata_tools.logs.follow import LineDecoder, LogFollower
 from stata_tools.logs.parse import LogParser
 from stata_tools.progress import Tracker, format_elapsed
 from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
+from stata_tools.roots import OutsideRoots, Roots
 from stata_tools.runs import RunStore
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import Installation, find_installation
@@ -42,6 +43,10 @@ T = TypeVar("T")
 
 class RunRequestError(ValueError):
     """The request cannot run as given; the message says what was wrong and what to do."""
+
+
+class PathOutsideRoots(RunRequestError):
+    """A do-file or working directory lies outside the allowed roots."""
 
 
 class SessionBusy(RuntimeError):
@@ -56,6 +61,7 @@ class RunRequest:
     do_file: Path | None = None
     working_dir: Path | None = None
     timeout_s: float | None = None
+    client_roots: tuple[str, ...] = ()  # file:// URIs the MCP client announced
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +92,23 @@ class SessionStatus:
 
 
 def prepare(
-    request: RunRequest, cwd: Path | None = None, default_timeout_s: float | None = None
+    request: RunRequest,
+    cwd: Path | None = None,
+    default_timeout_s: float | None = None,
+    roots: Roots | None = None,
 ) -> PreparedRun:
-    """Check a request before Stata sees it: files exist, are readable, are not empty."""
+    """Check a request before Stata sees it: inside the roots, readable, not empty."""
     base = cwd or Path.cwd()
-    working_dir = _check_working_dir(request.working_dir, base)
+    try:
+        return _prepare(request, base, default_timeout_s, roots)
+    except OutsideRoots as error:
+        raise PathOutsideRoots(str(error)) from None
+
+
+def _prepare(
+    request: RunRequest, base: Path, default_timeout_s: float | None, roots: Roots | None
+) -> PreparedRun:
+    working_dir = _check_working_dir(request.working_dir, base, roots)
     timeout = request.timeout_s if request.timeout_s is not None else default_timeout_s
     if timeout is not None and timeout <= 0:
         raise RunRequestError(f"timeout_s must be positive, got {timeout:g}; omit it for no limit")
@@ -103,7 +121,7 @@ def prepare(
         return PreparedRun(
             "code", "code", commands, working_dir, timeout, code=request.code, notes=notes
         )
-    path = _resolve(request.do_file, working_dir or base)  # type: ignore[arg-type]
+    path = _resolve(request.do_file, working_dir or base, roots, "do-file")  # type: ignore[arg-type]
     text, encoding_notes = _read_do_file(path)
     commands, notes = _split(text)
     if not commands and not notes:
@@ -119,10 +137,10 @@ def prepare(
     )
 
 
-def _check_working_dir(value: Path | None, base: Path) -> Path | None:
+def _check_working_dir(value: Path | None, base: Path, roots: Roots | None) -> Path | None:
     if value is None:
         return None
-    path = _resolve(value, base)
+    path = _resolve(value, base, roots, "working directory")
     if not path.exists():
         raise RunRequestError(f"working directory {path} does not exist: create it or pass another")
     if not path.is_dir():
@@ -130,9 +148,11 @@ def _check_working_dir(value: Path | None, base: Path) -> Path | None:
     return path
 
 
-def _resolve(value: Path, base: Path) -> Path:
+def _resolve(value: Path, base: Path, roots: Roots | None, what: str) -> Path:
     path = Path(os.path.expanduser(str(value)))
     path = path if path.is_absolute() else base / path
+    if roots is not None:
+        roots.check(path, what)
     text = str(path)
     if any(char in text for char in _UNSAFE_PATH_CHARS):
         raise RunRequestError(
@@ -279,7 +299,11 @@ class Session:
         Close the generator (``contextlib.aclosing``) or cancel its consumer to stop the run:
         Stata gets a break and the session keeps its data.
         """
-        prepared = prepare(request, default_timeout_s=self.settings.default_timeout_s)
+        prepared = prepare(
+            request,
+            default_timeout_s=self.settings.default_timeout_s,
+            roots=self.settings.roots and self.settings.roots.with_uris(request.client_roots),
+        )
         run_id = new_run_id()
         ticket = _Ticket(run_id, prepared.source)
         began = self.clock()

@@ -1,0 +1,77 @@
+"""Allowed roots: the folders whose files a client may run or read through the server.
+
+Paths are resolved (symlinks followed, `..` folded) before they are compared, so neither a link
+nor `../` leads outside a root.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+__all__ = ["ROOTS_ENV", "OutsideRoots", "Roots"]
+
+ROOTS_ENV = "STATA_TOOLS_ROOTS"
+
+
+class OutsideRoots(ValueError):
+    """A path lies outside every allowed root; the message lists the roots and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Roots:
+    """The allowed folders, resolved."""
+
+    paths: tuple[Path, ...]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Roots:
+        """`STATA_TOOLS_ROOTS` (folders separated by os.pathsep), else the working directory."""
+        env = os.environ if env is None else env
+        raw = env.get(ROOTS_ENV, "")
+        entries = [entry.strip() for entry in raw.split(os.pathsep) if entry.strip()]
+        folders = [Path(os.path.expanduser(entry)) for entry in entries] or [cwd or Path.cwd()]
+        return cls(tuple(dict.fromkeys(_real(folder) for folder in folders)))
+
+    def with_uris(self, uris: Iterable[str]) -> Roots:
+        """These roots and the client's `file://` roots (other schemes name no folder here)."""
+        extra = [_real(path) for uri in uris if (path := _file_path(uri)) is not None]
+        return Roots(tuple(dict.fromkeys([*self.paths, *extra])))
+
+    def contains(self, path: Path) -> bool:
+        real = _real(path)
+        return any(real.is_relative_to(root) for root in self.paths)
+
+    def check(self, path: Path, what: str) -> Path:
+        """The resolved path when it lies inside a root; OutsideRoots otherwise."""
+        real = _real(path)
+        if self.contains(real):
+            return real
+        shown = str(path) if str(path) == str(real) else f"{path} (resolves to {real})"
+        raise OutsideRoots(
+            f"{what} {shown} is outside the allowed roots: {self.describe()}. Move it inside one "
+            f"of them, or add its folder to {ROOTS_ENV} (folders separated by '{os.pathsep}')."
+        )
+
+    def describe(self) -> str:
+        return ", ".join(str(root) for root in self.paths)
+
+
+def _real(path: Path) -> Path:
+    """Absolute, symlinks followed and `..` folded, whether or not the path exists yet."""
+    return Path(os.path.realpath(os.path.abspath(os.path.expanduser(path))))
+
+
+def _file_path(uri: str) -> Path | None:
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    path = unquote(parsed.path)
+    if parsed.netloc and parsed.netloc != "localhost":
+        path = f"//{parsed.netloc}{path}"  # a UNC share
+    if os.name == "nt" and path.startswith("/") and path[2:3] == ":":
+        path = path[1:]  # file:///C:/work → C:/work
+    return Path(path)

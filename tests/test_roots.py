@@ -1,0 +1,90 @@
+"""Allowed roots: inside is allowed, outside is refused, and links or `..` cannot escape."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from stata_tools.roots import ROOTS_ENV, OutsideRoots, Roots
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Path:
+    (tmp_path / "project" / "code").mkdir(parents=True)
+    (tmp_path / "project" / "code" / "a.do").write_text("display 1\n")
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "key.do").write_text("display 2\n")
+    (tmp_path / "projectile").mkdir()
+    return tmp_path
+
+
+def test_default_root_is_the_working_directory(layout: Path) -> None:
+    assert Roots.from_env({}, cwd=layout / "project").paths == ((layout / "project").resolve(),)
+
+
+def test_roots_come_from_the_environment(layout: Path) -> None:
+    value = os.pathsep.join(
+        [str(layout / "project"), "", str(layout / "secret"), str(layout / "project")]
+    )
+    roots = Roots.from_env({ROOTS_ENV: value}, cwd=Path("/"))
+    assert roots.paths == ((layout / "project").resolve(), (layout / "secret").resolve())
+
+
+def test_inside_is_allowed_and_resolved(layout: Path) -> None:
+    roots = Roots(((layout / "project").resolve(),))
+    inside = layout / "project" / "code" / "a.do"
+    assert roots.check(inside, "do-file") == inside.resolve()
+    assert roots.check(layout / "project", "working directory") == (layout / "project").resolve()
+    assert roots.check(layout / "project" / "new" / "file.dta", ".dta file").name == "file.dta"
+
+
+@pytest.mark.parametrize(
+    "escape",
+    [
+        "secret/key.do",
+        "project/../secret/key.do",
+        "project/code/../../secret/key.do",
+        "projectile",  # a sibling whose name starts like the root's
+        "/etc/passwd",
+    ],
+)
+def test_outside_is_refused_with_the_roots_named(layout: Path, escape: str) -> None:
+    roots = Roots(((layout / "project").resolve(),))
+    with pytest.raises(OutsideRoots) as refused:
+        roots.check(layout / escape, "do-file")
+    message = str(refused.value)
+    assert message.startswith("do-file ")
+    assert f"outside the allowed roots: {(layout / 'project').resolve()}" in message
+    assert ROOTS_ENV in message
+
+
+def test_symlinks_cannot_escape(layout: Path) -> None:
+    project = layout / "project"
+    (project / "link.do").symlink_to(layout / "secret" / "key.do")
+    (project / "door").symlink_to(layout / "secret", target_is_directory=True)
+    roots = Roots((project.resolve(),))
+    for path in (project / "link.do", project / "door" / "key.do", project / "door"):
+        with pytest.raises(OutsideRoots, match="resolves to"):
+            roots.check(path, "path")
+
+
+def test_a_symlink_pointing_inside_is_fine(layout: Path) -> None:
+    project = layout / "project"
+    (layout / "secret" / "back").symlink_to(project / "code", target_is_directory=True)
+    roots = Roots((project.resolve(),))
+    assert (
+        roots.check(layout / "secret" / "back" / "a.do", "do-file")
+        == (project / "code" / "a.do").resolve()
+    )
+
+
+def test_client_roots_add_file_uris_only(layout: Path) -> None:
+    roots = Roots(((layout / "project").resolve(),)).with_uris(
+        [(layout / "secret").as_uri(), "https://example.com/x", "file:///tmp/with%20space"]
+    )
+    assert roots.paths[1] == (layout / "secret").resolve()
+    assert Path("/tmp/with space").resolve() in roots.paths
+    assert len(roots.paths) == 3
+    assert roots.check(layout / "secret" / "key.do", "do-file").name == "key.do"
