@@ -37,8 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="run the MCP server (stdio by default)")
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="HTTP bind address; off loopback a bearer token is required "
+        "(STATA_TOOLS_TOKEN, or one generated and printed to stderr)",
+    )
+    serve.add_argument("--port", type=int, default=8000, help="HTTP port (serves /mcp)")
     serve.set_defaults(handler=_serve)
     run = commands.add_parser("run", help="run a do-file (or --code) with live progress")
     run.add_argument("file", nargs="?", help="the .do file")
@@ -58,11 +63,13 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"stata-tools: {error}", file=sys.stderr)
         return 2
-    from stata_tools.server import run_http, run_stdio
-
     if args.transport == "http":
+        from stata_tools.http import run_http
+
         run_http(args.host, args.port)
     else:
+        from stata_tools.server import run_stdio
+
         run_stdio()
     return 0
 

@@ -507,12 +507,3 @@ def run_stdio() -> None:
     finally:
         sys.stderr.flush()
         os._exit(0)  # a thread blocked on stdin would keep the process alive
-
-
-def run_http(host: str, port: int) -> None:
-    """Serve Streamable HTTP at /mcp; SIGTERM runs the lifespan teardown like Ctrl+C."""
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    with contextlib.suppress(KeyboardInterrupt):
-        mcp.run(transport="http", host=host, port=port, show_banner=False)

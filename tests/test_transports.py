@@ -247,6 +247,21 @@ asyncio.run(main())
 """
 
 
+def wait_for_port(port: int, server: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    """uvicorn listens only once the lifespan has started."""
+    import socket
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert server.poll() is None, "the server exited before listening"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.1)
+
+
 def test_a_dropped_http_client_leaves_no_run_behind(fake_stata_dir: Path, tmp_path: Path) -> None:
     import socket
 
@@ -268,6 +283,7 @@ def test_a_dropped_http_client_leaves_no_run_behind(fake_stata_dir: Path, tmp_pa
         cwd=REPO,
     )
     try:
+        wait_for_port(port, server)
         url = f"http://127.0.0.1:{port}/mcp"
         client = subprocess.Popen(
             [sys.executable, "-c", HTTP_CLIENT, url], stdout=subprocess.PIPE, env=env, cwd=REPO
