@@ -32,5 +32,8 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+fuzz: $(STAMP)  ## lexer, log parser and command policy on mutated inputs (FUZZ_ARGS="--seed 1")
+	$(BIN)/python -m fuzz $(FUZZ_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

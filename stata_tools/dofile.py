@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["Command", "DoFileError", "decode_source", "split_commands"]
+__all__ = ["LINE_BREAK", "Command", "DoFileError", "Scanner", "decode_source", "split_commands"]
 
 
 class DoFileError(ValueError):
@@ -65,11 +65,11 @@ def decode_source(data: bytes) -> tuple[str, str]:
 
 def split_commands(text: str) -> list[Command]:
     """Top-level commands of a do-file or a code snippet, in order."""
-    lines = _LINE_BREAK.split(text) if text else []
+    lines = LINE_BREAK.split(text) if text else []
     if lines and lines[-1] == "":
         lines.pop()  # the break that ends the last line does not start another
     commands: list[Command] = []
-    for statements, is_block in _Reader(_Scanner(lines)).units():
+    for statements, is_block in _Reader(Scanner(lines)).units():
         first, last = statements[0], statements[-1]
         commands.append(
             Command(
@@ -87,7 +87,7 @@ def split_commands(text: str) -> list[Command]:
 
 # --- lexical level: physical lines → statements --------------------------------------------------
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _BLANKS = " \t\f\v"  # what Stata treats as blanks inside a line
 _PLAIN = re.compile(r'[^ \t\f\v/"`;]+')  # runs with nothing the reader must look at
 _COMMENT_MARK = re.compile(r"/\*|\*/")
@@ -142,8 +142,10 @@ class _Builder:
         return self.first_row, self.first_col if before.strip(_BLANKS) else 0
 
 
-class _Scanner:
-    """Physical lines → statements: strips comments, joins `///`, honours `#delimit ;`."""
+class Scanner:
+    """Physical lines → statements: strips comments, joins `///`, honours `#delimit ;`.
+
+    Public for readers that need every statement with its own line (the command policy)."""
 
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
@@ -303,7 +305,7 @@ def _opener(statement: _Statement) -> str | None:
 class _Reader:
     """Groups statements into top-level commands: `{ }` blocks, `... end` blocks, if/else chains."""
 
-    def __init__(self, scanner: _Scanner) -> None:
+    def __init__(self, scanner: Scanner) -> None:
         self.scanner = scanner
 
     def units(self) -> Iterator[tuple[list[_Statement], bool]]:

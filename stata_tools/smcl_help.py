@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from stata_tools.logs.parse import RULE_WIDTH, smcl_char
+from stata_tools.logs.parse import MAX_RENDERED_WIDTH, RULE_WIDTH, smcl_char, smcl_int
 
 __all__ = ["smcl_to_markdown"]
 
@@ -142,11 +142,6 @@ def _cell_width(text: str) -> int:
             continue
         width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
     return width
-
-
-def _int_arg(args: str, default: int) -> int:
-    first = args.split(maxsplit=1)[0] if args.strip() else ""
-    return min(int(first), 1000) if first.isdigit() else default
 
 
 def _brace_pairs(text: str) -> dict[int, int]:
@@ -342,14 +337,16 @@ class _Inline:
         elif name in ("hline", ".-"):
             self._hline(args)
         elif name == "col":
-            pad = _int_arg(args, 1) - 1 - self.width if self.pre else 1
+            pad = smcl_int(args, 1) - 1 - self.width if self.pre else 1
             self.emit(" " * max(pad, 0), style)
         elif name == "space":
-            self.emit(" " * (_int_arg(args, 1) if self.pre else 1), style)
+            self.emit(" " * (smcl_int(args, 1) if self.pre else 1), style)
         elif name == "break":
             self.emit("\n", _BREAK)
         elif name == "dup" and body is not None:
-            for _ in range(min(_int_arg(args, 1), 200)):
+            for _ in range(min(smcl_int(args, 1), 200)):
+                if self.width > MAX_RENDERED_WIDTH:
+                    break
                 self.render(body, style, depth)
         elif name in _ALIGN and body is not None:
             self._align(name, args, body, style, depth)
@@ -404,7 +401,7 @@ class _Inline:
         if not self.pre:
             self.emit("—")
         else:
-            self.emit("-" * _int_arg(args, max(RULE_WIDTH - self.width, 0)))
+            self.emit("-" * smcl_int(args, max(RULE_WIDTH - self.width, 0)))
 
     def _align(self, name: str, args: str, body: str, style: str, depth: int) -> None:
         if not self.pre:
@@ -413,7 +410,7 @@ class _Inline:
         inner = _Inline(pre=True)
         inner.render(body, style, depth)
         text = inner.text()
-        pad = max(_int_arg(args, 0) - _cell_width(text), 0)
+        pad = max(smcl_int(args, 0) - _cell_width(text), 0)
         if name == "right":
             pad = max(RULE_WIDTH - self.width - _cell_width(text), 1)
             self.emit(" " * pad + text, style)

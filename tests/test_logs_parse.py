@@ -548,3 +548,11 @@ def test_smcl_header_renders_before_matching() -> None:
 )
 def test_smcl_to_text(smcl: str, text: str) -> None:
     assert smcl_to_text(smcl) == text
+
+
+def test_hostile_smcl_numbers_are_capped_not_fatal() -> None:
+    # found by `make fuzz`: superscript digits pass str.isdigit() but not int()
+    assert smcl_to_text("{col ³}x") == "x"
+    assert smcl_to_text("{hline ²}") == "-" * 79
+    assert len(smcl_to_text("{hline 300000000}")) == 1000
+    assert len(smcl_to_text("{dup 20000:{dup 20000:ab}}")) < 10_000

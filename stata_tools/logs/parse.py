@@ -167,9 +167,18 @@ def _split_colon(content: str) -> tuple[str, str | None]:
     return content, None
 
 
-def _int_arg(args: str, default: int) -> int:
+MAX_SMCL_NUMBER = 1000
+"""Widths and repeat counts beyond this are capped: a hostile `{hline 300000000}` stays small."""
+MAX_RENDERED_WIDTH = 8192
+"""`{dup}` stops repeating once a line is this wide (nested dups multiply)."""
+
+
+def smcl_int(args: str, default: int) -> int:
+    """A directive's leading number (ASCII digits only), capped; `default` when there is none."""
     first = args.split(maxsplit=1)[0] if args.strip() else ""
-    return int(first) if first.isdigit() else default
+    if first.isascii() and first.isdigit():
+        return min(int(first), MAX_SMCL_NUMBER)
+    return default
 
 
 def smcl_char(arg: str) -> str:
@@ -243,21 +252,23 @@ class _Renderer:
             if body is not None:
                 self.scoped(body)
         elif name == "hline":
-            self.emit("-" * _int_arg(args, max(RULE_WIDTH - self.width, 0)))
+            self.emit("-" * smcl_int(args, max(RULE_WIDTH - self.width, 0)))
         elif name == ".-":
             self.emit("-" * max(RULE_WIDTH - self.width, 0))
         elif name == "col":
-            self.emit(" " * max(_int_arg(args, 1) - 1 - self.width, 0))
+            self.emit(" " * max(smcl_int(args, 1) - 1 - self.width, 0))
         elif name == "space":
-            self.emit(" " * _int_arg(args, 1))
+            self.emit(" " * smcl_int(args, 1))
         elif name == "dup" and body is not None:
-            for _ in range(_int_arg(args, 1)):
+            for _ in range(smcl_int(args, 1)):
+                if self.width > MAX_RENDERED_WIDTH:
+                    break
                 self.render(body)
         elif name in ("ralign", "lalign", "center", "centre") and body is not None:
             inner = _Renderer(self.style)
             inner.render(body)
             text = "".join(t for t, _ in inner.pieces)
-            width = _int_arg(args, len(text))
+            width = smcl_int(args, len(text))
             aligned = {"ralign": text.rjust, "lalign": text.ljust}.get(name, text.center)(width)
             self.emit(aligned)
         elif name in _SILENT:

@@ -1,0 +1,962 @@
+"""The command policy: refuse dangerous Stata commands before `run_code` or `run_do_file` runs them.
+
+An AI agent writes the Stata code this server runs. `check` reads that code the way Stata's
+reader does (comments, `///`, `#delimit ;`, blocks, prefixes) and returns a `Violation` for every
+command in a category the `Policy` refuses, naming the command, its line and the setting that
+allows it.
+
+Categories (the names `STATA_TOOLS_ALLOW` takes, comma-separated; `all` turns the policy off). Every
+one is refused by default. Abbreviations are Stata's: `sh:ell` means `sh`, `she`, `shel`, `shell`.
+
+    shell    !  !!  sh:ell  xsh:ell  winexec  unix  dos     (`!ls` needs no space)
+    erase    erase  rm  rmdir;  Mata's unlink() and rmdir()
+    python   python in every form: `python:`, python ... end, python script, python set exec, ...
+    java     java in every form (java:, java ... end, java set ...), javacall
+    plugin   plugin call, program ..., plugin
+    install  net ins:tall, net get, ssc inst:all, ssc uninstall, ssc copy, ado uninstall,
+             adoupdate ..., update, update all|swap|ado|executable|utilities
+
+What is followed: the prefixes `capture`, `quietly`, `noisily` (abbreviated, with or without a
+colon) and every `prefix ... :` (`by x:`, `bysort x (y):`, `frame f:`, `version 17:`, `svy:`,
+`mi xeq:`, ...); one-line `if exp command` (a refused word anywhere after `if` counts, so
+`if rm > 1 display x` is refused) and `else command`; every statement inside loops, `if`
+and `else` bodies, `quietly {}` and program definitions, with its own line; Mata (`mata: ...` and
+mata ... end) calling `stata("literal")`, `unlink()` or `rmdir()`; macros resolved with a small
+symbol table built in source order (`local c shell`, `local c "shell"`, `local c = "sh" + "ell"`,
+`global g shell` then `$g`/`${g}`, `foreach c in shell ...`, `gettoken`, `tokenize`; definitions in
+loops and programs count for every use inside loops and programs; a macro never defined in the code
+expands to nothing, as in Stata); and `do`, `run` and `include` of other do-files through the `load`
+callback, with cycle detection and a depth limit. A command word that comes from a macro this cannot
+resolve (an extended function, `args`, `syntax`, ...) is not refused: false positives hurt users.
+
+This guards against accidents and prompt-injected agents, not against a determined attacker:
+Stata is a full programming language and code can build a command at run time in ways no static
+check follows (`file write` a do-file then `do` it, macros set by earlier calls or by programs,
+Mata with computed strings, ado-files put on the adopath, `cd` before `do`, ...). Allowing
+`python` or `java` allows everything. Run untrusted code in a sandbox; see docs/security.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+# The lexer's statement level, not split_commands: that joins a block into one command (losing the
+# lines inside it) and raises DoFileError on unbalanced braces; the statement reader never raises.
+from stata_tools.dofile import LINE_BREAK, Scanner, decode_source
+
+__all__ = [
+    "ALLOW_ENV",
+    "CATEGORIES",
+    "Category",
+    "Policy",
+    "PolicyError",
+    "Violation",
+    "check",
+    "refusal_message",
+]
+
+ALLOW_ENV = "STATA_TOOLS_ALLOW"
+DOCS = "docs/security.md"
+
+
+class PolicyError(ValueError):
+    """A bad STATA_TOOLS_ALLOW value: the server should not start with a policy nobody meant."""
+
+
+@dataclass(frozen=True)
+class Category:
+    """One thing the policy can refuse: what it does (for messages) and the commands in it."""
+
+    does: str
+    commands: tuple[str, ...]
+
+
+# The one table. Notation: `sh:ell` = abbreviations down to `sh`; `net ins:tall` = a subcommand;
+# `pr:ogram ..., plugin` = the command with that option; `mata: unlink()` = a Mata function
+# (and its `_unlink()` twin); `!`/`!!` = Stata's shell escapes.
+CATEGORIES: Mapping[str, Category] = {
+    "shell": Category(
+        "runs an operating-system command",
+        ("!", "!!", "sh:ell", "xsh:ell", "winexec", "unix", "dos"),
+    ),
+    "erase": Category(
+        "deletes files or directories",
+        ("erase", "rm", "rmdir", "mata: unlink()", "mata: rmdir()"),
+    ),
+    "python": Category("runs Python code", ("python",)),
+    "java": Category("runs Java code", ("java", "javacall")),
+    "plugin": Category("loads compiled code (a plugin)", ("plugin", "pr:ogram ..., plugin")),
+    "install": Category(
+        "installs, updates or removes Stata packages",
+        (
+            "net ins:tall",
+            "net get",
+            "ssc inst:all",
+            "ssc uninstall",
+            "ssc copy",
+            "ado uninstall",
+            "adoupdate ..., update",
+            "update all",
+            "update swap",
+            "update ado",
+            "update executable",
+            "update utilities",
+        ),
+    ),
+}
+
+
+# --- the policy -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which categories may run; everything else in CATEGORIES is refused."""
+
+    allowed: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        unknown = set(self.allowed) - set(CATEGORIES)
+        if unknown:
+            raise PolicyError(_unknown_names(unknown))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Policy:
+        """The one place that reads STATA_TOOLS_ALLOW; a typo fails loudly rather than refusing."""
+        env = os.environ if env is None else env
+        names = {n.lower() for n in re.split(r"[\s,]+", env.get(ALLOW_ENV, "")) if n}
+        if "all" in names:
+            names = (names - {"all"}) | set(CATEGORIES)
+        unknown = names - set(CATEGORIES)
+        if unknown:
+            raise PolicyError(_unknown_names(unknown))
+        return cls(frozenset(names))
+
+    @property
+    def refused(self) -> frozenset[str]:
+        """The categories `check` reports."""
+        return frozenset(CATEGORIES) - self.allowed
+
+    def describe(self) -> str:
+        """One line for `doctor`: what is refused and how to change it."""
+        refused = [name for name in CATEGORIES if name in self.refused]
+        allowed = [name for name in CATEGORIES if name in self.allowed]
+        if not refused:
+            return f"off: every command allowed ({ALLOW_ENV}=all)"
+        if not allowed:
+            return f"refusing {', '.join(refused)} (set {ALLOW_ENV} to allow some, or all)"
+        value = ",".join(allowed)
+        return f"refusing {', '.join(refused)}; allowing {', '.join(allowed)} ({ALLOW_ENV}={value})"
+
+
+def _unknown_names(unknown: Iterable[str]) -> str:
+    names = ", ".join(sorted(unknown))
+    valid = ", ".join([*CATEGORIES, "all"])
+    return f"{ALLOW_ENV}: unknown category {names}; valid names are {valid}"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One refused command: where it is and which setting would allow it."""
+
+    category: str
+    command: str  # as Stata would run it: "shell", "!", "net install"; the expansion for macros
+    line: int
+    file: str | None  # the do-file it is in; `name` (None when unnamed) for the checked text itself
+    source: str  # the offending statement, shortened
+    via_macro: bool = False  # the command word came from expanding a macro
+
+    def message(self) -> str:
+        """The full sentence for the agent: what, where, why, and how to allow it."""
+        return (
+            f"{self._what()} {CATEGORIES[self.category].does}; refused by the command policy. "
+            f"To allow it, set {ALLOW_ENV}={self.category} (see {DOCS})."
+        )
+
+    def _what(self) -> str:
+        macro = " (from a macro)" if self.via_macro else ""
+        where = f"line {self.line} of {self.file}" if self.file else f"line {self.line}"
+        return f"`{self.command}`{macro} on {where}"
+
+
+def refusal_message(violations: Sequence[Violation]) -> str:
+    """All violations in one reply: the first few in full, then how many more."""
+    if not violations:
+        return ""
+    shown, rest = violations[:_SHOWN], len(violations) - _SHOWN
+    count = "a command" if len(violations) == 1 else f"{len(violations)} commands"
+    lines = [f"Nothing was run: the command policy refused {count}."]
+    lines += [f"- {v._what()} {CATEGORIES[v.category].does}: {v.source}" for v in shown]
+    if rest > 0:
+        lines.append(f"- … and {rest} more.")
+    categories = ",".join(dict.fromkeys(v.category for v in violations))
+    lines.append(f"To allow them, set {ALLOW_ENV}={categories} (see {DOCS}).")
+    return "\n".join(lines)
+
+
+_SHOWN = 5
+
+
+# --- the rules, compiled from CATEGORIES ----------------------------------------------------------
+
+
+def _abbreviations(spec: str) -> frozenset[str]:
+    """`sh:ell` → sh, she, shel, shell; a word without `:` stands for itself."""
+    head, _, tail = spec.partition(":")
+    full = head + tail
+    return frozenset(full[:size] for size in range(len(head), len(full) + 1))
+
+
+@dataclass(frozen=True)
+class _Rule:
+    category: str
+    subcommands: frozenset[str] | None = None  # the next word must be one of these
+    option: str | None = None  # an option after the comma must be this
+
+
+def _compile() -> tuple[dict[str, list[tuple[str, _Rule]]], dict[str, str], dict[str, str]]:
+    words: dict[str, list[tuple[str, _Rule]]] = {}
+    bangs: dict[str, str] = {}
+    mata: dict[str, str] = {}
+    for category, entry in CATEGORIES.items():
+        for spec in entry.commands:
+            if spec.startswith("!"):
+                bangs[spec] = category
+            elif spec.startswith("mata: "):
+                mata[spec.removeprefix("mata: ").rstrip("()")] = category
+            elif ", " in spec:
+                word, _, option = spec.partition(" ..., ")
+                for form in _abbreviations(word):
+                    words.setdefault(form, []).append((form, _Rule(category, option=option)))
+            else:
+                word, _, sub = spec.partition(" ")
+                rule = _Rule(category, _abbreviations(sub) if sub else None)
+                for form in _abbreviations(word):
+                    words.setdefault(form, []).append((form, rule))
+    return words, bangs, mata
+
+
+_WORD_RULES, _BANG_RULES, _MATA_RULES = _compile()
+_MATA_CALL = re.compile(r"(?<![A-Za-z0-9_])_?(" + "|".join(map(re.escape, _MATA_RULES)) + r")\s*\(")
+
+
+# --- Stata's words --------------------------------------------------------------------------------
+
+_BLANKS = " \t\f\v"
+_UNKNOWN = "\ue000"  # what a macro this cannot resolve expands to
+_NAME = re.compile(r"[A-Za-z_\ue000][A-Za-z0-9_\ue000]*")
+_MACRO_NAME = re.compile(r"[A-Za-z0-9_]+")
+_END = re.compile(r"end(?:\s+(?://|/\*).*)?")
+_ALONE = re.compile(r"(mata|python|java)\s*:?")  # these alone open a block ending with `end`
+
+
+def _forms(word: str, shortest: int) -> frozenset[str]:
+    return frozenset(word[:size] for size in range(shortest, len(word) + 1))
+
+
+_SIMPLE_PREFIXES = _forms("capture", 3) | _forms("quietly", 3) | _forms("noisily", 1)
+_LOCAL = _forms("local", 3)
+_GLOBAL = _forms("global", 2)
+_PROGRAM = _forms("program", 2)
+_PROGRAM_ONE_LINERS = _forms("list", 1) | {"dir", "drop"}
+_INPUT = _forms("input", 3)
+_DO = frozenset({"do", "ru", "run", "include"})
+# Words after which a colon is syntax, not `prefix:` (macro functions, free text, names, paths).
+_COLON_IS_NOT_A_PREFIX = (
+    _LOCAL
+    | _GLOBAL
+    | _forms("matrix", 3)
+    | _forms("display", 2)
+    | _forms("estimates", 3)
+    | _forms("label", 2)
+    | _forms("return", 3)
+    | _forms("ereturn", 4)
+    | _forms("sreturn", 4)
+    | _DO
+    | {"mata", "python", "java", "if", "else", "gettoken", "tokenize", "c_local", "macro"}
+    | {"note", "notes", "char", "cd", "use", "save", "copy", "mkdir", "sysuse", "putexcel"}
+)
+# Words worth trying as the command of a one-line `if exp command`.
+_TRIGGERS = frozenset(_WORD_RULES) | _SIMPLE_PREFIXES | _DO | {"mata"}
+_MAX_NESTING = 8  # `mata: stata("mata: stata(...)")`
+_MAX_IF_TRIES = 8
+_MAX_DEPTH = 16  # do-files calling do-files
+_MAX_VARIANTS = 16  # macro expansions tried per statement
+_MAX_VALUES = 16  # candidate values kept per macro
+_MAX_ROUNDS = 32  # rounds of macro expansion per statement (nesting, re-reading values)
+_MAX_GROWTH = 20_000  # characters expansion may add to a statement
+
+
+def _top_level(text: str, target: str, start: int = 0) -> int | None:
+    """Index of the first `target` from `start` outside strings, parentheses and brackets."""
+    depth = 0
+    i, n = start, len(text)
+    while i < n:
+        char = text[i]
+        if char == '"':
+            close = text.find('"', i + 1)
+            i = n if close < 0 else close + 1
+            continue
+        if text.startswith('`"', i):
+            close = text.find("\"'", i + 2)
+            i = n if close < 0 else close + 2
+            continue
+        if char == target and depth == 0:
+            return i
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return None
+
+
+def _tokens(text: str) -> list[tuple[int, str]]:
+    """Blank-separated tokens with their offsets; strings stay whole."""
+    found: list[tuple[int, str]] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] in _BLANKS:
+            i += 1
+            continue
+        start = i
+        while i < n and text[i] not in _BLANKS:
+            if text[i] == '"':
+                close = text.find('"', i + 1)
+                i = n if close < 0 else close + 1
+            elif text.startswith('`"', i):
+                close = text.find("\"'", i + 2)
+                i = n if close < 0 else close + 2
+            else:
+                i += 1
+        found.append((start, text[start:i]))
+    return found
+
+
+def _unquote(token: str) -> str:
+    if token.startswith('`"') and token.endswith("\"'") and len(token) >= 4:
+        return token[2:-2]
+    if len(token) >= 2 and token[0] == token[-1] == '"':
+        return token[1:-1]
+    return token
+
+
+def _string_value(
+    expr: str, *, juxtapose: bool = False, start: int = 0, stop: str = ""
+) -> str | None:
+    """The value of a concatenation of string literals (`"sh" + "ell"`), else None.
+
+    It reads from `start` to the end, or to the first character in `stop` after an operand.
+    """
+    parts: list[str] = []
+    i, n = start, len(expr)
+    expect_operand = True
+    while i < n:
+        char = expr[i]
+        if char in _BLANKS:
+            i += 1
+        elif char in stop and not expect_operand:
+            break
+        elif char == '"' and (expect_operand or juxtapose):
+            close = expr.find('"', i + 1)
+            if close < 0:
+                return None
+            parts.append(expr[i + 1 : close])
+            i, expect_operand = close + 1, False
+        elif expr.startswith('`"', i) and (expect_operand or juxtapose):
+            close = expr.find("\"'", i + 2)
+            if close < 0:
+                return None
+            parts.append(expr[i + 2 : close])
+            i, expect_operand = close + 2, False
+        elif char == "+" and not expect_operand:
+            i, expect_operand = i + 1, True
+        else:
+            return None
+    return "".join(parts) if parts and not expect_operand else None
+
+
+# --- macros ---------------------------------------------------------------------------------------
+
+_LOCAL_REF = re.compile(r"`(?!\")([^`']*)'")  # innermost first; `" opens a compound string
+_GLOBAL_REF = re.compile(r"\$(?:\{([^{}$`']*)\}|([A-Za-z_][A-Za-z0-9_]{0,31}))")
+_DEFINED = re.compile(r"[ ]*([A-Za-z0-9_]+)(.*)", re.DOTALL)  # after `local`: name, rest
+_DISPLAY_FUNCTION = re.compile(r":\s*di(?:s(?:p(?:l(?:a(?:y)?)?)?)?)?(?![A-Za-z0-9_])")
+
+Lookup = Callable[[str], tuple[str, ...]]
+
+
+def _expand(text: str, lookup: Lookup) -> list[str]:
+    """Every way the statement's macros can expand (capped); unresolvable ones become _UNKNOWN.
+
+    Each round replaces every innermost reference (globals first, since `` `$g' `` names a local
+    by a global), branching only on the leftmost one with several values; the others wait for a
+    later round. Expanded values are read again, so delayed `\\`c'` expansions resolve too.
+    """
+    if "`" not in text and "$" not in text:
+        return [text]
+    variants = [text]
+    limit = len(text) + _MAX_GROWTH
+    for _ in range(_MAX_ROUNDS):
+        following: list[str] = []
+        changed = False
+        for variant in variants:
+            expanded = _round(variant, lookup) if len(variant) <= limit else None
+            if expanded is None:
+                following.append(variant)
+            else:
+                changed = True
+                following += expanded
+        variants = list(dict.fromkeys(following))[:_MAX_VARIANTS]
+        if not changed:
+            break
+    return [_forget_macros(variant) for variant in variants]
+
+
+def _round(text: str, lookup: Lookup) -> list[str] | None:
+    """One round of `_expand` for one variant; None when it has no macro left."""
+    refs = list(_GLOBAL_REF.finditer(text)) or list(_LOCAL_REF.finditer(text))
+    if not refs:
+        return None
+    pieces: list[str] = []
+    branch: tuple[int, tuple[str, ...]] | None = None  # (piece index, values)
+    position = 0
+    for ref in refs:
+        pieces.append(text[position : ref.start()])
+        values = _values(ref, lookup)
+        if len(values) == 1:
+            pieces.append(values[0])
+        elif branch is None:
+            branch = (len(pieces), values)
+            pieces.append("")
+        else:
+            pieces.append(ref.group())  # a later round
+        position = ref.end()
+    pieces.append(text[position:])
+    if branch is None:
+        return ["".join(pieces)]
+    index, values = branch
+    return ["".join([*pieces[:index], value, *pieces[index + 1 :]]) for value in values]
+
+
+def _values(ref: re.Match[str], lookup: Lookup) -> tuple[str, ...]:
+    """What one `` `name' ``, `` `=exp' ``, `$name` or `${name}` may expand to."""
+    if ref.group().startswith("$"):
+        name = (ref.group(1) if ref.group(1) is not None else ref.group(2)).strip(_BLANKS)
+        return (lookup("G:" + name) if _MACRO_NAME.fullmatch(name) else ()) or (_UNKNOWN,)
+    content = ref.group(1)
+    if content.startswith("="):
+        value = _string_value(content[1:].strip(_BLANKS))
+        return (_UNKNOWN,) if value is None else (value,)
+    name = content.strip(_BLANKS)
+    if name.startswith(("++", "--")):
+        name = name[2:]
+    elif name.endswith(("++", "--")):
+        name = name[:-2]
+    return (lookup("L:" + name) if _MACRO_NAME.fullmatch(name) else ()) or (_UNKNOWN,)
+
+
+def _forget_macros(text: str) -> str:
+    """What is left after the rounds ran out: references this did not resolve are unknown."""
+    for _ in range(_MAX_ROUNDS):
+        forgotten = _LOCAL_REF.sub(_UNKNOWN, _GLOBAL_REF.sub(_UNKNOWN, text))
+        if forgotten == text:
+            break
+        text = forgotten
+    return text
+
+
+def _prioritized(values: Iterable[str]) -> tuple[str, ...]:
+    """Distinct values, those that could start a refused command first, capped."""
+    unique = list(dict.fromkeys(values))
+    unique.sort(key=lambda value: not _may_refuse(value))
+    return tuple(unique[:_MAX_VALUES])
+
+
+def _may_refuse(value: str) -> bool:
+    value = value.lstrip(_BLANKS)
+    word = _NAME.match(value)
+    return (
+        value.startswith("!")
+        or "`" in value
+        or "$" in value
+        or bool(word and word.group() in _TRIGGERS)
+    )
+
+
+class _Macros:
+    """Local and global macros by source order, plus every value each ever gets (for loops)."""
+
+    def __init__(self, initial: Mapping[str, tuple[str, ...]] | None = None) -> None:
+        self.initial = dict(initial or {})
+        self.current: dict[str, tuple[str, ...]] = dict(self.initial)
+        self.ever: dict[str, set[str]] = {k: set(v) for k, v in self.initial.items()}
+
+    def restart(self) -> None:
+        self.current = dict(self.initial)
+
+    def lookup(self, key: str, *, anywhere: bool = False) -> tuple[str, ...]:
+        values = list(self.current.get(key, ("",)))  # never defined: empty, as in Stata
+        if anywhere and key in self.ever:
+            values += sorted(self.ever[key])
+        return _prioritized(values)
+
+    def define(self, key: str, values: Iterable[str]) -> None:
+        kept = _prioritized(values) or ("",)
+        self.current[key] = kept
+        self.ever.setdefault(key, set()).update(kept)
+
+    def globals(self) -> dict[str, tuple[str, ...]]:
+        return {k: v for k, v in self.current.items() if k.startswith("G:")}
+
+
+def _strip_prefixes(text: str) -> str:
+    """`capture`, `quietly` and `noisily` (abbreviated, with or without a colon) removed."""
+    return text[_after_prefixes(text, 0) :]
+
+
+def _after_prefixes(text: str, pos: int) -> int:
+    while True:
+        found = _NAME.match(text, pos)
+        if found is None or found.group() not in _SIMPLE_PREFIXES:
+            return pos
+        pos = _skip(text, found.end(), _BLANKS)
+        if text.startswith(":", pos):
+            pos = _skip(text, pos + 1, _BLANKS)
+
+
+def _skip(text: str, pos: int, chars: str) -> int:
+    while pos < len(text) and text[pos] in chars:
+        pos += 1
+    return pos
+
+
+def _definitions(text: str, macros: _Macros) -> list[tuple[str, list[str]]]:
+    """The macros one (expanded) statement defines, with their possible values."""
+    text = _strip_prefixes(text)
+    words = text.split(" ", 2)
+    first = words[0]
+    if first in _LOCAL or first in _GLOBAL or first == "c_local":
+        found = _DEFINED.match(text, len(first))
+        if found is None or found.group(2).startswith(("++", "--")):
+            return []  # `local ++i`, `local x++`, a name this cannot read
+        key = ("G:" if first in _GLOBAL else "L:") + found.group(1)
+        return [(key, [_assigned(found.group(2))])]
+    if first in ("foreach", "forv", "forva", "forval", "forvalu", "forvalue", "forvalues"):
+        if len(words) < 2 or not _MACRO_NAME.fullmatch(words[1]):
+            return []
+        return [("L:" + words[1], _loop_values(words[2] if len(words) > 2 else "", macros))]
+    if first in ("tempvar", "tempname", "tempfile", "args"):
+        names = " ".join(words[1:]).split()
+        return [("L:" + name, [_UNKNOWN]) for name in names if _MACRO_NAME.fullmatch(name)]
+    if first == "tokenize":
+        values = [_unquote(token) for _, token in _tokens(" ".join(words[1:]))]
+        return [(f"L:{i}", [value]) for i, value in enumerate(values[:_MAX_VALUES], 1)]
+    if first == "gettoken":
+        return _gettoken(text[len(first) :], macros)
+    return []
+
+
+def _assigned(rest: str) -> str:
+    """The value `local name rest` stores."""
+    rest = rest.strip(_BLANKS)
+    if rest.startswith("="):
+        value = _string_value(rest[1:])
+        return _UNKNOWN if value is None else value
+    if rest.startswith(":"):
+        display = _DISPLAY_FUNCTION.match(rest)
+        value = _string_value(rest[display.end() :], juxtapose=True) if display else None
+        return _UNKNOWN if value is None else value
+    tokens = _tokens(rest)
+    return _unquote(rest) if len(tokens) == 1 else rest
+
+
+def _loop_values(rest: str, macros: _Macros) -> list[str]:
+    """What `foreach name in|of local|of global ... {` gives the loop variable."""
+    rest = rest.removesuffix("{").strip(_BLANKS)
+    kind, _, items = rest.partition(" ")
+    if kind == "in":
+        return [_unquote(t) for _, t in _tokens(items)] or [""]
+    source, _, name = items.partition(" ")
+    name = name.strip(_BLANKS)
+    if kind == "of" and _MACRO_NAME.fullmatch(name):
+        prefix = "L:" if source in _LOCAL else "G:" if source in _GLOBAL else None
+        if prefix is not None:
+            values = [
+                _unquote(token)
+                for value in macros.lookup(prefix + name)
+                for _, token in _tokens(value)
+            ]
+            return values or [""]
+    return [_UNKNOWN]
+
+
+def _gettoken(rest: str, macros: _Macros) -> list[tuple[str, list[str]]]:
+    targets, colon, source = rest.partition(":")
+    names = targets.split()
+    if not colon or not names or not all(_MACRO_NAME.fullmatch(n) for n in names[:2]):
+        return []
+    source_name = source.split(",")[0].strip(_BLANKS)
+    if "," in source or not _MACRO_NAME.fullmatch(source_name):  # parse() etc.: unknown
+        return [("L:" + n, [_UNKNOWN]) for n in names[:2]]
+    firsts, rests = [], []
+    for value in macros.lookup("L:" + source_name):
+        tokens = _tokens(value)
+        firsts.append(_unquote(tokens[0][1]) if tokens else "")
+        rests.append(value[tokens[1][0] :] if len(tokens) > 1 else "")
+    found = [("L:" + names[0], firsts)]
+    if len(names) > 1:
+        found.append(("L:" + names[1], rests))
+    return found
+
+
+# --- statements -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    line: int
+    text: str
+    mata: bool = False  # Mata code, not a Stata command
+    nested: bool = False  # inside a loop, an if/else body or a program: runs more than once
+    in_program: bool = False
+
+
+def _statements(text: str) -> list[_Statement]:
+    """Every statement Stata would read as a command or as Mata, with its first line."""
+    lines = LINE_BREAK.split(text) if text else []
+    scanner = Scanner(lines)
+    blocks: list[str] = []  # "program", "mata", "python", "java", "input"
+    braces = 0
+    found: list[_Statement] = []
+    while True:
+        raw = bool(blocks) and blocks[-1] in ("python", "java")
+        statement = scanner.raw_line() if raw else scanner.statement()
+        if statement is None:
+            return found
+        body = statement.text
+        if not body:
+            continue
+        line = statement.first + 1
+        kind = blocks[-1] if blocks else "stata"
+        in_program = "program" in blocks
+        if kind in ("python", "java", "input", "mata"):
+            if _END.fullmatch(body):
+                blocks.pop()
+            elif kind == "mata":
+                found.append(_Statement(line, body, True, braces > 0 or in_program, in_program))
+            continue
+        if body.startswith("*"):
+            continue  # a comment
+        if blocks and _END.fullmatch(body):  # closes a program
+            blocks.pop()
+            continue
+        found.append(_Statement(line, body, False, braces > 0 or in_program, in_program))
+        if body.startswith("}"):
+            braces = max(braces - 1, 0)
+        if statement.opens_brace:
+            braces += 1
+        opened = _opens(body)
+        if opened is not None and not (opened == "input" and in_program):
+            blocks.append(opened)
+
+
+def _opens(text: str) -> str | None:
+    """Which `... end` block a statement opens, if any."""
+    text = _strip_prefixes(text)
+    alone = _ALONE.fullmatch(text)
+    if alone:
+        return alone.group(1)
+    words = text.split(" ")
+    if words[0] in _INPUT:
+        return "input"
+    if words[0] in _PROGRAM and len(words) > 1 and words[1] not in _PROGRAM_ONE_LINERS:
+        options = text[(_top_level(text, ",") or len(text)) :]
+        return None if re.search(r"(?<![A-Za-z0-9_])plugin(?![A-Za-z0-9_])", options) else "program"
+    return None
+
+
+def _physical_lines(text: str) -> list[_Statement]:
+    """The fallback reader: one statement per physical line, `//` and `/* */` comments removed."""
+    found = []
+    for number, line in enumerate(LINE_BREAK.split(text), 1):
+        code = re.sub(r"/\*.*?\*/|(?:^|[ \t])//.*", " ", line).strip()
+        if code and not code.startswith("*"):
+            found.append(_Statement(number, " ".join(code.split())))
+    return found
+
+
+# --- what a statement runs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """`do`/`run`/`include` of another file: the path as written and its arguments."""
+
+    word: str
+    path: str
+    args: tuple[str, ...]
+
+
+Hit = tuple[str, str]  # (category, command as written)
+
+
+def _hits(text: str, calls: list[_Call], depth: int = 0) -> list[Hit]:
+    """The refusable commands one expanded statement runs, following prefixes and `if`."""
+    found: list[Hit] = []
+    if depth > _MAX_NESTING:
+        return found
+    pos = 0
+    while True:  # every round moves past a prefix, so this ends
+        pos = _skip(text, pos, _BLANKS + "}")
+        if pos >= len(text):
+            break
+        if text[pos] == "!":
+            bang = "!!" if text.startswith("!!", pos) else "!"
+            found.append((_BANG_RULES[bang], bang))
+            break
+        name = _NAME.match(text, pos)
+        if name is None or _UNKNOWN in name.group():
+            break  # not a command word, or one made by a macro this cannot resolve
+        word, after = name.group(), name.end()
+        if word in _SIMPLE_PREFIXES:
+            pos = _skip(text, after, _BLANKS)
+            pos += text.startswith(":", pos)
+            continue
+        if word == "else":
+            pos = after
+            continue
+        found += _word_hits(word, text, after)
+        if word in _DO:
+            _add_call(word, text[after:], calls)
+        elif word == "if":
+            found += _if_hits(text[after:], calls, depth)
+        elif word == "mata":
+            code = text[_skip(text, after, _BLANKS) :].removeprefix(":")
+            found += _mata_hits(code, calls, depth + 1)
+        if word in _COLON_IS_NOT_A_PREFIX:
+            break
+        colon = _top_level(text, ":", after)
+        if colon is None:
+            break
+        pos = colon + 1
+    return found
+
+
+def _word_hits(word: str, text: str, after: int) -> list[Hit]:
+    """What the rules say about `word`, whose arguments start at `text[after]`."""
+    found: list[Hit] = []
+    for written, rule in _WORD_RULES.get(word, ()):
+        if rule.subcommands is not None:
+            sub = _NAME.match(text, _skip(text, after, _BLANKS))
+            if sub is not None and sub.group() in rule.subcommands:
+                found.append((rule.category, f"{written} {sub.group()}"))
+        elif rule.option is not None:
+            comma = _top_level(text, ",", after)
+            options = "" if comma is None else text[comma + 1 :]
+            if re.search(rf"(?<![A-Za-z0-9_]){rule.option}(?![A-Za-z0-9_])", options):
+                found.append((rule.category, f"{written} …, {rule.option}"))
+        else:
+            found.append((rule.category, written))
+    return found
+
+
+def _if_hits(rest: str, calls: list[_Call], depth: int) -> list[Hit]:
+    """`if exp command`: try each word that could start a refused command."""
+    if rest.rstrip(_BLANKS).endswith("{"):
+        return []
+    tries = 0
+    for start, token in _tokens(rest):
+        name = _NAME.match(token)
+        if name is None or name.group() not in _TRIGGERS or tries >= _MAX_IF_TRIES:
+            continue
+        tries += 1
+        found = _hits(rest[start:], calls, depth + 1)
+        if found:
+            return found
+    return []
+
+
+def _mata_hits(code: str, calls: list[_Call], depth: int, *, as_stata: bool = False) -> list[Hit]:
+    """Mata code: `stata("...")` with a literal, unlink() and rmdir(); Stata words if ambiguous."""
+    found: list[Hit] = []
+    if depth > _MAX_NESTING:
+        return found
+    for call in re.finditer(r"(?<![A-Za-z0-9_])_?stata\s*\(", code):
+        value = _string_value(code, start=call.end(), stop=",)")
+        if value is not None:
+            found += _hits(value, calls, depth + 1)
+    for call in _MATA_CALL.finditer(_blank_strings(code)):
+        found.append((_MATA_RULES[call.group(1)], call.group(1) + "()"))
+    if as_stata:
+        word = _NAME.match(code.lstrip(_BLANKS))
+        after = code.lstrip(_BLANKS)[word.end() :].lstrip(_BLANKS) if word else ""
+        if word is not None and not (after and after[0] in "=([{.;,+-*/<>!&|^':)"):
+            found += [hit for hit in _hits(code, calls, depth + 1) if hit[1][0] != "!"]
+    return found
+
+
+def _blank_strings(code: str) -> str:
+    return re.sub(r'`"[^"]*"\'|"[^"]*"', '""', code)
+
+
+def _add_call(word: str, rest: str, calls: list[_Call]) -> None:
+    rest = rest.strip(_BLANKS)
+    tokens = _tokens(rest[: _top_level(rest, ",")])
+    if not tokens:
+        return
+    path = _unquote(tokens[0][1]).strip(_BLANKS)
+    if path and _UNKNOWN not in path:
+        calls.append(_Call(word, path, tuple(_unquote(t) for _, t in tokens[1:])))
+
+
+# --- checking -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """One `check` call: the policy, the loader, and the files already read."""
+
+    refused: frozenset[str]
+    load: Callable[[str], str | None] | None
+    line_by_line: bool = False  # the fallback reader, for when the real one fails
+    seen: set[str] = field(default_factory=set)
+    found: list[Violation] = field(default_factory=list)
+
+    def file(
+        self,
+        text: str,
+        name: str | None,
+        depth: int,
+        macros: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        statements = _physical_lines(text) if self.line_by_line else _statements(text)
+        self._walk(statements, name, depth, _Macros(macros))
+
+    def _walk(
+        self, statements: list[_Statement], name: str | None, depth: int, macros: _Macros
+    ) -> None:
+        for statement in statements:  # first pass: every value each macro ever gets
+            if not statement.mata:
+                self._define(statement, macros)
+        macros.restart()
+        for statement in statements:
+            calls: list[_Call] = []
+            hits = self._check(statement, macros, calls)
+            for category, command, via_macro in hits:
+                if category in self.refused:
+                    source = _shorten(statement.text)
+                    self.found.append(
+                        Violation(category, command, statement.line, name, source, via_macro)
+                    )
+            for call in calls:
+                self._call(call, depth, macros)
+            if not statement.mata:
+                self._define(statement, macros)
+
+    def _check(
+        self, statement: _Statement, macros: _Macros, calls: list[_Call]
+    ) -> list[tuple[str, str, bool]]:
+        text = statement.text.replace(_UNKNOWN, "?")
+
+        def lookup(key: str) -> tuple[str, ...]:
+            return macros.lookup(key, anywhere=statement.nested)
+
+        def hits_of(code: str, into: list[_Call]) -> list[Hit]:
+            if statement.mata:
+                return _mata_hits(code, into, 0, as_stata=statement.in_program)
+            return _hits(code, into)
+
+        found: dict[Hit, None] = {}
+        for variant in _expand(text, lookup):
+            for hit in hits_of(variant, calls):
+                found[hit] = None
+        calls[:] = list(dict.fromkeys(calls))
+        if not found:
+            return []
+        literal: set[Hit] = set(found)
+        if "`" in text or "$" in text:  # which hits are there without expanding anything
+            literal = set(hits_of(_expand(text, lambda key: (_UNKNOWN,))[0], []))
+        return [(cat, command, (cat, command) not in literal) for cat, command in found]
+
+    def _define(self, statement: _Statement, macros: _Macros) -> None:
+        text = statement.text.replace(_UNKNOWN, "?")
+        text = text.replace("\\`", "\ue001").replace("\\$", "\ue002")  # `\`x'` delays expansion
+        for variant in _expand(text, lambda key: macros.lookup(key)):
+            variant = variant.replace("\ue001", "`").replace("\ue002", "$")
+            for key, values in _definitions(variant, macros):
+                macros.define(key, values)
+
+    def _call(self, call: _Call, depth: int, macros: _Macros) -> None:
+        if self.load is None or depth + 1 >= _MAX_DEPTH:
+            return
+        base = re.split(r"[/\\]", call.path)[-1]
+        names = [call.path] if "." in base else [call.path + ".do", call.path]
+        for name in names:
+            if name in self.seen:
+                return  # already checked, or a cycle
+            try:
+                text = self.load(name)
+            except Exception:
+                text = None
+            if text is None:
+                continue
+            self.seen.add(name)
+            if call.word == "include":  # runs in the caller's scope
+                inherited = dict(macros.current)
+            else:
+                inherited = macros.globals()
+                inherited["L:0"] = (" ".join(call.args),)
+                for i, arg in enumerate(call.args[:_MAX_VALUES], 1):
+                    inherited[f"L:{i}"] = (arg,)
+            if isinstance(text, bytes):  # tolerate a loader that returns the raw file
+                text = decode_source(text)[0]
+            self.file(str(text), name, depth + 1, inherited)
+            return
+
+
+def _shorten(text: str, width: int = 80) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def check(
+    text: str,
+    policy: Policy,
+    *,
+    name: str | None = None,
+    load: Callable[[str], str | None] | None = None,
+) -> list[Violation]:
+    """Every refused command in `text` (and the do-files it calls), in order; never raises.
+
+    `load(path)` returns the text of a do-file the code calls with `do`, `run` or `include` (the
+    path as written, with `.do` added when it has no extension) or None to skip it. If reading
+    fails for any reason, the code is read again one physical line at a time, so a bug here or a
+    malformed file still cannot hide a refused command.
+    """
+    if not policy.refused:
+        return []
+    with contextlib.suppress(Exception):
+        return _check_or_raise(text, policy, name=name, load=load)
+    with contextlib.suppress(Exception):
+        return _check_or_raise(text, policy, name=name, load=load, line_by_line=True)
+    return []  # pragma: no cover - the line-by-line reader is a few regular expressions
+
+
+def _check_or_raise(
+    text: str,
+    policy: Policy,
+    *,
+    name: str | None = None,
+    load: Callable[[str], str | None] | None = None,
+    line_by_line: bool = False,
+) -> list[Violation]:
+    """`check` without its safety net, so tests and the fuzzer see every internal error."""
+    run = _Run(policy.refused, load, line_by_line)
+    if name is not None:
+        run.seen.add(name)
+    run.file(text if isinstance(text, str) else str(text), name, 0)
+    return run.found
