@@ -42,10 +42,9 @@ from stata_tools.help import (
     read_help,
     stata_adopath,
 )
-from stata_tools.mcp_roots import client_roots, roots_request
+from stata_tools.mcp_roots import with_client_roots
 from stata_tools.reporting import Reporter
 from stata_tools.results import RunResult, RunStatus, output_only, render_text
-from stata_tools.roots import OutsideRoots
 from stata_tools.runs import UnknownRun
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
@@ -146,20 +145,6 @@ async def run_code(
     return await _run(request, ctx)
 
 
-async def _allowed(path: str, what: str, ctx: Context) -> Path | InputRequiredResult:
-    """The path, resolved, when the allowed roots hold it; else ask the client for its roots."""
-    roots = get_session().settings.roots
-    if roots is None:
-        return Path(path).expanduser()
-    announced = await client_roots(ctx)
-    try:
-        return roots.with_uris(announced or ()).check(Path(path), what)
-    except OutsideRoots as error:
-        if announced is None:
-            return roots_request()
-        raise ToolError(str(error)) from None
-
-
 @mcp.tool(output_schema=None)
 async def session_status() -> ToolResult:
     """Whether Stata was found and started, its edition and version, and what it is running."""
@@ -251,7 +236,7 @@ async def read_dta_file(
     ] = 20,
 ) -> ToolResult | InputRequiredResult:
     """Describe a .dta file and show a page of its rows, value labels applied; needs no Stata."""
-    file = await _allowed(path, ".dta file", ctx)
+    file = await with_client_roots(lambda roots: _allowed(Path(path), roots), ctx)
     if isinstance(file, InputRequiredResult):
         return file
     read = functools.partial(read_dta, file, variables=variables, start=start, count=count)
@@ -311,6 +296,14 @@ async def list_data(
 ) -> ToolResult:
     """Rows of the data in memory, a page at a time (the condition filters within the page)."""
     return await _inspect(lambda: list_command(varlist, if_, start, count), ctx)
+
+
+async def _allowed(path: Path, client_roots: tuple[str, ...]) -> Path:
+    """A .dta file's path, resolved, when the allowed roots hold it; OutsideRoots otherwise."""
+    roots = get_session().settings.roots
+    if roots is None:
+        return path.expanduser()
+    return roots.with_uris(client_roots).check(path, ".dta file")
 
 
 async def _inspect(command: str | Callable[[], str], ctx: Context) -> ToolResult:
@@ -445,13 +438,11 @@ def run_log_resource(run_id: str) -> str:
 
 
 async def _run(request: RunRequest, ctx: Context) -> ToolResult | InputRequiredResult:
-    announced = await client_roots(ctx)
-    try:
-        result = await _follow(dataclasses.replace(request, client_roots=announced or ()), ctx)
-    except PathOutsideRoots as error:
-        if announced is None:
-            return roots_request()
-        raise ToolError(str(error)) from None
+    result = await with_client_roots(
+        lambda roots: _follow(dataclasses.replace(request, client_roots=roots), ctx), ctx
+    )
+    if isinstance(result, InputRequiredResult):
+        return result
     content: list[Any] = [TextContent(type="text", text=render_text(result))]
     content.extend(_images(result, get_session().settings.max_graphs))
     return ToolResult(

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from stata_tools.policy import Policy, PolicyError
 from stata_tools.roots import Roots
 
 PREFIX = "STATA_TOOLS_"
@@ -30,6 +31,7 @@ class Settings:
     max_runs_kept: int = 200
     max_graphs: int = 4
     roots: Roots | None = None  # None: any path (library use); from_env: the working directory
+    policy: Policy | None = None  # None: no command checks (library use); from_env: the default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,7 +53,15 @@ class Settings:
             max_runs_kept=int(_number(env, "MAX_RUNS_KEPT", defaults.max_runs_kept, minimum=1)),
             max_graphs=int(_number(env, "MAX_GRAPHS", defaults.max_graphs, minimum=0)),
             roots=Roots.from_env(env),
+            policy=_policy(env),
         )
+
+
+def _policy(env: Mapping[str, str]) -> Policy:
+    try:
+        return Policy.from_env(env)
+    except PolicyError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:

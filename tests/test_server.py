@@ -13,6 +13,7 @@ from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
 from stata_tools.dofile import split_commands
+from stata_tools.policy import Policy
 from stata_tools.roots import Roots
 from stata_tools.server import get_session, mcp
 
@@ -287,3 +288,53 @@ async def test_roots_the_client_announces_are_allowed_too(confined: Path) -> Non
             "run_do_file", {"path": str(confined / "secret" / "key.do")}
         )
     assert "outside" in text_of(result) and result.is_error is False
+
+
+# --- the command policy ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "named"),
+    [
+        ("shell ls", "`shell` on line 2"),  # line 1 sets a global
+        ("display 1\n!ls -la", "`!` on line 3"),
+        ("local c shell\n`c' rm -rf ~", "`shell` (from a macro) on line 3"),
+        ('capture noisily python: print("hi")', "`python` on line 2"),
+        ("forvalues i = 1/2 {\n    erase f`i'.dta\n}", "`erase` on line 3"),
+        ("#delimit ;\nssc install reghdfe ;", "`ssc install` on line 3"),
+    ],
+)
+async def test_the_policy_refuses_before_anything_runs(
+    client: Client, code: str, named: str
+) -> None:
+    await client.call_tool("run_code", {"code": 'global before "kept"'})
+    with pytest.raises(ToolError) as refused:
+        await client.call_tool("run_code", {"code": 'global before "changed"\n' + code})
+    message = str(refused.value)
+    assert message.startswith("Nothing was run: the command policy refused a command.")
+    assert named in message
+    assert "STATA_TOOLS_ALLOW=" in message
+    kept = await client.call_tool("run_code", {"code": 'display "$before"'})
+    assert "\nkept" in text_of(kept)
+
+
+async def test_a_do_file_calling_a_shell_do_file_is_refused(client: Client, tmp_path: Path) -> None:
+    (tmp_path / "helper.do").write_text("display 1\nwinexec notepad\n")
+    main = tmp_path / "main.do"
+    main.write_text('do "helper.do"\n')
+    with pytest.raises(ToolError, match=r"`winexec` on line 2 of helper\.do"):
+        await client.call_tool("run_do_file", {"path": str(main), "working_dir": str(tmp_path)})
+
+
+async def test_allowed_categories_reach_stata(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = get_session()
+    allowing = dataclasses.replace(session.settings, policy=Policy(frozenset({"erase"})))
+    monkeypatch.setattr(session, "settings", allowing)
+    result = await client.call_tool(
+        "run_code", {"code": "capture erase no-such-file.dta\ndisplay _rc"}
+    )
+    assert result.is_error is False  # Stata ran it: the file's absence is Stata's to report
+    after = text_of(result).split(". display _rc\n")[1]
+    assert after.strip().isdigit() and after.strip() != "0"

@@ -30,6 +30,7 @@ class StdioPeer:
         )
         self.raw = bytearray()
         self.messages: list[dict[str, Any]] = []
+        self.answers: dict[str, dict[str, Any]] = {}  # results for the server's own requests
         self._next_id = 0
 
     def send(self, message: dict[str, Any]) -> None:
@@ -46,6 +47,10 @@ class StdioPeer:
             message = self._read_message()
             if message.get("id") == ident and ("result" in message or "error" in message):
                 return message
+            if "method" in message and "id" in message:  # the server asks us something
+                answer = self.answers.get(message["method"])
+                reply = {"result": answer} if answer is not None else {"error": {"code": -32601}}
+                self.send({"jsonrpc": "2.0", "id": message["id"], **reply})
         raise TimeoutError(method)
 
     def _read_message(self) -> dict[str, Any]:
@@ -58,12 +63,12 @@ class StdioPeer:
         self.messages.append(message)
         return message
 
-    def initialize(self) -> None:
+    def initialize(self, capabilities: dict[str, Any] | None = None) -> None:
         reply = self.request(
             "initialize",
             {
                 "protocolVersion": "2025-11-25",
-                "capabilities": {},
+                "capabilities": capabilities or {},
                 "clientInfo": {"name": "stdio-test", "version": "0"},
             },
         )
@@ -108,6 +113,40 @@ def test_stdout_carries_only_json_rpc_while_stata_prints(peer: StdioPeer, tmp_pa
     assert peer.proc.wait(10) == 0
     diverted = peer.proc.stderr.read()  # type: ignore[union-attr]
     assert b"to stdout and fd 1" in diverted  # the fake wrote to fd 1; it went to stderr
+
+
+def test_a_handshake_era_client_is_asked_for_its_roots_when_a_path_is_outside(
+    fake_stata_dir: Path, tmp_path: Path
+) -> None:
+    project, data = tmp_path / "project", tmp_path / "data"
+    project.mkdir()
+    data.mkdir()
+    (data / "clean.do").write_text('display "from the client root"\n')
+    env = {
+        **os.environ,
+        "STATA_PATH": str(fake_stata_dir),
+        "STATA_TOOLS_RUN_DIR": str(tmp_path / "runs"),
+        "STATA_TOOLS_ROOTS": str(project),
+        "FASTMCP_LOG_LEVEL": "WARNING",
+    }
+    peer = StdioPeer(env)
+    try:
+        peer.initialize({"roots": {"listChanged": False}})
+        call = {"name": "run_do_file", "arguments": {"path": str(data / "clean.do")}}
+        refused = peer.request("tools/call", call)  # the client has no roots to give yet
+        assert refused["result"]["isError"] is True
+        assert "outside the allowed roots" in refused["result"]["content"][0]["text"]
+        peer.answers["roots/list"] = {"roots": [{"uri": data.as_uri(), "name": "data"}]}
+        ran = peer.request("tools/call", call)
+        assert ran["result"]["isError"] is False
+        assert "from the client root" in ran["result"]["content"][0]["text"]
+        asked = [m for m in peer.messages if m.get("method") == "roots/list"]
+        assert len(asked) == 2  # once per call that needed it, never for the others
+        peer.request("tools/call", {"name": "run_code", "arguments": {"code": "display 1"}})
+        assert len([m for m in peer.messages if m.get("method") == "roots/list"]) == 2
+    finally:
+        peer.proc.kill()
+        peer.proc.wait(5)
 
 
 def test_closing_stdin_shuts_the_server_down(peer: StdioPeer) -> None:

@@ -27,8 +27,10 @@ from stata_tools.events import (
     Started,
 )
 from stata_tools.graphs import GraphFile
+from stata_tools.guard import CommandRefused, check_run
 from stata_tools.logs.follow import LineDecoder, LogFollower
 from stata_tools.logs.parse import LogParser
+from stata_tools.policy import Policy
 from stata_tools.progress import Tracker, format_elapsed
 from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
 from stata_tools.roots import OutsideRoots, Roots
@@ -47,6 +49,10 @@ class RunRequestError(ValueError):
 
 class PathOutsideRoots(RunRequestError):
     """A do-file or working directory lies outside the allowed roots."""
+
+
+class RunRefused(RunRequestError):
+    """The command policy refused the code; nothing ran."""
 
 
 class SessionBusy(RuntimeError):
@@ -76,6 +82,7 @@ class PreparedRun:
     do_file: Path | None = None
     code: str | None = None
     notes: tuple[str, ...] = ()
+    text: str = ""  # what was lexed: the code, or the do-file decoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +103,24 @@ def prepare(
     cwd: Path | None = None,
     default_timeout_s: float | None = None,
     roots: Roots | None = None,
+    policy: Policy | None = None,
 ) -> PreparedRun:
-    """Check a request before Stata sees it: inside the roots, readable, not empty."""
+    """Check a request before Stata sees it: inside the roots, allowed by the policy, readable,
+    not empty."""
     base = cwd or Path.cwd()
     try:
-        return _prepare(request, base, default_timeout_s, roots)
+        prepared = _prepare(request, base, default_timeout_s, roots)
+        if policy is not None:
+            folders = [prepared.working_dir or base]
+            if prepared.do_file is not None:
+                folders.append(prepared.do_file.parent)
+            name = prepared.do_file.name if prepared.do_file else None
+            check_run(prepared.text, name, policy, roots, folders)
     except OutsideRoots as error:
         raise PathOutsideRoots(str(error)) from None
+    except CommandRefused as error:
+        raise RunRefused(str(error)) from None
+    return prepared
 
 
 def _prepare(
@@ -119,7 +137,14 @@ def _prepare(
             raise RunRequestError("`code` is empty: pass the Stata commands to run")
         commands, notes = _split(request.code)
         return PreparedRun(
-            "code", "code", commands, working_dir, timeout, code=request.code, notes=notes
+            "code",
+            "code",
+            commands,
+            working_dir,
+            timeout,
+            code=request.code,
+            notes=notes,
+            text=request.code,
         )
     path = _resolve(request.do_file, working_dir or base, roots, "do-file")  # type: ignore[arg-type]
     text, encoding_notes = _read_do_file(path)
@@ -134,6 +159,7 @@ def _prepare(
         timeout,
         do_file=path,
         notes=encoding_notes + notes,
+        text=text,
     )
 
 
@@ -303,6 +329,7 @@ class Session:
             request,
             default_timeout_s=self.settings.default_timeout_s,
             roots=self.settings.roots and self.settings.roots.with_uris(request.client_roots),
+            policy=self.settings.policy,
         )
         run_id = new_run_id()
         ticket = _Ticket(run_id, prepared.source)
