@@ -15,10 +15,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from stata_tools.doctor import diagnose
 from stata_tools.events import CommandStarted, Finished, Output, RunEvent
 from stata_tools.results import RunResult, render_text
 from stata_tools.settings import Settings, SettingsError
-from stata_tools.stata.discovery import StataNotFound, find_installation
+from stata_tools.stata.discovery import StataNotFound
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
 
 TAIL_LINES = 8
@@ -51,7 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--working-dir", help="directory to cd into first")
     run.add_argument("--timeout", type=float, help="stop the run after this many seconds")
     run.set_defaults(handler=_run)
-    doctor = commands.add_parser("doctor", help="check that Stata can be found and started")
+    doctor = commands.add_parser(
+        "doctor", help="check Stata, pystata, the stdout guard, roots and policy (exit 1: problems)"
+    )
+    doctor.add_argument(
+        "--timeout", type=float, default=180.0, help="seconds to allow Stata to start (180)"
+    )
     doctor.set_defaults(handler=_doctor)
     parser.set_defaults(handler=_serve, transport="stdio", host="127.0.0.1", port=8000)
     return parser
@@ -127,27 +133,15 @@ async def _run_with_progress(session: Session, request: RunRequest, console: Con
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    console = Console(file=sys.stderr)  # pystata swaps sys.stderr while Stata runs
-    try:
-        settings = Settings.from_env()
-        installation = find_installation()
-    except (StataNotFound, SettingsError) as error:
-        console.print(f"[red]✗[/red] {escape(str(error))}", soft_wrap=True)
-        return 1
-    console.print(
-        f"[green]✓[/green] Stata {installation.edition.upper()} at {installation.path} "
-        f"({installation.source})"
-    )
-    try:
-        info = asyncio.run(Session(settings).start())
-    except Exception as error:
-        console.print(f"[red]✗[/red] Stata did not start: {escape(str(error))}", soft_wrap=True)
-        return 1
-    console.print(
-        f"[green]✓[/green] Stata {info.version} started through pystata {info.pystata_version}"
-    )
-    console.print(f"  run logs go to {settings.run_dir}", soft_wrap=True)
-    return 0
+    console = Console(file=sys.stderr)
+    marks = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]![/yellow]"}
+    failed = False
+    for check in diagnose(timeout_s=args.timeout):
+        failed |= check.ok is False
+        detail = escape(check.detail).replace("\n", "\n    ")
+        console.print(f"{marks[check.ok]} {escape(check.label)}: {detail}", soft_wrap=True)
+    console.print("[red]problems found[/red]" if failed else "[green]all good[/green]")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -62,8 +62,10 @@ def test_run_refuses_bad_input_with_exit_2(env: dict[str, str], tmp_path: Path) 
 def test_doctor_finds_and_starts_stata(env: dict[str, str]) -> None:
     done = cli("doctor", env=env)
     assert done.returncode == 0, done.stderr
-    assert f"Stata MP at {env['STATA_PATH']}" in done.stderr
-    assert "started through pystata" in done.stderr
+    assert f"✓ Stata: MP at {env['STATA_PATH']} (found by STATA_PATH)" in done.stderr
+    assert "✓ Stata starts through pystata: Stata 18 MP ran a command" in done.stderr
+    assert done.stderr.rstrip().endswith("all good")
+    assert done.stdout == ""
 
 
 def test_doctor_explains_a_wrong_stata_path(env: dict[str, str], tmp_path: Path) -> None:
