@@ -6,8 +6,10 @@ import itertools
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,18 +45,19 @@ def node_client() -> Path:
     return HERE / "ts_client.mjs"
 
 
-def call(node_client: Path, tool: str, arguments: dict, timeout_ms: int, env: dict) -> dict:
+STDIO_SERVER = ("--", sys.executable, str(REPO / "server.py"))
+
+
+def call(
+    node_client: Path,
+    tool: str,
+    arguments: dict,
+    timeout_ms: int,
+    env: dict,
+    server: tuple[str, ...] = STDIO_SERVER,
+) -> dict:
     done = subprocess.run(
-        [
-            "node",
-            str(node_client),
-            tool,
-            json.dumps(arguments),
-            str(timeout_ms),
-            "--",
-            sys.executable,
-            str(REPO / "server.py"),
-        ],
+        ["node", str(node_client), tool, json.dumps(arguments), str(timeout_ms), *server],
         capture_output=True,
         text=True,
         env=env,
@@ -91,3 +94,110 @@ def test_a_30s_do_file_finishes_under_a_5s_timeout_reset_by_progress(
     assert any("thirty.do 2/7" in m and "sleep 5000" in m for m in messages)
     assert any("thirty.do 5/7" in m and "forvalues i = 1/2 {" in m for m in messages)
     assert any("thirty.do 6/7" in m and "sleep 8000" in m for m in messages)
+
+
+# --- safe by default, through an independent client ----------------------------------------------
+
+
+@pytest.fixture
+def confined(fake_stata_dir: Path, tmp_path: Path) -> tuple[Path, dict]:
+    """A project folder as the only root, a secret folder beside it, links between them."""
+    project, secret = tmp_path / "project", tmp_path / "secret"
+    project.mkdir()
+    secret.mkdir()
+    (project / "ok.do").write_text('display "inside"\n')
+    (secret / "key.do").write_text('display "outside"\n')
+    (project / "link.do").symlink_to(secret / "key.do")
+    env = {
+        **os.environ,
+        "STATA_PATH": str(fake_stata_dir),
+        "STATA_TOOLS_RUN_DIR": str(tmp_path / "runs"),
+        "STATA_TOOLS_ROOTS": str(project),
+    }
+    return project, env
+
+
+@pytest.mark.parametrize(
+    ("code", "named"),
+    [
+        ("shell ls", "`shell` on line 1"),
+        ("!ls", "`!` on line 1"),
+        ("local c shell\n`c' ls", "`shell` (from a macro) on line 2"),
+    ],
+)
+def test_the_policy_refuses_shell_escapes(
+    node_client: Path, confined: tuple[Path, dict], code: str, named: str
+) -> None:
+    got = call(node_client, "run_code", {"code": code}, 30_000, confined[1])
+    assert got["ok"] is True and got["isError"] is True, got
+    assert got["text"].startswith("Nothing was run: the command policy refused a command.")
+    assert named in got["text"]
+    assert "STATA_TOOLS_ALLOW=shell" in got["text"]
+
+
+@pytest.mark.parametrize("path", ["../secret/key.do", "link.do", "{secret}/key.do"])
+def test_do_files_outside_the_roots_are_refused(
+    node_client: Path, confined: tuple[Path, dict], path: str
+) -> None:
+    project, env = confined
+    arguments = {"path": path.format(secret=project.parent / "secret"), "working_dir": str(project)}
+    got = call(node_client, "run_do_file", arguments, 30_000, env)
+    assert got["ok"] is True and got["isError"] is True, got
+    assert f"is outside the allowed roots: {project.resolve()}" in got["text"]
+    inside = call(node_client, "run_do_file", {"path": str(project / "ok.do")}, 30_000, env)
+    assert inside["isError"] is False and "inside" in inside["text"]
+
+
+def test_http_needs_the_token_and_then_streams_progress(
+    node_client: Path, fake_stata_dir: Path, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "STATA_PATH": str(fake_stata_dir),
+        "STATA_TOOLS_RUN_DIR": str(tmp_path / "runs"),
+        "STATA_TOOLS_TOKEN": "e2e-secret-token",
+        "STATA_TOOLS_HEARTBEAT_S": "1",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "stata_tools", "serve", "--transport", "http", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        url = ("--url", f"http://127.0.0.1:{port}/mcp")
+        code = "display 1\nsleep 1500\ndisplay 2\nsleep 1500\ndisplay 3\n"
+        client_env = {k: v for k, v in env.items() if k != "STATA_TOOLS_TOKEN"}
+        refused = call(node_client, "run_code", {"code": code}, 5000, client_env, url)
+        assert (refused["connected"], refused["status"]) == (False, 401), refused
+        wrong = call(
+            node_client,
+            "run_code",
+            {"code": code},
+            5000,
+            client_env | {"MCP_BEARER_TOKEN": "x"},
+            url,
+        )
+        assert (wrong["connected"], wrong["status"]) == (False, 401), wrong
+        with_token = client_env | {"MCP_BEARER_TOKEN": "e2e-secret-token"}
+        got = call(node_client, "run_code", {"code": code}, 5000, with_token, url)
+        assert got["ok"] is True and got["isError"] is False, got
+        values = [p["progress"] for p in got["progress"]]
+        assert len(values) >= 3
+        assert all(b > a for a, b in itertools.pairwise(values))
+        assert values[-1] == len(split_commands(code)) == 5
+    finally:
+        server.terminate()
+        server.wait(15)

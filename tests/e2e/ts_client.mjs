@@ -1,14 +1,30 @@
-// Calls one tool on the stata-tools server over stdio with the official TypeScript SDK client,
-// a short request timeout and resetTimeoutOnProgress, and prints what arrived as one JSON line.
-// usage: node ts_client.mjs TOOL 'JSON_ARGS' TIMEOUT_MS -- SERVER_COMMAND [ARGS...]
+// Calls one tool on the stata-tools server with the official TypeScript SDK client, a short
+// request timeout and resetTimeoutOnProgress, and prints what arrived as one JSON line.
+// usage: node ts_client.mjs TOOL 'JSON_ARGS' TIMEOUT_MS -- SERVER_COMMAND [ARGS...]   (stdio)
+//        node ts_client.mjs TOOL 'JSON_ARGS' TIMEOUT_MS --url URL   (HTTP; $MCP_BEARER_TOKEN)
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
 const [tool, rawArgs, timeoutMs, sep, command, ...args] = process.argv.slice(2);
-if (sep !== "--") throw new Error("usage: ts_client.mjs TOOL JSON TIMEOUT_MS -- CMD [ARGS...]");
-const transport = new StdioClientTransport({ command, args, env: process.env, stderr: "inherit" });
+let transport;
+if (sep === "--") {
+  transport = new StdioClientTransport({ command, args, env: process.env, stderr: "inherit" });
+} else if (sep === "--url") {
+  const token = process.env.MCP_BEARER_TOKEN;
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  transport = new StreamableHTTPClientTransport(new URL(command), { requestInit: { headers } });
+} else {
+  throw new Error("usage: ts_client.mjs TOOL JSON TIMEOUT_MS (-- CMD [ARGS...] | --url URL)");
+}
 const client = new Client({ name: "ts-e2e", version: "0.0.0" });
-await client.connect(transport);
+try {
+  await client.connect(transport);
+} catch (error) {
+  console.log(JSON.stringify({ ok: false, connected: false, error: String(error),
+                                status: error.code ?? null }));
+  process.exit(0);
+}
 const progress = [];
 const started = Date.now();
 let outcome;
