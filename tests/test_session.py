@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -173,3 +175,19 @@ def test_settings_are_read_from_the_environment(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="STATA_TOOLS_HEARTBEAT_S='soon' is not a number"):
         Settings.from_env({"STATA_TOOLS_HEARTBEAT_S": "soon"})
+
+
+def test_a_query_before_any_run_sees_pystata_stata(fake_stata_dir: Path) -> None:
+    # In a fresh process: `pystata.stata` is a submodule that only a run would otherwise import.
+    script = (
+        "import asyncio\n"
+        "from stata_tools import Session\n"
+        "from stata_tools.settings import Settings\n"
+        f"session = Session(Settings(stata_path={str(fake_stata_dir)!r}))\n"
+        "print(asyncio.run(session.query(lambda pystata, sfi: pystata.stata.__name__)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "pystata.stata"

@@ -163,6 +163,7 @@ class Engine:
 
         def call() -> T:
             self._initialise()
+            import pystata.stata  # noqa: F401 - so `pystata.stata` is there before any run
             import sfi
 
             return fn(self._pystata, sfi)  # type: ignore[arg-type]
