@@ -18,6 +18,7 @@ from rich.text import Text
 from stata_tools.doctor import diagnose
 from stata_tools.events import CommandStarted, Finished, Output, RunEvent
 from stata_tools.results import RunResult, render_text
+from stata_tools.roots import ROOTS_ENV
 from stata_tools.settings import Settings, SettingsError
 from stata_tools.stata.discovery import StataNotFound
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
@@ -65,10 +66,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as error:
         print(f"stata-tools: {error}", file=sys.stderr)
         return 2
+    for root in settings.roots.paths if settings.roots else ():
+        if root.parent == root:  # a launcher started us in /: the default root allows everything
+            print(
+                f"stata-tools: warning: {root} is an allowed root, so every path is; set "
+                f"{ROOTS_ENV} to your project folders",
+                file=sys.stderr,
+            )
     if args.transport == "http":
         from stata_tools.http import run_http
 

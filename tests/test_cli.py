@@ -79,3 +79,18 @@ def test_serve_refuses_a_bad_setting_with_a_clear_message(env: dict[str, str]) -
     done = cli("serve", env={**env, "STATA_TOOLS_HEARTBEAT_S": "often"})
     assert done.returncode == 2
     assert "STATA_TOOLS_HEARTBEAT_S='often' is not a number" in done.stderr
+
+
+def test_serve_warns_when_the_only_root_is_the_filesystem_root(env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "stata_tools", "serve"],
+        input="",
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in env.items() if k != "STATA_TOOLS_ROOTS"},
+        cwd="/",
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "warning: / is an allowed root, so every path is" in done.stderr
+    assert done.stdout == ""
