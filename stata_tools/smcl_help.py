@@ -13,7 +13,13 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from stata_tools.logs.parse import MAX_RENDERED_WIDTH, RULE_WIDTH, smcl_char, smcl_int
+from stata_tools.logs.parse import (
+    LAYOUT_DIRECTIVES,
+    MAX_RENDERED_WIDTH,
+    RULE_WIDTH,
+    smcl_char,
+    smcl_int,
+)
 
 __all__ = ["smcl_to_markdown"]
 
@@ -43,50 +49,21 @@ _STYLE_OF = {
     "it": _EM,
 }
 # Style and layout directives whose `:text` is shown in the surrounding style.
-_PLAIN_BODY = frozenset(
-    {
-        "txt",
-        "text",
-        "res",
-        "result",
-        "err",
-        "error",
-        "sf",
-        "rm",
-        "ul",
-        "bind",
-        "reset",
-        "p",
-        "p_end",
-        "pstd",
-        "psee",
-        "phang",
-        "phang2",
-        "phang3",
-        "pmore",
-        "pmore2",
-        "pmore3",
-        "pin",
-        "pin2",
-        "pin3",
-        "synopt",
-        "p2col",
-        "p2coldent",
-        "synopthdr",
-        "synoptline",
-        "synoptset",
-        "p2colset",
-        "p2colreset",
-        "p2line",
-        "marker",
-        "smcl",
-        "asis",
-        "s6hlp",
-        "viewerjumpto",
-        "vieweralsosee",
-        "viewerdialog",
-    }
-)
+_PLAIN_BODY = LAYOUT_DIRECTIVES | {
+    "txt",
+    "text",
+    "res",
+    "result",
+    "err",
+    "error",
+    "sf",
+    "rm",
+    "ul",
+    "bind",
+    "viewerjumpto",
+    "vieweralsosee",
+    "viewerdialog",
+}
 _HEADINGS = frozenset({"title", "dlgtab", "syntab"})
 _ALIGN = frozenset({"ralign", "lalign", "center", "centre", "right"})
 _PLACEHOLDERS = {

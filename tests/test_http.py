@@ -20,6 +20,7 @@ import httpx2 as httpx  # what fastmcp 4.2.3 ships as its HTTP client (httpx its
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
+from ports import free_port, wait_for_port
 
 from stata_tools.dofile import split_commands
 from stata_tools.http import HttpSecurity, SharedTokenVerifier, is_loopback
@@ -37,12 +38,6 @@ INITIALIZE = {
 }
 SERVE = [sys.executable, "-m", "stata_tools", "serve", "--transport", "http"]
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -85,15 +80,10 @@ def serve(tmp_path: Path, host: str = "127.0.0.1", **env: str) -> Iterator[Serve
         )
     server = Server(proc, port, out, err)
     try:
-        deadline = time.monotonic() + 30
-        while True:  # uvicorn listens only once the lifespan has started
-            assert proc.poll() is None, err.read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not come up"
-                time.sleep(0.1)
+        try:
+            wait_for_port(port, proc)
+        except AssertionError:
+            raise AssertionError(err.read_text()) from None
         yield server
     finally:
         if proc.poll() is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ports import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -168,12 +169,9 @@ def test_sigterm_closes_the_session_cleanly(peer: StdioPeer) -> None:
 
 
 def test_http_server_closes_the_session_on_sigterm(fake_stata_dir: Path, tmp_path: Path) -> None:
-    import socket
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "STATA_PATH": str(fake_stata_dir), "STATA_TOOLS_RUN_DIR": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "stata_tools", "serve", "--transport", "http", "--port", str(port)],
@@ -286,27 +284,9 @@ asyncio.run(main())
 """
 
 
-def wait_for_port(port: int, server: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
-    """uvicorn listens only once the lifespan has started."""
-    import socket
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        assert server.poll() is None, "the server exited before listening"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            assert time.monotonic() < deadline, "the server did not come up"
-            time.sleep(0.1)
-
-
 def test_a_dropped_http_client_leaves_no_run_behind(fake_stata_dir: Path, tmp_path: Path) -> None:
-    import socket
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     record = tmp_path / "record.jsonl"
     env = {
         **os.environ,

@@ -63,8 +63,8 @@ _STYLES = {
 _ECHO_STYLES = frozenset({"com", "inp"})
 # Directives that only change the font: dropped, but `{bf:x}` keeps x.
 _FONTS = frozenset({"bf", "it", "sf", "rm", "ul", "hi", "hilite", "ul on", "ul off"})
-# Paragraph and layout directives that print nothing by themselves.
-_SILENT = frozenset(
+# Paragraph and layout directives that print nothing by themselves (help rendering shares them).
+LAYOUT_DIRECTIVES = frozenset(
     {
         "p",
         "p_end",
@@ -83,19 +83,19 @@ _SILENT = frozenset(
         "p2colreset",
         "p2col",
         "p2line",
+        "p2coldent",
+        "synopt",
+        "synoptset",
+        "synopthdr",
+        "synoptline",
         "smcl",
         "asis",
         "s6hlp",
         "marker",
         "reset",
-        "title",
-        "synopt",
-        "synoptset",
-        "synopthdr",
-        "synoptline",
-        "p2coldent",
     }
 )
+_SILENT = LAYOUT_DIRECTIVES | {"title"}
 # Links and argument-style directives: show the text after ":" or else the arguments.
 _LINKS = frozenset(
     {

@@ -6,13 +6,12 @@ import itertools
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from ports import free_port, wait_for_port
 
 from stata_tools.dofile import split_commands
 
@@ -151,9 +150,7 @@ def test_do_files_outside_the_roots_are_refused(
 def test_http_needs_the_token_and_then_streams_progress(
     node_client: Path, fake_stata_dir: Path, tmp_path: Path
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "STATA_PATH": str(fake_stata_dir),
@@ -169,14 +166,7 @@ def test_http_needs_the_token_and_then_streams_progress(
         cwd=REPO,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.1)
+        wait_for_port(port, server)
         url = ("--url", f"http://127.0.0.1:{port}/mcp")
         code = "display 1\nsleep 1500\ndisplay 2\nsleep 1500\ndisplay 3\n"
         client_env = {k: v for k, v in env.items() if k != "STATA_TOOLS_TOKEN"}
