@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ FAKE_STATA = REPO / "tests" / "fake_stata"
 def server_env(run_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAKE_STATA_")}
     env.setdefault("STATA_PATH", str(FAKE_STATA))
+    env.setdefault("STATA_TOOLS_ROOTS", tempfile.gettempdir())  # where the do-files are written
     env.update(STATA_TOOLS_RUN_DIR=str(run_dir), FASTMCP_LOG_LEVEL="WARNING", **extra)
     return env
 
