@@ -122,6 +122,12 @@ class Tracker:
     def feed(self, line: LogLine, now: float) -> Sequence[CommandStarted | ErrorRaised]:
         """Account for one classified log line; return the events it causes."""
         kind = line.kind
+        if kind is Kind.OUTPUT or kind is Kind.ERROR:  # most lines: checked first
+            if line.text.strip():
+                self._newest = line.text
+                self._recent.append(line.text)
+                self._note_export(line.text)
+            return _NONE
         if kind is Kind.ECHO:
             self._recent.clear()
             return self._on_echo(line.text, now)
@@ -133,10 +139,6 @@ class Tracker:
             return self._on_return_code(line.rc, now)
         elif kind is Kind.BREAK:
             self.break_seen = True
-        elif kind in (Kind.OUTPUT, Kind.ERROR) and line.text.strip():
-            self._newest = line.text
-            self._recent.append(line.text)
-            self._note_export(line.text)
         return _NONE
 
     def _note_export(self, text: str) -> None:

@@ -439,3 +439,43 @@ async def test_latency_of_one_appended_line(tmp_path: Path) -> None:
     )
     assert collector.lines == [f"tick {i}" for i in range(5)]
     assert samples[2] < 1.0
+
+
+async def test_a_flood_switches_to_polling_and_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "flood.log"
+    path.write_bytes(b"")
+    expected = [f"line {i} " + "x" * 90 for i in range(20_000)]  # ~2 MB as fast as it can go
+
+    def writer() -> None:
+        with open(path, "ab") as f:
+            for line in expected[:100]:  # a trickle first: the watcher serves it
+                f.write(line.encode() + b"\n")
+                f.flush()
+                time.sleep(0.001)
+            for line in expected[100:]:
+                f.write(line.encode() + b"\n")
+
+    collector = Collector(LogFollower(path, **FAST))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(collector.run)
+        await anyio.sleep(0.05)
+        thread = in_thread(writer)
+        await anyio.to_thread.run_sync(thread.join)
+        await collector.wait_for(len(expected), timeout=10)
+        collector.stop.set()
+    assert collector.lines == expected
+    assert collector.follower.flooded
+    assert not collector.follower.polling  # polling by choice, not because the watcher failed
+
+
+async def test_a_trickle_never_counts_as_a_flood(tmp_path: Path) -> None:
+    path = tmp_path / "trickle.log"
+    collector = Collector(LogFollower(path, **FAST))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(collector.run)
+        for i in range(20):
+            append(path, f"line {i} {'x' * 200}\n".encode())
+            await anyio.sleep(0.005)
+        await collector.wait_for(20)
+        collector.stop.set()
+    assert not collector.follower.flooded

@@ -6,12 +6,47 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from stata_tools.logs import parse as parse_module
 from stata_tools.logs.parse import Kind, LogLine, LogParser, parse_lines, smcl_to_text
 
 K = Kind
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "stata-corpus"
 CORPUS_FILES = sorted([*CORPUS.glob("logs/*"), *CORPUS.glob("smcl/*")])
+
+
+# Line shapes a text log is made of, to shuffle into logs the corpus does not hold.
+LINE_SHAPES = [
+    "",
+    "-" * 79,
+    "      name:  <unnamed>",
+    "       log:  /tmp/x.log",
+    "  log type:  text",
+    " opened on:  1 Dec 2026, 10:00:00",
+    " closed on:  1 Dec 2026, 10:00:09",
+    ". display 1",
+    ". forvalues i = 1/3 {",
+    "  2.     display `i'",
+    "  3. }",
+    "> continued",
+    "r(111);",
+    "--Break--",
+    "end of do-file",
+    "------------------------------------------------- mata (type end to exit) -----",
+    ": x = 1",
+    ": end",
+    "line of output",
+    "1",
+    "(1978 automobile data)",
+    "variable price not found",
+    "file a.png written in PNG format",
+    "end",
+    ". program define hello",
+    "  1.     display 1",
+    "  2. end",
+]
 
 
 def corpus_lines(name: str) -> list[str]:
@@ -556,3 +591,31 @@ def test_hostile_smcl_numbers_are_capped_not_fatal() -> None:
     assert smcl_to_text("{hline ²}") == "-" * 79
     assert len(smcl_to_text("{hline 300000000}")) == 1000
     assert len(smcl_to_text("{dup 20000:{dup 20000:ab}}")) < 10_000
+
+
+class _Everything:
+    def __contains__(self, _item: object) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
+def test_the_plain_output_shortcut_agrees_with_the_full_classification(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = corpus_lines(path.name)
+    fast = parse_lines(lines)
+    monkeypatch.setattr(parse_module, "_NOT_PLAIN_FIRST", _Everything())  # never take it
+    full = parse_lines(lines)
+    assert fast == full
+
+
+@given(st.lists(st.sampled_from(LINE_SHAPES), max_size=40))
+def test_the_shortcut_agrees_on_generated_logs(lines: list[str]) -> None:
+    fast = parse_lines(lines)
+    original = parse_module._NOT_PLAIN_FIRST
+    parse_module._NOT_PLAIN_FIRST = _Everything()  # type: ignore[assignment]
+    try:
+        full = parse_lines(lines)
+    finally:
+        parse_module._NOT_PLAIN_FIRST = original
+    assert fast == full

@@ -119,6 +119,7 @@ class LogFollower:
         poll_interval_s: float = 0.1,
         read_chunk: int = 1 << 20,
         force_polling: bool = False,
+        flood_bytes: int = 64 << 10,
     ) -> None:
         if read_chunk < 1:
             raise ValueError("read_chunk must be positive")
@@ -128,6 +129,8 @@ class LogFollower:
         self._poll_interval_s = poll_interval_s
         self._read_chunk = read_chunk
         self._force_polling = force_polling
+        self._flood_bytes = flood_bytes
+        self._flooded = False  # a tick found flood_bytes or more: poll from then on
         self._offset = 0
         self._restarts = 0
         self._identity: tuple[int, int] | None = None
@@ -150,15 +153,23 @@ class LogFollower:
         """Whether the follower runs on polling alone (forced, or the watcher failed)."""
         return self._polling
 
+    @property
+    def flooded(self) -> bool:
+        """Whether output came so fast that the follower switched from events to polling."""
+        return self._flooded
+
     async def follow(self, stop: anyio.Event) -> AsyncIterator[list[str]]:
         """Yield batches of new complete lines until `stop` is set; then drain the file to its end,
         flush the partial last line, and finish."""
         async with aclosing(self._ticks(stop)) as ticks:
             async for _ in ticks:
+                before = self._offset
                 async for batch in self._read_available(limit=None):
                     yield batch
                 if stop.is_set():
                     break
+                if self._offset - before >= self._flood_bytes:
+                    self._flooded = True
         size = await anyio.to_thread.run_sync(self._size)
         async for batch in self._read_available(limit=size):
             yield batch
@@ -189,7 +200,13 @@ class LogFollower:
                 async with aclosing(changes):
                     async for _changes in changes:
                         yield None
-                return  # the watcher saw `stop`
+                        if self._flooded:
+                            break
+                if not self._flooded:
+                    return  # the watcher saw `stop`
+                # A flood of output: an event per write costs more CPU than polling, and nobody
+                # reads lines at this rate anyway.
+                logger.debug("%s: a flood of output; polling from now on", self.path)
             except Exception as exc:  # inotify limits, a vanished directory, backend errors
                 logger.warning("watching %s failed (%s); polling instead", self.path, exc)
                 self._polling = True

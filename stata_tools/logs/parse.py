@@ -305,6 +305,10 @@ def smcl_to_text(line: str) -> str:
 # Classification
 
 _RC = re.compile(r"r\((\d+)\);\s*")
+# First characters of every line kind but plain output in a text log: blanks and labels start
+# with a space, rules and --Break-- with "-", echoes ".", continuations ">", r(NNN); "r",
+# "end of do-file" "e", Mata ":"; SMCL "{".
+_NOT_PLAIN_FIRST = frozenset(" \t\f\v.>-re:{")
 _RULE = re.compile(r"-{20,}\s*")
 _MATA_RULE = re.compile(r"-+ mata \(type end to exit\) -+\s*")
 _LABEL = re.compile(r"( *)(name|log|log type|opened on|closed on):(?:\s|$)")
@@ -386,6 +390,17 @@ class LogParser:
             if raw.strip() == "{smcl}":
                 self._smcl = True
                 return self._emit(Kind.HEADER, "", raw)
+        elif (
+            raw
+            and raw[0] not in _NOT_PLAIN_FIRST
+            and not self._smcl
+            and self._block is None
+            and self._label_block is None
+            and not (self._mata or self._after_footer or self._closing_rule or self._expect_header)
+        ):  # the bulk of a big log: plain text output, settled without the full classification
+            self._prev = Kind.OUTPUT
+            self._output_since_command = True
+            return LogLine(Kind.OUTPUT, raw, raw)
         if self._smcl:
             renderer = _Renderer(self._style)
             renderer.render(raw)

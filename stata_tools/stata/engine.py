@@ -88,10 +88,12 @@ class StdoutRouter(io.TextIOBase):
 
     def write(self, text: str) -> int:
         with self._lock:
-            target = self._sink or self._fallback
             try:
-                target.write(text)
-                target.flush()
+                if self._sink is not None:
+                    self._sink.write(text)  # read after the run: buffered, no syscall per line
+                else:
+                    self._fallback.write(text)
+                    self._fallback.flush()
             except (OSError, ValueError):
                 pass
         return len(text)
