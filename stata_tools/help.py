@@ -6,6 +6,8 @@ is busy, Stata's documented default folders for the platform stand in for it.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import sys
@@ -14,17 +16,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import anyio
+
 from stata_tools.dofile import decode_source
 from stata_tools.smcl_help import smcl_to_markdown
+from stata_tools.stata.session import Session, SessionBusy
 
 __all__ = [
     "DEFAULT_ADOPATH",
+    "HelpNotFound",
     "HelpPage",
     "HelpTopicError",
     "adopath_dirs",
     "default_sysdirs",
     "find_help_file",
     "help_topic",
+    "lookup_help",
     "read_help",
     "stata_adopath",
 ]
@@ -39,6 +46,10 @@ _MAX_TOPIC = 64
 
 class HelpTopicError(ValueError):
     """The topic cannot name a help file; the message says what Stata allows."""
+
+
+class HelpNotFound(LookupError):
+    """No help file for the topic on the ado-path; the message lists the folders tried."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +152,31 @@ def read_help(name: str, path: Path, *, max_chars: int | None = None) -> HelpPag
         data = handle.read(MAX_HELP_BYTES)
     text, _ = decode_source(data)
     return HelpPage(name, path, smcl_to_markdown(text, max_chars=max_chars))
+
+
+async def lookup_help(session: Session, topic: str, *, max_chars: int | None = None) -> HelpPage:
+    """A topic's help, from the running Stata's ado-path when it is idle, else the defaults.
+
+    HelpTopicError, HelpNotFound, StataNotFound (no Stata to take help files from) or OSError."""
+    name = help_topic(topic)
+    dirs = await _search_path(session)
+    path = find_help_file(name, dirs)
+    if path is None:
+        looked = "\n".join(f"  {d}" for d in dirs)
+        raise HelpNotFound(
+            f"no help file {name}.sthlp on Stata's ado-path; looked in:\n{looked}\n"
+            "Check the spelling (help needs the full command name), or install the package "
+            f"(community commands: run_code `ssc install {name}`)."
+        )
+    return await anyio.to_thread.run_sync(
+        functools.partial(read_help, name, path, max_chars=max_chars)
+    )
+
+
+async def _search_path(session: Session) -> list[Path]:
+    status = session.status()
+    if status.started and not status.busy:
+        with contextlib.suppress(SessionBusy):
+            return await session.query(lambda pystata, sfi: stata_adopath(sfi))
+    sysdirs = default_sysdirs(session.locate().path, Path.home())
+    return adopath_dirs(DEFAULT_ADOPATH, sysdirs, Path.cwd())

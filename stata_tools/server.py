@@ -32,16 +32,7 @@ from stata_tools.data_commands import (
 from stata_tools.dta import DtaError, read_dta, render_dta
 from stata_tools.events import Finished
 from stata_tools.graphs import GraphRequestError, graph_format, graph_name
-from stata_tools.help import (
-    DEFAULT_ADOPATH,
-    HelpTopicError,
-    adopath_dirs,
-    default_sysdirs,
-    find_help_file,
-    help_topic,
-    read_help,
-    stata_adopath,
-)
+from stata_tools.help import HelpNotFound, HelpTopicError, lookup_help
 from stata_tools.mcp_roots import with_client_roots
 from stata_tools.reporting import Reporter
 from stata_tools.results import RunResult, RunStatus, output_only, render_text
@@ -364,46 +355,22 @@ async def stata_help(
     ],
 ) -> ToolResult:
     """Stata's help for a command (official or installed from SSC), as Markdown."""
-    try:
-        name = help_topic(topic)
-    except HelpTopicError as error:
-        raise ToolError(str(error)) from None
-    dirs = await _help_dirs()
-    path = find_help_file(name, dirs)
-    if path is None:
-        looked = "\n".join(f"  {d}" for d in dirs)
-        raise ToolError(
-            f"no help file {name}.sthlp on Stata's ado-path; looked in:\n{looked}\n"
-            "Check the spelling (help needs the full command name), or install the package "
-            f"(community commands: run_code `ssc install {name}`)."
-        )
     budget = get_session().settings.output_budget_chars
     try:
-        read = functools.partial(read_help, name, path, max_chars=budget)
-        page = await anyio.to_thread.run_sync(read)
-    except OSError as error:
-        raise ToolError(f"could not read {path}: {error.strerror or error}") from None
-    text = f"Help for {name} ({path})\n\n{page.markdown}"
-    return ToolResult(
-        content=[TextContent(type="text", text=text)], meta={"topic": name, "path": str(path)}
-    )
-
-
-async def _help_dirs() -> list[Path]:
-    """The running Stata's ado-path when it is idle; otherwise the installation's defaults."""
-    session = get_session()
-    status = session.status()
-    if status.started and not status.busy:
-        with contextlib.suppress(SessionBusy):
-            return await session.query(lambda pystata, sfi: stata_adopath(sfi))
-    try:
-        installation = session.locate()
+        page = await lookup_help(get_session(), topic, max_chars=budget)
+    except (HelpTopicError, HelpNotFound) as error:
+        raise ToolError(str(error)) from None
     except (StataNotFound, PystataShadowed) as error:
         raise ToolError(
             f"Stata was not found, and help files come from its installation.\n{error}"
         ) from None
-    sysdirs = default_sysdirs(installation.path, Path.home())
-    return adopath_dirs(DEFAULT_ADOPATH, sysdirs, Path.cwd())
+    except OSError as error:
+        raise ToolError(f"could not read a help file: {error}") from None
+    text = f"Help for {page.topic} ({page.path})\n\n{page.markdown}"
+    return ToolResult(
+        content=[TextContent(type="text", text=text)],
+        meta={"topic": page.topic, "path": str(page.path)},
+    )
 
 
 async def _query(fn: Callable[[ModuleType, ModuleType], T]) -> T:
