@@ -42,19 +42,21 @@ class Roots:
         return Roots(tuple(dict.fromkeys([*self.paths, *extra])))
 
     def contains(self, path: Path) -> bool:
-        real = _real(path)
-        return any(real.is_relative_to(root) for root in self.paths)
+        return self._holds(_real(path))
 
     def check(self, path: Path, what: str) -> Path:
         """The resolved path when it lies inside a root; OutsideRoots otherwise."""
         real = _real(path)
-        if self.contains(real):
+        if self._holds(real):
             return real
         shown = str(path) if str(path) == str(real) else f"{path} (resolves to {real})"
         raise OutsideRoots(
             f"{what} {shown} is outside the allowed roots: {self.describe()}. Move it inside one "
             f"of them, or add its folder to {ROOTS_ENV} (folders separated by '{os.pathsep}')."
         )
+
+    def _holds(self, real: Path) -> bool:
+        return any(real.is_relative_to(root) for root in self.paths)
 
     def describe(self) -> str:
         return ", ".join(str(root) for root in self.paths)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -25,3 +29,20 @@ def wait_for_port(port: int, server: subprocess.Popen[bytes], timeout_s: float =
         except OSError:
             assert time.monotonic() < deadline, "the server did not come up"
             time.sleep(0.1)
+
+
+def start_http_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`stata-tools serve --transport http` on 127.0.0.1:port, listening when this returns."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "stata_tools", "serve", "--transport", "http", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=REPO,
+    )
+    try:
+        wait_for_port(port, server)
+    except BaseException:
+        server.kill()
+        raise
+    return server

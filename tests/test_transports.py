@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ports import free_port, wait_for_port
+from ports import free_port, start_http_server
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -294,15 +294,8 @@ def test_a_dropped_http_client_leaves_no_run_behind(fake_stata_dir: Path, tmp_pa
         "STATA_TOOLS_RUN_DIR": str(tmp_path / "runs"),
         "FAKE_STATA_RECORD": str(record),
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "stata_tools", "serve", "--transport", "http", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=REPO,
-    )
+    server = start_http_server(port, env)
     try:
-        wait_for_port(port, server)
         url = f"http://127.0.0.1:{port}/mcp"
         client = subprocess.Popen(
             [sys.executable, "-c", HTTP_CLIENT, url], stdout=subprocess.PIPE, env=env, cwd=REPO

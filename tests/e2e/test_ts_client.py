@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ports import free_port, wait_for_port
+from ports import free_port, start_http_server
 
 from stata_tools.dofile import split_commands
 
@@ -158,15 +158,8 @@ def test_http_needs_the_token_and_then_streams_progress(
         "STATA_TOOLS_TOKEN": "e2e-secret-token",
         "STATA_TOOLS_HEARTBEAT_S": "1",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "stata_tools", "serve", "--transport", "http", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=REPO,
-    )
+    server = start_http_server(port, env)
     try:
-        wait_for_port(port, server)
         url = ("--url", f"http://127.0.0.1:{port}/mcp")
         code = "display 1\nsleep 1500\ndisplay 2\nsleep 1500\ndisplay 3\n"
         client_env = {k: v for k, v in env.items() if k != "STATA_TOOLS_TOKEN"}
