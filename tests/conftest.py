@@ -7,10 +7,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from corpus import CORPUS, REQUIRED, corpus_present, require_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_STATA = REPO / "tests" / "fake_stata"
-CORPUS = REPO.parent / "shared" / "stata-corpus"
 
 # One Stata per process: every in-process test shares it. A STATA_PATH already set (a real Stata,
 # another faithful fake) wins over ours.
@@ -21,12 +21,15 @@ os.environ.setdefault("STATA_TOOLS_HEARTBEAT_S", "1")
 os.environ.setdefault("STATA_TOOLS_ROOTS", os.pathsep.join([tempfile.gettempdir(), str(REPO)]))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get(REQUIRED) and not corpus_present():
+        raise pytest.UsageError(f"{REQUIRED} is set but the real-log corpus is missing at {CORPUS}")
+
+
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
-    """Real Stata logs written by other people (never edited)."""
-    if not CORPUS.is_dir():
-        pytest.fail(f"the Stata corpus is missing: expected it at {CORPUS}")
-    return CORPUS
+    """Real Stata logs written by other people (never edited); skips when they are absent."""
+    return require_corpus()
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,6 @@ from hypothesis import strategies as st
 from stata_tools.logs import follow as follow_module
 from stata_tools.logs.follow import LineDecoder, LogFollower
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "stata-corpus"
-
 
 def decode_all(chunks: list[bytes], *, max_line: int = 1 << 20) -> list[str]:
     decoder = LineDecoder(max_line=max_line)
@@ -114,8 +112,8 @@ def test_any_chunking_gives_the_same_lines(data: bytes, cuts: list[int], max_lin
         "sthlp/labordynamicsinstitute__ssc-mirror__lianxh_cn.sthlp",  # CRLF + multibyte UTF-8
     ],
 )
-def test_corpus_file_in_random_chunks_equals_its_lines(name: str) -> None:
-    data = (CORPUS / name).read_bytes()
+def test_corpus_file_in_random_chunks_equals_its_lines(name: str, corpus_dir: Path) -> None:
+    data = (corpus_dir / name).read_bytes()
     assert b"\r\n" in data
     expected = data.decode("utf-8").splitlines()
     rng = random.Random(name)

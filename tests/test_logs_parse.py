@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from corpus import corpus_params, require_corpus
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,8 +14,7 @@ from stata_tools.logs import parse as parse_module
 from stata_tools.logs.parse import Kind, LogLine, LogParser, parse_lines, smcl_to_text
 
 K = Kind
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "stata-corpus"
-CORPUS_FILES = sorted([*CORPUS.glob("logs/*"), *CORPUS.glob("smcl/*")])
+CORPUS_FILES = corpus_params("logs/*", "smcl/*")
 
 
 # Line shapes a text log is made of, to shuffle into logs the corpus does not hold.
@@ -51,7 +51,7 @@ LINE_SHAPES = [
 
 def corpus_lines(name: str) -> list[str]:
     """A corpus file split on "\\n" only: CRLF lines keep their "\\r" for the parser to strip."""
-    path = next(p for p in CORPUS_FILES if p.name.endswith(name))
+    path = next(p for p in require_corpus().glob("*/*") if p.name.endswith(name))
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
@@ -74,10 +74,11 @@ def of_kind(parsed: list[LogLine], kind: Kind) -> list[LogLine]:
 
 
 def test_corpus_is_present() -> None:
-    assert len(CORPUS_FILES) == 11
+    corpus = require_corpus()
+    assert len([*corpus.glob("logs/*"), *corpus.glob("smcl/*")]) == 11
 
 
-@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CORPUS_FILES)
 def test_every_corpus_file_parses(path: Path) -> None:
     lines = corpus_lines(path.name)
     parser = LogParser()
@@ -598,7 +599,7 @@ class _Everything:
         return True
 
 
-@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CORPUS_FILES)
 def test_the_plain_output_shortcut_agrees_with_the_full_classification(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
