@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stata_tools.dofile import decode_source
 from stata_tools.policy import Policy, check, refusal_message
-from stata_tools.roots import ROOTS_ENV, OutsideRoots, Roots
+from stata_tools.roots import OutsideRoots, Roots
 
 __all__ = ["CommandRefused", "check_run"]
 
@@ -53,7 +53,5 @@ def check_run(
         raise CommandRefused(refusal_message(violations))
     if outside and roots is not None:
         caller = name or "the code"
-        raise OutsideRoots(
-            f"{caller} calls do-file {outside[0]}, which is outside the allowed roots: "
-            f"{roots.describe()}. Move it inside one of them, or add its folder to {ROOTS_ENV}."
-        )
+        called = Path(outside[0])
+        raise OutsideRoots(f"{caller} calls do-file {called}, which {roots.outside(called.parent)}")

@@ -23,9 +23,11 @@ class OutsideRoots(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Roots:
-    """The allowed folders, resolved."""
+    """The allowed folders, resolved, and where each came from, so a refusal can say the fix."""
 
     paths: tuple[Path, ...]
+    defaulted: bool = False  # STATA_TOOLS_ROOTS unset: the folder the server was started in
+    announced: tuple[Path, ...] = ()  # the client's own roots, among `paths`
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Roots:
@@ -34,12 +36,13 @@ class Roots:
         raw = env.get(ROOTS_ENV, "")
         entries = [entry.strip() for entry in raw.split(os.pathsep) if entry.strip()]
         folders = [Path(os.path.expanduser(entry)) for entry in entries] or [cwd or Path.cwd()]
-        return cls(tuple(dict.fromkeys(_real(folder) for folder in folders)))
+        return cls(tuple(dict.fromkeys(_real(folder) for folder in folders)), not entries)
 
     def with_uris(self, uris: Iterable[str]) -> Roots:
         """These roots and the client's `file://` roots (other schemes name no folder here)."""
         extra = [_real(path) for uri in uris if (path := _file_path(uri)) is not None]
-        return Roots(tuple(dict.fromkeys([*self.paths, *extra])))
+        added = tuple(path for path in dict.fromkeys(extra) if path not in self.paths)
+        return Roots((*self.paths, *added), self.defaulted, (*self.announced, *added))
 
     def contains(self, path: Path) -> bool:
         return self._holds(_real(path))
@@ -50,16 +53,34 @@ class Roots:
         if self._holds(real):
             return real
         shown = str(path) if str(path) == str(real) else f"{path} (resolves to {real})"
-        raise OutsideRoots(
-            f"{what} {shown} is outside the allowed roots: {self.describe()}. Move it inside one "
-            f"of them, or add its folder to {ROOTS_ENV} (folders separated by '{os.pathsep}')."
+        raise OutsideRoots(f"{what} {shown} {self.outside(real.parent)}")
+
+    def outside(self, folder: Path) -> str:
+        """Why a path in `folder` is refused and the ways to allow it (every refusal says it)."""
+        return (
+            f"is outside the allowed roots: {self.describe()}. Move it inside one of them, or add "
+            f"its folder to {ROOTS_ENV} (folders separated by '{os.pathsep}') where the server is "
+            f"configured, e.g. `claude mcp add stata -e {ROOTS_ENV}={folder} -- …`; a client that "
+            "announces roots (Claude Code announces its project folder) adds those itself."
         )
 
     def _holds(self, real: Path) -> bool:
         return any(real.is_relative_to(root) for root in self.paths)
 
     def describe(self) -> str:
-        return ", ".join(str(root) for root in self.paths)
+        """The roots, each with where it came from."""
+        parts = []
+        for root in self.paths:
+            if root in self.announced:
+                parts.append(f"{root} (announced by the client)")
+            elif self.defaulted:
+                parts.append(
+                    f"{root} (the folder the server was started in: the default while "
+                    f"{ROOTS_ENV} is unset)"
+                )
+            else:
+                parts.append(f"{root} ({ROOTS_ENV})")
+        return ", ".join(parts)
 
 
 def _real(path: Path) -> Path:

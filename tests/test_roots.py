@@ -88,3 +88,25 @@ def test_client_roots_add_file_uris_only(layout: Path) -> None:
     assert Path("/tmp/with space").resolve() in roots.paths
     assert len(roots.paths) == 3
     assert roots.check(layout / "secret" / "key.do", "do-file").name == "key.do"
+
+
+def test_a_refusal_says_the_default_root_is_where_the_server_started(layout: Path) -> None:
+    project = (layout / "project").resolve()
+    roots = Roots.from_env({}, cwd=project)
+    with pytest.raises(OutsideRoots) as refused:
+        roots.check(layout / "secret" / "key.do", "do-file")
+    message = str(refused.value)
+    assert (
+        f"outside the allowed roots: {project} (the folder the server was started in: the "
+        f"default while {ROOTS_ENV} is unset)."
+    ) in message
+    secret = (layout / "secret").resolve()
+    assert f"`claude mcp add stata -e {ROOTS_ENV}={secret} -- …`" in message
+    assert "Claude Code announces its project folder" in message
+
+
+def test_each_root_says_where_it_came_from(layout: Path) -> None:
+    project, secret = (layout / "project").resolve(), (layout / "secret").resolve()
+    roots = Roots.from_env({ROOTS_ENV: str(project)}).with_uris([secret.as_uri(), project.as_uri()])
+    assert roots.paths == (project, secret)
+    assert roots.describe() == f"{project} ({ROOTS_ENV}), {secret} (announced by the client)"
