@@ -7,6 +7,7 @@ result = await Session().execute(RunRequest(do_file=Path("analysis.do")))
 
 from __future__ import annotations
 
+from stata_tools.about import __version__
 from stata_tools.events import (
     CommandStarted,
     ErrorRaised,
@@ -39,5 +40,6 @@ __all__ = [
     "Snapshot",
     "Started",
     "StataError",
+    "__version__",
     "render_text",
 ]

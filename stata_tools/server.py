@@ -23,6 +23,7 @@ from fastmcp.utilities.types import Image
 from mcp_types import InputRequiredResult, TextContent
 from pydantic import Field
 
+from stata_tools.about import HOMEPAGE, __version__
 from stata_tools.data_commands import (
     DataRequestError,
     describe_command,
@@ -86,7 +87,13 @@ async def session_lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
         print("stata-tools: session closed", file=sys.stderr, flush=True)
 
 
-mcp = FastMCP("stata-tools", instructions=INSTRUCTIONS, lifespan=session_lifespan)
+mcp = FastMCP(
+    "stata-tools",
+    instructions=INSTRUCTIONS,
+    version=__version__,
+    website_url=HOMEPAGE,
+    lifespan=session_lifespan,
+)
 
 PathArg = Annotated[
     str, Field(description="Path of the .do file (absolute, or relative to the working directory).")

@@ -596,7 +596,8 @@ def test_violation_message() -> None:
     assert found == Violation("shell", "shell", 3, "analysis.do", "cap shell ls -l")
     assert found.message() == (
         "`shell` on line 3 of analysis.do runs an operating-system command; refused by the "
-        "command policy. To allow it, set STATA_TOOLS_ALLOW=shell (see docs/security.md)."
+        "command policy. To allow it, set STATA_TOOLS_ALLOW=shell (see "
+        "https://github.com/stata-tools/stata-tools/blob/main/docs/security.md)."
     )
     (snippet,) = check("rm x", STRICT)
     assert snippet.file is None
@@ -617,8 +618,8 @@ def test_refusal_message_lists_the_first_few_and_counts_the_rest() -> None:
     assert lines[1] == "- `shell` on line 1 of x.do runs an operating-system command: shell a"
     assert lines[6] == "- … and 2 more."
     assert (
-        lines[7]
-        == "To allow them, set STATA_TOOLS_ALLOW=shell,erase,python,java (see docs/security.md)."
+        lines[7] == "To allow them, set STATA_TOOLS_ALLOW=shell,erase,python,java (see "
+        "https://github.com/stata-tools/stata-tools/blob/main/docs/security.md)."
     )
     assert refusal_message(found[:1]).startswith(
         "Nothing was run: the command policy refused a command."
