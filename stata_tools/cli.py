@@ -1,9 +1,16 @@
-"""`stata-tools serve | run FILE.do | doctor`: the command line over the same session and events."""
+"""`stata-tools serve | run FILE.do | doctor | config`: the command line over the same session.
+
+Exit codes of `run`: 0 when the run succeeded; Stata's return code when it is 1-255; 255 for a
+return code above 255 (Stata's own go up to 9999; the last line names it); 124 when the run
+timed out; 130 when Ctrl-C stopped it; 2 when the request was refused before Stata ran.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
 from collections import deque
 from collections.abc import Sequence
@@ -15,15 +22,20 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from stata_tools.doctor import diagnose
-from stata_tools.events import CommandStarted, Finished, Output, RunEvent
-from stata_tools.results import RunResult, render_text
+from stata_tools.about import __version__
+from stata_tools.events import CommandStarted, Finished, Output, Queued, RunEvent, Started
+from stata_tools.results import RunResult, RunStatus, render_summary_last
 from stata_tools.roots import ROOTS_ENV
 from stata_tools.settings import Settings, SettingsError
 from stata_tools.stata.discovery import StataNotFound
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
 
 TAIL_LINES = 8
+EXIT_REFUSED = 2
+EXIT_RC_ABOVE_255 = 255
+EXIT_TIMED_OUT = 124
+EXIT_INTERRUPTED = 130
+_CONFIG_PREFIXES = ("STATA_PATH", "STATA_EDITION", "STATA_TOOLS_")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -35,7 +47,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stata-tools", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="stata-tools", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"stata-tools {__version__}")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="run the MCP server (stdio by default)")
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
@@ -60,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=180.0, help="seconds to allow Stata to start (180)"
     )
     doctor.set_defaults(handler=_doctor)
+    config = commands.add_parser(
+        "config",
+        help="print the mcpServers JSON that starts this server with the current STATA_* settings",
+    )
+    config.add_argument("--name", default="stata", help="the server's name in the JSON (stata)")
+    config.set_defaults(handler=_config)
     parser.set_defaults(handler=_serve, transport="stdio", host="127.0.0.1", port=8000)
     return parser
 
@@ -69,7 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
     except SettingsError as error:
         print(f"stata-tools: {error}", file=sys.stderr)
-        return 2
+        return EXIT_REFUSED
     for root in settings.roots.paths if settings.roots else ():
         if root.parent == root:  # a launcher started us in /: the default root allows everything
             print(
@@ -88,60 +109,93 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def exit_code(result: RunResult) -> int:
+    """The process exit code for a finished run (the table in this module's docstring)."""
+    if result.status is RunStatus.TIMED_OUT:
+        return EXIT_TIMED_OUT
+    if result.status is RunStatus.CANCELLED:
+        return EXIT_INTERRUPTED
+    return result.rc if 0 <= result.rc <= 255 else EXIT_RC_ABOVE_255
+
+
 def _run(args: argparse.Namespace) -> int:
-    console = Console(file=sys.stderr)  # pystata swaps sys.stderr while Stata runs
+    console = Console(file=sys.stderr)  # stdout carries the result alone
     if (args.file is None) == (args.code is None):
         console.print("[red]give a do-file or --code, not both or neither[/red]", soft_wrap=True)
-        return 2
+        return EXIT_REFUSED
     request = RunRequest(
         code=args.code,
         do_file=Path(args.file) if args.file else None,
         working_dir=Path(args.working_dir) if args.working_dir else None,
         timeout_s=args.timeout,
     )
+    watch = _RunView(console)
     try:
         session = Session(Settings.from_env())
-        result = asyncio.run(_run_with_progress(session, request, console))
+        result = asyncio.run(watch.run(session, request))
     except (RunRequestError, StataNotFound, SettingsError) as error:
         console.print(f"[red]{escape(str(error))}[/red]", soft_wrap=True)
-        return 2
+        return EXIT_REFUSED
     except KeyboardInterrupt:
-        console.print("[yellow]stopped[/yellow]", soft_wrap=True)
-        return 130
-    print(render_text(result))
-    return result.rc if 0 <= result.rc < 256 else 255
+        where = f"; the log so far: {watch.log_path}" if watch.log_path else ""
+        console.print(f"[yellow]stopped by Ctrl-C{escape(where)}[/yellow]", soft_wrap=True)
+        return EXIT_INTERRUPTED
+    print(render_summary_last(result), flush=True)
+    return exit_code(result)
 
 
-async def _run_with_progress(session: Session, request: RunRequest, console: Console) -> RunResult:
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
-    task = progress.add_task("starting Stata", total=None)
-    tail: deque[str] = deque(maxlen=TAIL_LINES)
-    current = Text("")
+class _RunView:
+    """A progress bar, the current command and a tail of the log on stderr, gone once it ends."""
 
-    def on_event(event: RunEvent) -> None:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.log_path: str | None = None
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.task = self.progress.add_task("waiting for Stata", total=None)
+        self.current = Text("")
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+
+    async def run(self, session: Session, request: RunRequest) -> RunResult:
+        with Live(
+            self._view(), console=self.console, refresh_per_second=10, transient=True
+        ) as live:
+
+            def on_event(event: RunEvent) -> None:
+                self._update(event)
+                live.update(self._view())
+
+            return await session.execute(request, on_event)
+
+    def _view(self) -> Group:
+        return Group(self.progress, self.current, Text("\n".join(self.tail), style="dim"))
+
+    def _update(self, event: RunEvent) -> None:
         snapshot = event.snapshot
-        progress.update(task, completed=snapshot.progress, total=snapshot.total)
-        if isinstance(event, CommandStarted):
-            progress.update(task, description=f"{event.index}/{event.total}")
-            current.plain = f"» {event.command}"
+        self.progress.update(self.task, completed=snapshot.progress, total=snapshot.total or None)
+        if isinstance(event, Queued):
+            self.progress.update(self.task, description=f"queued: {event.position} ahead")
+        elif isinstance(event, Started):
+            self.log_path = event.log_path
+            self.progress.update(self.task, description="running")
+        elif isinstance(event, CommandStarted):
+            self.progress.update(self.task, description=f"{event.index}/{event.total}")
+            self.current.plain = f"» {event.command}"
         elif isinstance(event, Output):
-            tail.extend(line for line in event.lines if line.strip())
+            self.tail.extend(line for line in event.lines if line.strip())
         elif isinstance(event, Finished):
-            progress.update(task, description=event.result.status.value)
-        live.update(Group(progress, current, Text("\n".join(tail), style="dim")))
-
-    with Live(Group(progress), console=console, refresh_per_second=10, transient=True) as live:
-        return await session.execute(request, on_event)
+            self.progress.update(self.task, description=event.result.status.value)
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    console = Console(file=sys.stderr)
+    from stata_tools.doctor import diagnose
+
+    console = Console()  # the report is what the user asked for: stdout
     marks = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]![/yellow]"}
     failed = False
     for check in diagnose(timeout_s=args.timeout):
@@ -150,6 +204,19 @@ def _doctor(args: argparse.Namespace) -> int:
         console.print(f"{marks[check.ok]} {escape(check.label)}: {detail}", soft_wrap=True)
     console.print("[red]problems found[/red]" if failed else "[green]all good[/green]")
     return 1 if failed else 0
+
+
+def client_config(name: str, env: dict[str, str], cwd: Path) -> dict[str, object]:
+    """The `mcpServers` entry that starts this installation's server with these settings."""
+    settings = {k: v for k, v in sorted(env.items()) if k.startswith(_CONFIG_PREFIXES)}
+    settings.setdefault(ROOTS_ENV, str(cwd.resolve()))  # a client may start us in /
+    server = {"command": sys.executable, "args": ["-m", "stata_tools", "serve"], "env": settings}
+    return {"mcpServers": {name: server}}
+
+
+def _config(args: argparse.Namespace) -> int:
+    print(json.dumps(client_config(args.name, dict(os.environ), Path.cwd()), indent=2))
+    return 0
 
 
 if __name__ == "__main__":

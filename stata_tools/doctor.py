@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stata_tools.roots import ROOTS_ENV
 from stata_tools.settings import Settings, SettingsError
 from stata_tools.stata.discovery import StataNotFound, find_installation
 
@@ -108,6 +109,10 @@ def _foreign_pystata(root: Path) -> str | None:
 def _safety(settings: Settings, env: Mapping[str, str]) -> Iterator[Check]:
     roots, policy = settings.roots, settings.policy
     yield Check("allowed roots", True, roots.describe() if roots else "any path")
+    for root in roots.paths if roots else ():
+        if not root.is_dir():
+            what = "is not a folder" if root.exists() else "does not exist"
+            yield Check("allowed root", False, f"{root} {what}: fix {ROOTS_ENV}")
     yield Check("command policy", True, policy.describe() if policy else "off")
     if env.get("STATA_TOOLS_TOKEN"):
         yield Check("HTTP token", True, "STATA_TOOLS_TOKEN is set (HTTP clients must send it)")

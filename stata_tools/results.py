@@ -196,23 +196,35 @@ def headline(result: RunResult) -> str:
 
 def render_text(result: RunResult) -> str:
     """The whole result as plain text, in the order a reader needs it."""
-    blocks = [headline(result)]
+    return "\n".join([headline(result), *_details(result), _output_block(result)])
+
+
+def render_summary_last(result: RunResult) -> str:
+    """For a terminal: the output first and the status line last, where the eye lands."""
+    return "\n".join([_output_block(result), *_details(result), headline(result)])
+
+
+def _details(result: RunResult) -> list[str]:
+    blocks = []
     if result.error is not None:
-        blocks.append(_error_block(result.error))
+        stopped = result.status in (RunStatus.CANCELLED, RunStatus.TIMED_OUT)
+        blocks.append(_stop_block(result.error) if stopped else _error_block(result.error))
     blocks.extend(f"Note: {note}" for note in result.notes)
     blocks.extend(_graph_line(graph) for graph in result.graphs)
+    return blocks
+
+
+def _output_block(result: RunResult) -> str:
     output = result.output
     if output.total_lines == 0:
-        blocks.append("(no output)")
-    else:
-        label = (
-            f"--- output ({output.total_lines:,} lines) ---"
-            if output.complete
-            else f"--- output: {output.total_lines:,} lines, {output.omitted_lines:,} omitted; "
-            f"the full log is at {result.log_path} ---"
-        )
-        blocks.append(f"{label}\n{_trimmed(output.text)}")
-    return "\n".join(blocks)
+        return "(no output)"
+    label = (
+        f"--- output ({output.total_lines:,} lines) ---"
+        if output.complete
+        else f"--- output: {output.total_lines:,} lines, {output.omitted_lines:,} omitted; "
+        f"the full log is at {result.log_path} ---"
+    )
+    return f"{label}\n{_trimmed(output.text)}"
 
 
 def _graph_line(graph: GraphFile) -> str:
@@ -243,6 +255,15 @@ def _trimmed(text: str) -> str:
     while lines and lines[-1].strip() in ("", ".", "end of do-file"):
         lines.pop()
     return "\n".join(lines)
+
+
+def _stop_block(error: StataError) -> str:
+    """A run we stopped: r(1) is Stata's answer to the break, not a fault in the code."""
+    where = ""
+    if error.command:
+        at = f"line {error.line} of {error.source}" if error.line and error.source else "command"
+        where = f" at {at}: {error.command}"
+    return f"Stopped{where} (r(1) is Stata's answer to the break, not an error in the code)"
 
 
 def _error_block(error: StataError) -> str:

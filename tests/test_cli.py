@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,27 +31,75 @@ def env(fake_stata_dir: Path, tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "STATA_PATH": str(fake_stata_dir), "STATA_TOOLS_RUN_DIR": str(tmp_path)}
 
 
-def test_run_prints_the_result_and_exits_with_stata_rc(env: dict[str, str], tmp_path: Path) -> None:
+def test_run_prints_output_then_the_summary_last_and_exits_with_stata_rc(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     do_file = tmp_path / "fails.do"
     do_file.write_text('display "fine"\ndisplay nosuchvar\n')
     done = cli("run", str(do_file), env=env)
     assert done.returncode == 111
-    assert done.stdout.splitlines()[0].startswith("Stata error · rc 111 · ")
-    assert "Failing line 2 of fails.do: display nosuchvar" in done.stdout
+    lines = done.stdout.splitlines()
+    assert lines[0] == "--- output (10 lines) ---"
+    assert lines[-1].startswith("Stata error · rc 111 · ")
+    assert lines.count("fine") == 1  # the output once: no live tail left behind on stdout
+    assert lines.index("fine") < lines.index("  Failing line 2 of fails.do: display nosuchvar")
+    assert done.stdout.count("Stata error · rc 111") == 1
 
 
-def test_return_codes_beyond_255_exit_255(env: dict[str, str], tmp_path: Path) -> None:
+def test_return_codes_beyond_255_exit_255_and_the_last_line_names_them(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     do_file = tmp_path / "missing_child.do"
     do_file.write_text("do nosuchfile\n")
     done = cli("run", str(do_file), env=env)
     assert done.returncode == 255
-    assert done.stdout.splitlines()[0].startswith("Stata error · rc 601 · ")
+    assert done.stdout.splitlines()[-1].startswith("Stata error · rc 601 · ")
+
+
+def test_a_timeout_exits_124_and_says_it_timed_out(env: dict[str, str]) -> None:
+    done = cli("run", "--code", "sleep 20000", "--timeout", "1", env=env)
+    assert done.returncode == 124
+    lines = done.stdout.splitlines()
+    assert lines[-1].startswith("Stata timed out · rc 1 · ")
+    assert (
+        "Note: timed out after 1.0s; Stata was sent a break and the session keeps its data" in lines
+    )
+    assert (
+        "Stopped at line 1 of code: sleep 20000 (r(1) is Stata's answer to the break, not an "
+        "error in the code)"
+    ) in lines
+    assert not any(line.startswith("Error r(1)") for line in lines)
+
+
+def test_version_is_the_package_version() -> None:
+    from stata_tools.about import __version__
+
+    done = cli("--version")
+    assert done.returncode == 0
+    assert done.stdout == f"stata-tools {__version__}\n"
+
+
+def test_config_prints_a_client_entry_that_starts_this_server(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    settings = {k: v for k, v in env.items() if not k.startswith("STATA_TOOLS_ROOTS")}
+    done = cli("config", "--name", "st", env={**settings, "STATA_EDITION": "se"}, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    server = json.loads(done.stdout)["mcpServers"]["st"]
+    assert server["command"] == sys.executable
+    assert server["args"] == ["-m", "stata_tools", "serve"]
+    assert server["env"]["STATA_PATH"] == env["STATA_PATH"]
+    assert server["env"]["STATA_EDITION"] == "se"
+    assert server["env"]["STATA_TOOLS_ROOTS"] == str(tmp_path.resolve())
+    assert not any(key.startswith(("PATH", "HOME")) for key in server["env"])
 
 
 def test_run_code_succeeds_with_exit_zero(env: dict[str, str]) -> None:
     done = cli("run", "--code", "display 6*7", env=env)
     assert done.returncode == 0
-    assert done.stdout.rstrip().endswith(". display 6*7\n42")
+    lines = done.stdout.splitlines()
+    assert lines[1:3] == [". display 6*7", "42"]
+    assert lines[-1].startswith("Stata ok · rc 0 · ")
 
 
 def test_run_refuses_bad_input_with_exit_2(env: dict[str, str], tmp_path: Path) -> None:
@@ -61,18 +112,25 @@ def test_run_refuses_bad_input_with_exit_2(env: dict[str, str], tmp_path: Path) 
 
 def test_doctor_finds_and_starts_stata(env: dict[str, str]) -> None:
     done = cli("doctor", env=env)
-    assert done.returncode == 0, done.stderr
-    assert f"✓ Stata: MP at {env['STATA_PATH']} (found by STATA_PATH)" in done.stderr
-    assert "✓ Stata starts through pystata: Stata 18 MP ran a command" in done.stderr
-    assert done.stderr.rstrip().endswith("all good")
-    assert done.stdout == ""
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"✓ Stata: MP at {env['STATA_PATH']} (found by STATA_PATH)" in done.stdout
+    assert "✓ Stata starts through pystata: Stata 18 MP ran a command" in done.stdout
+    assert done.stdout.rstrip().endswith("all good")
 
 
 def test_doctor_explains_a_wrong_stata_path(env: dict[str, str], tmp_path: Path) -> None:
     done = cli("doctor", env={**env, "STATA_PATH": str(tmp_path / "nostata")})
     assert done.returncode == 1
-    assert "STATA_PATH" in done.stderr
-    assert "does not exist" in done.stderr
+    assert "STATA_PATH" in done.stdout
+    assert "does not exist" in done.stdout
+
+
+def test_doctor_flags_a_root_that_does_not_exist(env: dict[str, str], tmp_path: Path) -> None:
+    missing = tmp_path / "no such project"
+    roots = os.pathsep.join([str(tmp_path), str(missing)])
+    done = cli("doctor", "--timeout", "60", env={**env, "STATA_TOOLS_ROOTS": roots})
+    assert done.returncode == 1
+    assert f"✗ allowed root: {missing} does not exist: fix STATA_TOOLS_ROOTS" in done.stdout
 
 
 def test_serve_refuses_a_bad_setting_with_a_clear_message(env: dict[str, str]) -> None:
@@ -94,3 +152,24 @@ def test_serve_warns_when_the_only_root_is_the_filesystem_root(env: dict[str, st
     assert done.returncode == 0, done.stderr
     assert "warning: / is an allowed root, so every path is" in done.stderr
     assert done.stdout == ""
+
+
+def test_ctrl_c_stops_the_run_and_prints_the_log_path(env: dict[str, str], tmp_path: Path) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "stata_tools", "run", "--code", "sleep 20000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob("*/run.log")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (log,) = tmp_path.glob("*/run.log")
+    time.sleep(0.3)  # let Stata reach the sleep
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 130
+    assert f"stopped by Ctrl-C; the log so far: {log}" in err
+    assert out == ""

@@ -44,7 +44,10 @@ def test_a_healthy_setup_passes_every_check(fake_stata_dir: Path) -> None:
     assert checks["Stata"].detail == f"MP at {fake_stata_dir} (found by STATA_PATH)"
     assert checks["Stata starts through pystata"].detail == "Stata 18 MP ran a command"
     assert checks["stdout carries only JSON-RPC"].ok is True
-    assert checks["allowed roots"].detail == str(Path.cwd().resolve())
+    assert checks["allowed roots"].detail == (
+        f"{Path.cwd().resolve()} (the folder the server was started in: the default while "
+        "STATA_TOOLS_ROOTS is unset)"
+    )
     assert checks["command policy"].detail.startswith("refusing shell, erase")
 
 
@@ -77,9 +80,9 @@ def test_missing_stata_fails_and_lists_where_it_looked(
     with pytest.raises(SystemExit) as exited:
         main(["doctor"])
     assert exited.value.code == 1
-    err = capsys.readouterr().err
-    assert "✗ Stata:" in err and str(tmp_path / "nowhere") in err
-    assert "problems found" in err
+    out = capsys.readouterr().out
+    assert "✗ Stata:" in out and str(tmp_path / "nowhere") in out
+    assert "problems found" in out
 
 
 @pytest.mark.parametrize(
