@@ -14,15 +14,17 @@ from typing import Any
 import pytest
 from ports import free_port, start_http_server
 
+from stata_tools.about import __version__
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 class StdioPeer:
     """A minimal MCP client that keeps every byte the server writes to stdout."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], command: list[str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(REPO / "server.py")],
+            command or [sys.executable, str(REPO / "server.py")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -64,7 +66,7 @@ class StdioPeer:
         self.messages.append(message)
         return message
 
-    def initialize(self, capabilities: dict[str, Any] | None = None) -> None:
+    def initialize(self, capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
         reply = self.request(
             "initialize",
             {
@@ -75,6 +77,7 @@ class StdioPeer:
         )
         assert "result" in reply, reply
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return reply["result"]
 
 
 @pytest.fixture
@@ -114,6 +117,46 @@ def test_stdout_carries_only_json_rpc_while_stata_prints(peer: StdioPeer, tmp_pa
     assert peer.proc.wait(10) == 0
     diverted = peer.proc.stderr.read()  # type: ignore[union-attr]
     assert b"to stdout and fd 1" in diverted  # the fake wrote to fd 1; it went to stderr
+
+
+SCRIPTS = Path(sys.executable).parent  # the environment running the tests: make's .venv
+LAUNCHERS = {
+    "make run": ["make", "run"],
+    "stata-tools serve": [str(SCRIPTS / "stata-tools"), "serve"],
+    "fastmcp run server.py": [str(SCRIPTS / "fastmcp"), "run", str(REPO / "server.py")],
+    "python -m stata_tools": [sys.executable, "-m", "stata_tools"],
+}
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_every_documented_launcher_writes_only_json_rpc_to_stdout(
+    launcher: str, fake_stata_dir: Path, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "STATA_PATH": str(fake_stata_dir),
+        "STATA_TOOLS_RUN_DIR": str(tmp_path / "runs"),
+        "FAKE_STATA_RAW_FD1": "1",
+    }
+    peer = StdioPeer(env, LAUNCHERS[launcher])
+    try:
+        info = peer.initialize()["serverInfo"]
+        assert (info["name"], info["version"]) == ("stata-tools", __version__)
+        reply = peer.request(
+            "tools/call", {"name": "run_code", "arguments": {"code": 'display "via fd 1"'}}
+        )
+        assert reply["result"]["content"][0]["text"].startswith("Stata ok · rc 0")
+        peer.proc.stdin.close()  # type: ignore[union-attr]
+        assert peer.proc.wait(20) == 0
+        rest = peer.proc.stdout.read()  # type: ignore[union-attr]
+    finally:
+        if peer.proc.poll() is None:
+            peer.proc.kill()
+            peer.proc.wait(5)
+    raw = bytes(peer.raw) + rest
+    assert raw.endswith(b"\n")
+    for line in raw.split(b"\n")[:-1]:  # every byte: make's echo or Stata's fd 1 would show
+        assert json.loads(line)["jsonrpc"] == "2.0", line
 
 
 def test_a_handshake_era_client_is_asked_for_its_roots_when_a_path_is_outside(
