@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from ports import free_port, start_http_server
+from sdk_client import call
 
 from stata_tools.dofile import split_commands
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 pytestmark = pytest.mark.e2e
 
 THIRTY_SECONDS = """\
@@ -32,38 +27,6 @@ forvalues i = 1/2 {
 sleep 8000
 display "last"
 """
-
-
-@pytest.fixture(scope="module")
-def node_client() -> Path:
-    node = shutil.which("node")
-    npm = shutil.which("npm")
-    assert node and npm, "make e2e needs Node.js and npm on PATH"
-    if not (HERE / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True)
-    return HERE / "ts_client.mjs"
-
-
-STDIO_SERVER = ("--", sys.executable, str(REPO / "server.py"))
-
-
-def call(
-    node_client: Path,
-    tool: str,
-    arguments: dict,
-    timeout_ms: int,
-    env: dict,
-    server: tuple[str, ...] = STDIO_SERVER,
-) -> dict:
-    done = subprocess.run(
-        ["node", str(node_client), tool, json.dumps(arguments), str(timeout_ms), *server],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_a_30s_do_file_finishes_under_a_5s_timeout_reset_by_progress(

@@ -40,5 +40,6 @@ try {
 } catch (error) {
   outcome = { ok: false, error: String(error) };
 }
+const server = client.getServerVersion();
 await client.close();
-console.log(JSON.stringify({ wall_s: (Date.now() - started) / 1000, ...outcome, progress }));
+console.log(JSON.stringify({ wall_s: (Date.now() - started) / 1000, ...outcome, progress, server }));
