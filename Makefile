@@ -48,5 +48,12 @@ fuzz: $(DEV_STAMP)  ## lexer, log parser and command policy on mutated inputs (F
 dist: $(DEV_STAMP)  ## the wheel and sdist in dist/
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 
+mcpb:  ## the Claude Desktop extension, dist/stata-tools.mcpb (needs Node.js; the host brings uv)
+	rm -rf build/mcpb && mkdir -p build/mcpb dist
+	cp packaging/mcpb/manifest.json pyproject.toml README.md LICENSE build/mcpb/
+	git ls-files stata_tools | tar -cf - -T - | tar -xf - -C build/mcpb
+	npm_config_yes=true npx --package=@anthropic-ai/mcpb@2 -- mcpb validate build/mcpb/manifest.json
+	npm_config_yes=true npx --package=@anthropic-ai/mcpb@2 -- mcpb pack build/mcpb dist/stata-tools.mcpb
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis dist
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis dist build

@@ -1,4 +1,4 @@
-"""`python -m benchmarks [latency|big|overhead ...]`: print figures for each benchmark."""
+"""`python -m benchmarks [cold|latency|overhead|big ...]`: print figures for each benchmark."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ import sys
 
 import anyio
 
-from benchmarks import big_log, latency, overhead
+from benchmarks import big_log, cold_start, latency, overhead
 
-BENCHES = {"latency": latency.main, "overhead": overhead.main, "big": big_log.main}
+BENCHES = {
+    "cold": cold_start.main,
+    "latency": latency.main,
+    "overhead": overhead.main,
+    "big": big_log.main,
+}
 
 
 async def main(names: list[str]) -> None:

@@ -15,12 +15,10 @@ import sys
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console, Group
-from rich.live import Live
+from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
 from stata_tools.about import __version__
 from stata_tools.events import CommandStarted, Finished, Output, Queued, RunEvent, Started
@@ -29,6 +27,9 @@ from stata_tools.roots import ROOTS_ENV
 from stata_tools.settings import Settings, SettingsError
 from stata_tools.stata.discovery import StataNotFound
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 TAIL_LINES = 8
 EXIT_REFUSED = 2
@@ -148,6 +149,15 @@ class _RunView:
     """A progress bar, the current command and a tail of the log on stderr, gone once it ends."""
 
     def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        from rich.text import Text
+
         self.console = console
         self.log_path: str | None = None
         self.progress = Progress(
@@ -162,6 +172,8 @@ class _RunView:
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
 
     async def run(self, session: Session, request: RunRequest) -> RunResult:
+        from rich.live import Live
+
         with Live(
             self._view(), console=self.console, refresh_per_second=10, transient=True
         ) as live:
@@ -172,7 +184,10 @@ class _RunView:
 
             return await session.execute(request, on_event)
 
-    def _view(self) -> Group:
+    def _view(self) -> RenderableType:
+        from rich.console import Group
+        from rich.text import Text
+
         return Group(self.progress, self.current, Text("\n".join(self.tail), style="dim"))
 
     def _update(self, event: RunEvent) -> None:

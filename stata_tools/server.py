@@ -18,6 +18,7 @@ import anyio
 from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ResourceError, ToolError
 from fastmcp.server.lifespan import lifespan
+from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools import ToolResult
 from fastmcp.utilities.types import Image
 from mcp_types import InputRequiredResult, TextContent
@@ -41,6 +42,7 @@ from stata_tools.runs import UnknownRun
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
 from stata_tools.stata.engine import Engine, return_code, stata_quote
+from stata_tools.stata.prestart import Prestart
 from stata_tools.stata.session import (
     PathOutsideRoots,
     RunRequest,
@@ -65,6 +67,7 @@ duration and where the full log is; errors are explained and point at the failin
 
 T = TypeVar("T")
 _session: Session | None = None
+_prestart: Prestart | None = None
 
 
 def get_session() -> Session:
@@ -75,6 +78,28 @@ def get_session() -> Session:
         engine = Engine(functools.partial(locate_stata, settings), stdout_fallback=sys.stderr)
         _session = Session(settings, engine)
     return _session
+
+
+def get_prestart() -> Prestart:
+    """The background start of the process-wide session's Stata (begun only when enabled)."""
+    global _prestart
+    if _prestart is None:
+        engine = get_session().engine
+        assert engine is not None
+        _prestart = Prestart(engine.start)
+    return _prestart
+
+
+class PrestartMiddleware(Middleware):
+    """With STATA_TOOLS_PRESTART, the first request (the handshake, or a stateless client's first
+    call) starts Stata in the background: after the transport owns stdout, never before."""
+
+    async def on_request(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        if get_session().settings.prestart:
+            get_prestart().begin()
+        return await call_next(context)
 
 
 @lifespan
@@ -93,6 +118,7 @@ mcp = FastMCP(
     version=__version__,
     website_url=HOMEPAGE,
     lifespan=session_lifespan,
+    middleware=[PrestartMiddleware()],
 )
 
 PathArg = Annotated[
@@ -150,7 +176,10 @@ async def session_status() -> ToolResult:
     status = session.status()
     info = status.info
     lines = []
-    if info is None:
+    starting = get_prestart().describe() if status.info is None else None
+    if starting is not None:
+        lines.append(starting)
+    elif info is None:
         lines.append("Stata: not started yet (it starts at the first run).")
         try:
             installation = session.locate()

@@ -30,6 +30,7 @@ class Settings:
     break_grace_s: float = 10.0
     max_runs_kept: int = 200
     max_graphs: int = 4
+    prestart: bool = False  # start Stata right after the MCP handshake, not at the first run
     roots: Roots | None = None  # None: any path (library use); from_env: the working directory
     policy: Policy | None = None  # None: no command checks (library use); from_env: the default
 
@@ -52,6 +53,7 @@ class Settings:
             break_grace_s=_number(env, "BREAK_GRACE_S", defaults.break_grace_s, minimum=0.1),
             max_runs_kept=int(_number(env, "MAX_RUNS_KEPT", defaults.max_runs_kept, minimum=1)),
             max_graphs=int(_number(env, "MAX_GRAPHS", defaults.max_graphs, minimum=0)),
+            prestart=_flag(env, "PRESTART"),
             roots=Roots.from_env(env),
             policy=_policy(env),
         )
@@ -75,6 +77,15 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     if value < minimum:
         raise SettingsError(f"{PREFIX}{name}={raw!r} is below the minimum of {minimum:g}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(PREFIX + name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{PREFIX}{name}={raw!r} is not on or off: use 1/0, true/false, yes/no")
 
 
 def _optional_number(env: Mapping[str, str], name: str) -> float | None:

@@ -3,6 +3,7 @@ clone of this repository's committed HEAD, then driven over stdio by the TypeScr
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -75,3 +76,19 @@ def test_uvx_from_git(
     assert version.returncode == 0, version.stderr[-2000:]
     assert version.stdout == f"stata-tools {__version__}\n"
     served(node_client, [*command, "serve"], env, tmp_path)
+
+
+def test_the_claude_desktop_bundle_serves_as_the_host_runs_it(
+    node_client: Path, fake_stata_dir: Path, tmp_path: Path
+) -> None:
+    subprocess.run(["make", "mcpb"], cwd=REPO, check=True, capture_output=True)
+    unpacked = tmp_path / "extension"
+    shutil.unpack_archive(REPO / "dist" / "stata-tools.mcpb", unpacked, format="zip")
+    manifest = json.loads((unpacked / "manifest.json").read_text())
+    config = manifest["server"]["mcp_config"]
+    uv = shutil.which("uv", path=str(SCRIPTS))
+    assert config["command"] == "uv" and uv
+    args = [arg.replace("${__dirname}", str(unpacked)) for arg in config["args"]]
+    env = isolated(tmp_path, fake_stata_dir)
+    env.update(UV_CACHE_DIR=str(tmp_path / "uv-cache"), UV_PYTHON=sys.executable)
+    served(node_client, [uv, *args], env, tmp_path)
