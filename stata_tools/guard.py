@@ -35,6 +35,7 @@ class CalledDoFile:
     encoding: str | None
     tried: tuple[Path, ...]  # the candidates inside the roots, in the order Stata would look
     outside: tuple[Path, ...]  # the candidates that lie outside the roots
+    unreadable: tuple[str, ...] = ()  # why candidates that exist could not be read
 
 
 def read_called(written: str, folders: Sequence[Path], roots: Roots | None) -> CalledDoFile:
@@ -43,14 +44,18 @@ def read_called(written: str, folders: Sequence[Path], roots: Roots | None) -> C
     candidates = [path] if path.is_absolute() else [folder / path for folder in folders]
     allowed = tuple(c for c in candidates if roots is None or roots.contains(c))
     outside = tuple(c for c in candidates if c not in allowed)
+    unreadable: list[str] = []
     for candidate in allowed:
         try:
             data = read_regular_file(candidate, MAX_CALLED_BYTES)
-        except OSError:
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            unreadable.append(f"{candidate}: {error.strerror}" if error.strerror else str(error))
             continue
         text, encoding = decode_source(data)
-        return CalledDoFile(written, candidate, text, encoding, allowed, outside)
-    return CalledDoFile(written, None, None, None, allowed, outside)
+        return CalledDoFile(written, candidate, text, encoding, allowed, outside, tuple(unreadable))
+    return CalledDoFile(written, None, None, None, allowed, outside, tuple(unreadable))
 
 
 def check_run(
