@@ -3,10 +3,12 @@
 from stata_tools import Session, RunRequest
 
 result = await Session().execute(RunRequest(do_file=Path("analysis.do")))
+print(render_check(check_do_file("analysis.do")))  # before running: no Stata needed
 """
 
 from __future__ import annotations
 
+from stata_tools.check import CheckError, CheckReport, check_do_file, render_check
 from stata_tools.events import (
     CommandStarted,
     ErrorRaised,
@@ -23,6 +25,8 @@ from stata_tools.settings import Settings
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
 
 __all__ = [
+    "CheckError",
+    "CheckReport",
     "CommandStarted",
     "ErrorRaised",
     "Finished",
@@ -39,5 +43,7 @@ __all__ = [
     "Snapshot",
     "Started",
     "StataError",
+    "check_do_file",
+    "render_check",
     "render_text",
 ]

@@ -1,4 +1,5 @@
-"""`stata-tools serve | run FILE.do | doctor`: the command line over the same session and events."""
+"""`stata-tools serve | run FILE.do | check FILE.do | doctor`: the command line over the same
+session and events."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from stata_tools.check import CheckError, check_do_file, render_check
 from stata_tools.doctor import diagnose
 from stata_tools.events import CommandStarted, Finished, Output, RunEvent
 from stata_tools.results import RunResult, render_text
-from stata_tools.roots import ROOTS_ENV
+from stata_tools.roots import ROOTS_ENV, OutsideRoots
 from stata_tools.settings import Settings, SettingsError
 from stata_tools.stata.discovery import StataNotFound
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
@@ -53,6 +55,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--working-dir", help="directory to cd into first")
     run.add_argument("--timeout", type=float, help="stop the run after this many seconds")
     run.set_defaults(handler=_run)
+    check = commands.add_parser(
+        "check",
+        help="check a do-file without Stata (exit 0: clean, 1: problems the run would hit, 2: "
+        "bad usage)",
+    )
+    check.add_argument("file", help="the .do file")
+    check.add_argument("--working-dir", help="where relative paths start, as for run")
+    check.add_argument(
+        "--from-command", type=int, default=1, help="list commands one by one from this one"
+    )
+    check.set_defaults(handler=_check)
     doctor = commands.add_parser(
         "doctor", help="check Stata, pystata, the stdout guard, roots and policy (exit 1: problems)"
     )
@@ -138,6 +151,16 @@ async def _run_with_progress(session: Session, request: RunRequest, console: Con
 
     with Live(Group(progress), console=console, refresh_per_second=10, transient=True) as live:
         return await session.execute(request, on_event)
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        report = check_do_file(args.file, args.working_dir, settings=Settings.from_env())
+    except (CheckError, OutsideRoots, SettingsError) as error:
+        print(f"stata-tools check: {error}", file=sys.stderr)
+        return 2
+    print(render_check(report, from_command=args.from_command))
+    return 0 if report.ok else 1
 
 
 def _doctor(args: argparse.Namespace) -> int:
