@@ -383,7 +383,7 @@ def _read(path: Path) -> tuple[str, str, bool]:
 
 _SYNTAX_FIXES = {
     "stray-brace": "remove it, or add the `{` it was meant to close",
-    "unclosed-brace": "add the `}` that closes it (a `{` ends the line that opens a block)",
+    "unclosed-brace": "add the `}` that closes this block",
     "unclosed-end": "add `end` on a line of its own where the block stops",
     "unclosed-comment": "add `*/` where the comment should stop",
     "unclosed-string": 'close it on its line (`"…"` or `` `"…"\' ``), or remove the stray quote',
