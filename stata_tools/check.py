@@ -231,19 +231,30 @@ def check_source(
     empty: bool | None = None,
 ) -> CheckReport:
     """The report for a do-file's text; `load(written)` finds the do-files it calls."""
-    walk = _Walk(load)
+    cache: dict[str, CalledDoFile] = {}
+
+    def cached(written: str) -> CalledDoFile:  # the walk and the policy read each file once
+        if written not in cache:
+            cache[written] = load(written)
+        return cache[written]
+
+    walk = _Walk(cached)
     top = walk.file(text, name, path, encoding, depth=0, ancestors=(path.resolve(),))
     if empty is None:
         empty = not text.strip()
     top = dataclasses.replace(top, empty=empty)
-    refusals = tuple(check(text, policy, name=name, load=lambda w: load(w).text)) if policy else ()
+    refusals: tuple[Violation, ...] = ()
+    if policy is not None:
+        refusals = tuple(check(text, policy, name=name, load=lambda w: cached(w).text))
     problems, notes = _findings(top, refusals)
     return CheckReport(
         file=top,
         refusals=refusals,
         problems=tuple(problems),
         notes=tuple(notes),
-        policy=policy.describe() if policy else "not checked (no command policy in these settings)",
+        policy="not checked (no command policy in these settings)"
+        if policy is None
+        else policy.describe(),
         roots=roots.paths if roots is not None else None,
         folders=tuple(folders),
     )
@@ -381,6 +392,7 @@ def _read(path: Path) -> tuple[str, str, bool]:
 
 # --- what the findings mean -----------------------------------------------------------------------
 
+_UNSAFE_PATH_CHARS = ("`", "$", "\n", "\r")  # as the run refuses them in a do-file's path
 _SYNTAX_FIXES = {
     "stray-brace": "remove it, or add the `{` it was meant to close",
     "unclosed-brace": "add the `}` that closes this block",
@@ -412,6 +424,17 @@ def _findings(top: FileCheck, refusals: Sequence[Violation]) -> tuple[list[Findi
                 None,
                 "the file holds only comments or blank lines: there is nothing to run",
                 "check that this is the do-file you meant",
+            )
+        )
+    if any(char in str(top.path) for char in _UNSAFE_PATH_CHARS):
+        problems.append(
+            Finding(
+                "unsafe-path",
+                top.name,
+                None,
+                f"{top.path} holds a character Stata would expand as a macro (` or $) or a line "
+                "break, so the run refuses it",
+                "rename the file or folder",
             )
         )
     stack = [top]

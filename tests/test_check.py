@@ -13,9 +13,11 @@ from stata_tools.check import (
     CheckReport,
     ChildStatus,
     check_do_file,
+    check_source,
     render_check,
 )
 from stata_tools.dofile import decode_source, split_commands
+from stata_tools.guard import CalledDoFile
 from stata_tools.policy import Policy
 from stata_tools.roots import OutsideRoots, Roots
 from stata_tools.settings import Settings
@@ -96,6 +98,25 @@ def test_a_big_do_file_lists_a_window_and_ranges(project: Path) -> None:
 
 
 # --- called do-files ------------------------------------------------------------------------------
+
+
+def test_check_source_needs_no_disk_only_a_loader() -> None:
+    files = {"child.do": "display 1\nrmdir old\n"}
+    asked: list[str] = []
+
+    def load(written: str) -> CalledDoFile:
+        asked.append(written)
+        path = Path("/virtual") / written
+        text = files.get(written)
+        return CalledDoFile(written, path if text else None, text, "utf-8", (path,), ())
+
+    report = check_source(
+        "do child\ndo other\n", "main.do", Path("/virtual/main.do"), policy=Policy(),
+        roots=None, load=load,
+    )  # fmt: skip
+    assert kinds(report) == [("missing", "main.do", 2), ("refused", "child.do", 2)]
+    assert report.file.children[0].file is not None
+    assert asked == ["child.do", "other.do", "other"]  # each once: the policy reuses the walk's
 
 
 def test_called_do_files_are_resolved_and_checked_recursively(project: Path) -> None:
@@ -298,6 +319,18 @@ def test_a_file_outside_the_roots_is_refused_before_it_is_read(project: Path) ->
     secret.write_text("display 1\n")
     with pytest.raises(OutsideRoots, match=r"do-file .*secret\.do\)? is outside the allowed roots"):
         checked(project, "../secret.do")
+    (project / "main.do").write_text("display 1\n")
+    with pytest.raises(OutsideRoots, match=r"working directory .* is outside the allowed roots"):
+        checked(project, "main.do", working_dir=project.parent)
+
+
+def test_a_path_stata_would_expand_is_a_problem(tmp_path: Path) -> None:
+    folder = tmp_path / "cost$s"
+    folder.mkdir()
+    (folder / "main.do").write_text("display 1\n")
+    report = checked(folder)
+    assert kinds(report) == [("unsafe-path", "main.do", None)]
+    assert "(` or $)" in report.problems[0].message
 
 
 def test_non_utf8_is_read_as_cp1252_with_a_note(project: Path) -> None:
