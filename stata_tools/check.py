@@ -7,7 +7,6 @@ run would; `render_check` writes the report as plain text a model reads well.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -203,7 +202,7 @@ def check_do_file(
     if roots is not None:
         roots.check(target, "do-file")
     target = target.resolve()
-    text, encoding, empty = _read(target)
+    text, encoding = _read(target)
     folders = (folder or base, target.parent)
     return check_source(
         text,
@@ -214,7 +213,6 @@ def check_do_file(
         load=lambda written: read_called(written, folders, roots),
         folders=folders,
         encoding=encoding,
-        empty=empty,
     )
 
 
@@ -228,7 +226,6 @@ def check_source(
     load: Loader,
     folders: Sequence[Path] = (),
     encoding: str = "utf-8",
-    empty: bool | None = None,
 ) -> CheckReport:
     """The report for a do-file's text; `load(written)` finds the do-files it calls."""
     cache: dict[str, CalledDoFile] = {}
@@ -240,9 +237,6 @@ def check_source(
 
     walk = _Walk(cached)
     top = walk.file(text, name, path, encoding, depth=0, ancestors=(path.resolve(),))
-    if empty is None:
-        empty = not text.strip()
-    top = dataclasses.replace(top, empty=empty)
     refusals: tuple[Violation, ...] = ()
     if policy is not None:
         refusals = tuple(check(text, policy, name=name, load=lambda w: cached(w).text))
@@ -358,8 +352,8 @@ def _working_dir(
     return folder.resolve()
 
 
-def _read(path: Path) -> tuple[str, str, bool]:
-    """The do-file's text, encoding and whether it is empty; CheckError when it is no do-file."""
+def _read(path: Path) -> tuple[str, str]:
+    """The do-file's text and encoding; CheckError when it is no do-file."""
     try:
         data = read_regular_file(path, MAX_BYTES + 1)
     except FileNotFoundError:
@@ -386,8 +380,7 @@ def _read(path: Path) -> tuple[str, str, bool]:
             f"{path} holds NUL bytes, so it is not a plain-text do-file (a .dta or other binary, "
             "or a UTF-16 text): pass the .do file, saved as UTF-8"
         )
-    text, encoding = decode_source(data)
-    return text, encoding, not data.strip()
+    return decode_source(data)
 
 
 # --- what the findings mean -----------------------------------------------------------------------
@@ -580,7 +573,7 @@ def render_check(report: CheckReport, from_command: int = 1, count: int = LISTED
 def _verdict(report: CheckReport) -> str:
     top = report.file
     parts = [_count(len(top.commands), "command")]
-    called = [c for c in top.children]
+    called = {child.written for child in top.children}
     if called:
         parts.append(f"calls {_count(len(called), 'do-file')}")
     if report.ok:
