@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stata_tools.dofile import DoFileError, decode_source, split_commands
+from stata_tools.dofile import DoFileError, decode_source, scan_commands, split_commands
 from stata_tools.logs.parse import parse_lines, smcl_to_text
 from stata_tools.policy import CATEGORIES, Policy, _check_or_raise, check
 
@@ -164,12 +164,23 @@ def inputs(rng: random.Random, seeds: list[bytes], count: int) -> Iterator[str]:
 
 
 def fuzz_dofile(text: str, rng: random.Random) -> None:
-    """The lexer may refuse a do-file only with DoFileError."""
+    """The lexer may refuse a do-file only with DoFileError; scanning for problems never fails
+    and agrees with it."""
     decoded, _ = decode_source(text.encode("latin-1"))
     for source in (text, decoded):
-        with contextlib.suppress(DoFileError):
-            for command in split_commands(source):
-                _ = (command.head, command.name)
+        scanned, problems = scan_commands(source)
+        fatal = [p for p in problems if p.fatal]
+        try:
+            commands = split_commands(source)
+        except DoFileError as error:
+            if not fatal or str(error) != f"line {fatal[0].line}: {fatal[0].message}":
+                message = f"split_commands raised {error}, scan_commands found {fatal}"
+                raise AssertionError(message) from None
+            continue
+        if fatal or commands != scanned:
+            raise AssertionError("split_commands and scan_commands disagree")
+        for command in commands:
+            _ = (command.head, command.name)
 
 
 def fuzz_logs(text: str, rng: random.Random) -> None:

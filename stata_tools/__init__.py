@@ -3,11 +3,13 @@
 from stata_tools import Session, RunRequest
 
 result = await Session().execute(RunRequest(do_file=Path("analysis.do")))
+print(render_check(check_do_file("analysis.do")))  # before running: no Stata needed
 """
 
 from __future__ import annotations
 
 from stata_tools.about import __version__
+from stata_tools.check import CheckError, CheckReport, check_do_file, render_check
 from stata_tools.events import (
     CommandStarted,
     ErrorRaised,
@@ -24,6 +26,8 @@ from stata_tools.settings import Settings
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
 
 __all__ = [
+    "CheckError",
+    "CheckReport",
     "CommandStarted",
     "ErrorRaised",
     "Finished",
@@ -41,5 +45,7 @@ __all__ = [
     "Started",
     "StataError",
     "__version__",
+    "check_do_file",
+    "render_check",
     "render_text",
 ]

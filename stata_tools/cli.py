@@ -1,8 +1,9 @@
-"""`stata-tools serve | run FILE.do | doctor | config`: the command line over the same session.
+"""`stata-tools serve | run FILE.do | check FILE.do | doctor | config`: the command line.
 
 Exit codes of `run`: 0 when the run succeeded; Stata's return code when it is 1-255; 255 for a
 return code above 255 (Stata's own go up to 9999; the last line names it); 124 when the run
 timed out; 130 when Ctrl-C stopped it; 2 when the request was refused before Stata ran.
+`check`: 0 clean, 1 problems the run would hit, 2 bad usage.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from stata_tools.about import __version__
+from stata_tools.check import CheckError, check_do_file, render_check
 from stata_tools.events import CommandStarted, Finished, Output, Queued, RunEvent, Started
 from stata_tools.results import RunResult, RunStatus, render_summary_last
-from stata_tools.roots import ROOTS_ENV
+from stata_tools.roots import ROOTS_ENV, OutsideRoots
 from stata_tools.settings import Settings, SettingsError
 from stata_tools.stata.discovery import StataNotFound
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
@@ -69,6 +71,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--working-dir", help="directory to cd into first")
     run.add_argument("--timeout", type=float, help="stop the run after this many seconds")
     run.set_defaults(handler=_run)
+    check = commands.add_parser(
+        "check",
+        help="check a do-file without Stata (exit 0: clean, 1: problems the run would hit, 2: "
+        "bad usage)",
+    )
+    check.add_argument("file", help="the .do file")
+    check.add_argument("--working-dir", help="where relative paths start, as for run")
+    check.add_argument(
+        "--from-command", type=int, default=1, help="list commands one by one from this one"
+    )
+    check.set_defaults(handler=_check)
     doctor = commands.add_parser(
         "doctor", help="check Stata, pystata, the stdout guard, roots and policy (exit 1: problems)"
     )
@@ -205,6 +218,16 @@ class _RunView:
             self.tail.extend(line for line in event.lines if line.strip())
         elif isinstance(event, Finished):
             self.progress.update(self.task, description=event.result.status.value)
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        report = check_do_file(args.file, args.working_dir, settings=Settings.from_env())
+    except (CheckError, OutsideRoots, SettingsError) as error:
+        print(f"stata-tools check: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(render_check(report, from_command=args.from_command))
+    return 0 if report.ok else 1
 
 
 def _doctor(args: argparse.Namespace) -> int:

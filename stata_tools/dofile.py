@@ -12,7 +12,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["LINE_BREAK", "Command", "DoFileError", "Scanner", "decode_source", "split_commands"]
+__all__ = [
+    "LINE_BREAK",
+    "Command",
+    "DoFileError",
+    "Scanner",
+    "SyntaxProblem",
+    "decode_source",
+    "scan_commands",
+    "split_commands",
+]
 
 
 class DoFileError(ValueError):
@@ -49,6 +58,19 @@ class Command:
         return found.group() if found else ""
 
 
+@dataclass(frozen=True, slots=True)
+class SyntaxProblem:
+    """A structural mistake the run would trip on, found without Stata, with the line it starts on.
+
+    `fatal` ones make `split_commands` give up (no command count); the others leave it a count."""
+
+    line: int
+    kind: str  # stray-brace, unclosed-brace, unclosed-end, unclosed-comment, unclosed-string,
+    #            open-statement
+    message: str
+    fatal: bool = False
+
+
 def decode_source(data: bytes) -> tuple[str, str]:
     """Bytes → (text, encoding): BOM stripped, UTF-8 when valid, else cp1252/latin-1 (old Stata)."""
     bom = data.startswith(codecs.BOM_UTF8)
@@ -64,12 +86,26 @@ def decode_source(data: bytes) -> tuple[str, str]:
 
 
 def split_commands(text: str) -> list[Command]:
-    """Top-level commands of a do-file or a code snippet, in order."""
+    """Top-level commands of a do-file or a code snippet, in order; DoFileError when the blocks
+    do not balance (then no count can be trusted)."""
+    commands, problems = scan_commands(text)
+    for problem in problems:
+        if problem.fatal:
+            raise DoFileError(f"line {problem.line}: {problem.message}", problem.line)
+    return commands
+
+
+def scan_commands(text: str) -> tuple[list[Command], list[SyntaxProblem]]:
+    """The commands as far as they can be read, and every structural problem met on the way.
+
+    A stray `}` is skipped and an unclosed block runs to the end of the text, so one mistake does
+    not hide the next."""
     lines = LINE_BREAK.split(text) if text else []
     if lines and lines[-1] == "":
         lines.pop()  # the break that ends the last line does not start another
     commands: list[Command] = []
-    for statements, is_block in _Reader(Scanner(lines)).units():
+    reader = _Reader(Scanner(lines))
+    for statements, is_block in reader.units():
         first, last = statements[0], statements[-1]
         commands.append(
             Command(
@@ -82,7 +118,7 @@ def split_commands(text: str) -> list[Command]:
                 column=first.column,
             )
         )
-    return commands
+    return commands, reader.problems
 
 
 # --- lexical level: physical lines → statements --------------------------------------------------
@@ -105,18 +141,29 @@ class _Statement:
     column: int
     text: str
     opens_brace: bool  # ends with a `{` outside any string
+    open_string: int | None = None  # 0-based line where a string was left open, if one was
+    unterminated: bool = False  # under `#delimit ;`, ended by the end of text or a `#delimit`
 
 
 class _Builder:
     """Accumulates a statement's executable text, collapsing blanks outside strings."""
 
-    __slots__ = ("first_col", "first_row", "in_string", "last_row", "parts", "space")
+    __slots__ = (
+        "first_col",
+        "first_row",
+        "in_string",
+        "last_row",
+        "open_string",
+        "parts",
+        "space",
+    )
 
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.space = False
         self.first_row = self.first_col = self.last_row = 0
         self.in_string = False  # whether the last text added belongs to a string
+        self.open_string: int | None = None  # first line that ended inside a string
 
     def blank(self) -> None:
         self.space = bool(self.parts)
@@ -134,7 +181,7 @@ class _Builder:
     def statement(self, first: int, last: int, column: int) -> _Statement:
         text = "".join(self.parts).rstrip(_BLANKS)  # blanks stay only inside closed strings
         opens = text.endswith("{") and not text.endswith("${") and not self.in_string
-        return _Statement(first, last, column, text, opens)
+        return _Statement(first, last, column, text, opens, self.open_string)
 
     def start(self, lines: list[str]) -> tuple[int, int]:
         """Row and column where the text began; column 0 when only blanks precede it."""
@@ -153,6 +200,7 @@ class Scanner:
         self.col = 0
         self.semicolon = False  # `#delimit ;` in force
         self.depth = 0  # nesting of `/* */`, which may span lines and statements
+        self.comment_row = 0  # where the outermost open `/*` began
         self.pushed: _Statement | None = None
 
     def raw_line(self) -> _Statement | None:
@@ -175,7 +223,7 @@ class Scanner:
             row, line = self.row, self.lines[self.row]
             if self.col == 0 and self.depth == 0 and (directive := _DELIMIT.match(line)):
                 if built.parts:  # a command left open by `///` or a missing `;` ends here
-                    return self._flush(built, begin, row - 1)
+                    return self._flush(built, begin, row - 1, unterminated=self.semicolon)
                 self.semicolon = directive.group(1).lstrip().startswith(";")
                 self.row, begin, built = row + 1, None, _Builder()
                 continue
@@ -197,13 +245,20 @@ class Scanner:
                 built.blank()
             else:
                 return built.statement(begin, row, 0)
-        return self._flush(built, begin, len(self.lines) - 1) if built.parts else None
+        if not built.parts:
+            return None
+        return self._flush(built, begin, len(self.lines) - 1, unterminated=self.semicolon)
 
-    def _flush(self, built: _Builder, begin: int | None, row: int) -> _Statement:
+    def _flush(
+        self, built: _Builder, begin: int | None, row: int, *, unterminated: bool = False
+    ) -> _Statement:
         if self.semicolon:
             first, column = built.start(self.lines)
-            return built.statement(first, built.last_row, column)
-        return built.statement(row if begin is None else begin, row, 0)
+            statement = built.statement(first, built.last_row, column)
+        else:
+            statement = built.statement(row if begin is None else begin, row, 0)
+        statement.unterminated = unterminated
+        return statement
 
     def _scan(self, line: str, row: int, built: _Builder) -> tuple[bool, int | None]:
         """Lex the rest of one physical line into `built`: (continues with `///`, `;` column)."""
@@ -252,7 +307,7 @@ class Scanner:
                 return line.startswith("///", j) and not self.semicolon, None
             if line.startswith("/*", j):
                 built.blank()
-                self.depth, j = 1, j + 2
+                self.depth, j, self.comment_row = 1, j + 2, row
             elif char == '"' or line.startswith('`"', j):
                 strings.append('"' if char == '"' else '`"')
                 built.add(strings[-1], row, j, in_string=True)
@@ -265,6 +320,8 @@ class Scanner:
             else:
                 built.add(char, row, j)
                 j += 1
+        if strings and built.open_string is None and not self.semicolon:
+            built.open_string = row  # not judged under `#delimit ;`, where lines join
         return False, None
 
 
@@ -303,16 +360,20 @@ def _opener(statement: _Statement) -> str | None:
 
 
 class _Reader:
-    """Groups statements into top-level commands: `{ }` blocks, `... end` blocks, if/else chains."""
+    """Groups statements into top-level commands: `{ }` blocks, `... end` blocks, if/else chains.
+
+    Structural mistakes go to `problems`; reading goes on past each one."""
 
     def __init__(self, scanner: Scanner) -> None:
         self.scanner = scanner
+        self.problems: list[SyntaxProblem] = []
 
     def units(self) -> Iterator[tuple[list[_Statement], bool]]:
         while (statement := self._next()) is not None:
             if statement.text.startswith("}"):
-                line = statement.first + 1
-                raise DoFileError(f"line {line}: `}}` closes a block that was never opened", line)
+                self._problem(statement.first, "stray-brace", _STRAY, fatal=True)
+                if not statement.opens_brace:
+                    continue  # skipped; `} else {` still opens a block, read as one
             is_block = _opener(statement) is not None
             statements = self._unit(statement)
             if statement.opens_brace and _IF.match(statement.text):
@@ -325,11 +386,23 @@ class _Reader:
                         break
                     statements += self._unit(following)
             yield statements, is_block
+        if self.scanner.depth:
+            message = "`/*` is never closed by `*/`: the rest of the file is a comment"
+            self._problem(self.scanner.comment_row, "unclosed-comment", message)
+
+    def _problem(self, row: int, kind: str, message: str, *, fatal: bool = False) -> None:
+        self.problems.append(SyntaxProblem(row + 1, kind, message, fatal))
 
     def _next(self, *, star_comments: bool = True) -> _Statement | None:
         """The next statement with executable text; `*` lines are comments outside Mata."""
         while (statement := self.scanner.statement()) is not None:
             if statement.text and not (star_comments and statement.text.startswith("*")):
+                if statement.open_string is not None:
+                    message = 'a string opened on this line is never closed (a `"` or `` `" `` '
+                    self._problem(statement.open_string, "unclosed-string", message + "alone)")
+                if statement.unterminated:
+                    message = "this command has no `;` to end it under `#delimit ;`"
+                    self._problem(statement.first, "open-statement", message)
                 return statement
         return None
 
@@ -346,8 +419,9 @@ class _Reader:
         while open_rows:
             statement = self._next()
             if statement is None:
-                line = open_rows[-1] + 1
-                raise DoFileError(f"line {line}: `{{` is never closed by a `}}`", line)
+                for row in reversed(open_rows):  # the innermost first: that is what failed
+                    self._problem(row, "unclosed-brace", _UNCLOSED, fatal=True)
+                return statements
             if statement.text.startswith("}"):
                 open_rows.pop()
                 if statement.opens_brace:  # `} else {`
@@ -367,18 +441,36 @@ class _Reader:
     def _until_end(self, opener: _Statement, kind: str) -> list[_Statement]:
         """A program, Mata, Python or input block: everything up to the first `end`."""
         statements = [opener]
+        open_rows: list[int] = []  # braces inside a program body, which Stata reads when it runs
         while True:
             if kind == "python":
                 statement = self.scanner.raw_line()
             else:
                 statement = self._next(star_comments=kind == "program")
             if statement is None:
-                line = opener.first + 1
                 what = opener.text if len(opener.text) <= 60 else opener.text[:59] + "…"
-                raise DoFileError(f"line {line}: `{what}` is never closed by `end`", line)
+                message = f"`{what}` is never closed by `end`"
+                self._problem(opener.first, "unclosed-end", message, fatal=True)
+                return statements
             statements.append(statement)
             if _END.fullmatch(statement.text):
+                for row in reversed(open_rows):
+                    message = f"{_UNCLOSED} before `end` on line {statement.first + 1}"
+                    self._problem(row, "unclosed-brace", message)
                 return statements
+            if kind != "program":
+                continue
+            if statement.text.startswith("}"):
+                if open_rows:
+                    open_rows.pop()
+                else:
+                    self._problem(statement.first, "stray-brace", _STRAY)
+            if statement.opens_brace:
+                open_rows.append(statement.first)
+
+
+_STRAY = "`}` closes a block that was never opened"
+_UNCLOSED = "`{` is never closed by a `}`"
 
 
 def _flatten(statements: list[_Statement]) -> str:

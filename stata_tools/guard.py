@@ -8,19 +8,54 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from stata_tools.dofile import decode_source
+from stata_tools.files import read_regular_file
 from stata_tools.policy import Policy, check, refusal_message
 from stata_tools.roots import OutsideRoots, Roots
 
-__all__ = ["CommandRefused", "check_run"]
+__all__ = ["CalledDoFile", "CommandRefused", "check_run", "read_called"]
 
 MAX_CALLED_BYTES = 16 << 20
 
 
 class CommandRefused(ValueError):
     """The policy refused commands in the code; the message lists them and the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class CalledDoFile:
+    """Where a `do <written>` leads: the file read and its text, or where it was looked for."""
+
+    written: str
+    path: Path | None  # the first candidate inside the roots that could be read
+    text: str | None
+    encoding: str | None
+    tried: tuple[Path, ...]  # the candidates inside the roots, in the order Stata would look
+    outside: tuple[Path, ...]  # the candidates that lie outside the roots
+    unreadable: tuple[str, ...] = ()  # why candidates that exist could not be read
+
+
+def read_called(written: str, folders: Sequence[Path], roots: Roots | None) -> CalledDoFile:
+    """Read a called do-file from the folders Stata would look in; a FIFO or folder is skipped."""
+    path = Path(os.path.expanduser(written))
+    candidates = [path] if path.is_absolute() else [folder / path for folder in folders]
+    allowed = tuple(c for c in candidates if roots is None or roots.contains(c))
+    outside = tuple(c for c in candidates if c not in allowed)
+    unreadable: list[str] = []
+    for candidate in allowed:
+        try:
+            data = read_regular_file(candidate, MAX_CALLED_BYTES)
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            unreadable.append(f"{candidate}: {error.strerror}" if error.strerror else str(error))
+            continue
+        text, encoding = decode_source(data)
+        return CalledDoFile(written, candidate, text, encoding, allowed, outside, tuple(unreadable))
+    return CalledDoFile(written, None, None, None, allowed, outside, tuple(unreadable))
 
 
 def check_run(
@@ -34,19 +69,10 @@ def check_run(
     outside: list[Path] = []
 
     def load(written: str) -> str | None:
-        path = Path(os.path.expanduser(written))
-        candidates = [path] if path.is_absolute() else [folder / path for folder in folders]
-        allowed = [c for c in candidates if roots is None or roots.contains(c)]
-        if not allowed:
-            outside.append(candidates[0])
-            return None
-        for candidate in allowed:
-            try:
-                with candidate.open("rb") as handle:
-                    return decode_source(handle.read(MAX_CALLED_BYTES))[0]
-            except OSError:
-                continue
-        return None
+        called = read_called(written, folders, roots)
+        if not called.tried and called.outside:
+            outside.append(called.outside[0])
+        return called.text
 
     violations = check(text, policy, name=name, load=load)
     if violations:

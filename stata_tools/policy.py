@@ -53,9 +53,11 @@ __all__ = [
     "ALLOW_ENV",
     "CATEGORIES",
     "Category",
+    "DoCall",
     "Policy",
     "PolicyError",
     "Violation",
+    "called_files",
     "check",
     "refusal_message",
 ]
@@ -259,7 +261,8 @@ def _forms(word: str, shortest: int) -> frozenset[str]:
     return frozenset(word[:size] for size in range(shortest, len(word) + 1))
 
 
-_SIMPLE_PREFIXES = _forms("capture", 3) | _forms("quietly", 3) | _forms("noisily", 1)
+_CAPTURE = _forms("capture", 3)
+_SIMPLE_PREFIXES = _CAPTURE | _forms("quietly", 3) | _forms("noisily", 1)
 _LOCAL = _forms("local", 3)
 _GLOBAL = _forms("global", 2)
 _PROGRAM = _forms("program", 2)
@@ -701,6 +704,7 @@ class _Call:
     word: str
     path: str
     args: tuple[str, ...]
+    captured: bool = False  # under `capture`
 
 
 Hit = tuple[str, str]  # (category, command as written)
@@ -712,6 +716,7 @@ def _hits(text: str, calls: list[_Call], depth: int = 0) -> list[Hit]:
     if depth > _MAX_NESTING:
         return found
     pos = 0
+    captured = False
     while True:  # every round moves past a prefix, so this ends
         pos = _skip(text, pos, _BLANKS + "}")
         if pos >= len(text):
@@ -725,6 +730,7 @@ def _hits(text: str, calls: list[_Call], depth: int = 0) -> list[Hit]:
             break  # not a command word, or one made by a macro this cannot resolve
         word, after = name.group(), name.end()
         if word in _SIMPLE_PREFIXES:
+            captured = captured or word in _CAPTURE
             pos = _skip(text, after, _BLANKS)
             pos += text.startswith(":", pos)
             continue
@@ -733,7 +739,7 @@ def _hits(text: str, calls: list[_Call], depth: int = 0) -> list[Hit]:
             continue
         found += _word_hits(word, text, after)
         if word in _DO:
-            _add_call(word, text[after:], calls)
+            _add_call(word, text[after:], calls, captured)
         elif word == "if":
             found += _if_hits(text[after:], calls, depth)
         elif word == "mata":
@@ -805,14 +811,14 @@ def _blank_strings(code: str) -> str:
     return re.sub(r'`"[^"]*"\'|"[^"]*"', '""', code)
 
 
-def _add_call(word: str, rest: str, calls: list[_Call]) -> None:
+def _add_call(word: str, rest: str, calls: list[_Call], captured: bool) -> None:
     rest = rest.strip(_BLANKS)
     tokens = _tokens(rest[: _top_level(rest, ",")])
     if not tokens:
         return
     path = _unquote(tokens[0][1]).strip(_BLANKS)
     if path and _UNKNOWN not in path:
-        calls.append(_Call(word, path, tuple(_unquote(t) for _, t in tokens[1:])))
+        calls.append(_Call(word, path, tuple(_unquote(t) for _, t in tokens[1:]), captured))
 
 
 # --- checking -------------------------------------------------------------------------------------
@@ -827,6 +833,7 @@ class _Run:
     line_by_line: bool = False  # the fallback reader, for when the real one fails
     seen: set[str] = field(default_factory=set)
     found: list[Violation] = field(default_factory=list)
+    calls: list[DoCall] = field(default_factory=list)  # this file's own calls, for called_files
 
     def file(
         self,
@@ -855,6 +862,11 @@ class _Run:
                         Violation(category, command, statement.line, name, source, via_macro)
                     )
             for call in calls:
+                if depth == 0:
+                    macro = "`" in statement.text or "$" in statement.text
+                    self.calls.append(
+                        DoCall(statement.line, call.word, call.path, call.captured, macro)
+                    )
                 self._call(call, depth, macros)
             if not statement.mata:
                 self._define(statement, macros)
@@ -895,9 +907,7 @@ class _Run:
     def _call(self, call: _Call, depth: int, macros: _Macros) -> None:
         if self.load is None or depth + 1 >= _MAX_DEPTH:
             return
-        base = re.split(r"[/\\]", call.path)[-1]
-        names = [call.path] if "." in base else [call.path + ".do", call.path]
-        for name in names:
+        for name in _names(call.path):
             if name in self.seen:
                 return  # already checked, or a cycle
             try:
@@ -918,6 +928,38 @@ class _Run:
                 text = decode_source(text)[0]
             self.file(str(text), name, depth + 1, inherited)
             return
+
+
+@dataclass(frozen=True, slots=True)
+class DoCall:
+    """A `do`, `run` or `include` of another do-file, as `check` reads and follows it."""
+
+    line: int
+    command: str  # do, ru, run or include
+    path: str  # as written, with the macros the code itself defines expanded
+    captured: bool  # under `capture`: a missing file does not stop the run
+    via_macro: bool  # the statement uses macros: the path may depend on what Stata has set
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names `check` asks its loader for, in order."""
+        return _names(self.path)
+
+
+def _names(path: str) -> tuple[str, ...]:
+    """`.do` is added to a name without an extension; the bare name is tried after it."""
+    base = re.split(r"[/\\]", path)[-1]
+    return (path,) if "." in base else (path + ".do", path)
+
+
+def called_files(text: str) -> list[DoCall]:
+    """The do-files `text` itself calls, with their lines, read as `check` reads them."""
+    for line_by_line in (False, True):
+        with contextlib.suppress(Exception):
+            run = _Run(frozenset(), None, line_by_line)
+            run.file(text if isinstance(text, str) else str(text), None, 0)
+            return run.calls
+    return []  # pragma: no cover - the line-by-line reader is a few regular expressions
 
 
 def _shorten(text: str, width: int = 80) -> str:

@@ -25,6 +25,8 @@ from mcp_types import InputRequiredResult, TextContent
 from pydantic import Field
 
 from stata_tools.about import HOMEPAGE, __version__
+from stata_tools.check import CheckError, CheckReport, render_check
+from stata_tools.check import check_do_file as check_file
 from stata_tools.data_commands import (
     DataRequestError,
     describe_command,
@@ -167,6 +169,35 @@ async def run_code(
         timeout_s=timeout_s,
     )
     return await _run(request, ctx)
+
+
+@mcp.tool(output_schema=None)
+async def check_do_file(
+    path: PathArg,
+    ctx: Context,
+    working_dir: WorkingDirArg = None,
+    from_command: Annotated[
+        int, Field(ge=1, description="List commands one by one from this one (40 at a time).")
+    ] = 1,
+) -> ToolResult | InputRequiredResult:
+    """Check a do-file without running it or Stata: its commands and their lines, the do-files it
+    calls, what the command policy would refuse, unbalanced braces, comments and strings."""
+
+    async def attempt(client_roots: tuple[str, ...]) -> CheckReport:
+        settings = get_session().settings
+        roots = settings.roots and settings.roots.with_uris(client_roots)
+        settings = dataclasses.replace(settings, roots=roots)
+        check = functools.partial(check_file, path, working_dir, settings=settings)
+        return await anyio.to_thread.run_sync(check)
+
+    try:
+        report = await with_client_roots(attempt, ctx)
+    except CheckError as error:
+        raise ToolError(str(error)) from None
+    if isinstance(report, InputRequiredResult):
+        return report
+    text = render_check(report, from_command=from_command)
+    return ToolResult(content=[TextContent(type="text", text=text)], meta=report.to_meta())
 
 
 @mcp.tool(output_schema=None)

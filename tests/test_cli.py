@@ -110,6 +110,27 @@ def test_run_refuses_bad_input_with_exit_2(env: dict[str, str], tmp_path: Path) 
     assert both.returncode == 2
 
 
+def test_check_exits_0_clean_1_with_problems_2_for_bad_usage(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "clean.do").write_text("display 1\ndisplay 2\n")
+    (tmp_path / "broken.do").write_text("display 1\n}\ndo missing.do\n")
+    env = {**env, "STATA_TOOLS_ROOTS": str(tmp_path)}
+    clean = cli("check", "clean.do", env=env, cwd=tmp_path)
+    assert clean.returncode == 0, clean.stderr
+    assert clean.stdout.startswith("Checked clean.do without Stata: no problems found · 2 commands")
+    broken = cli("check", str(tmp_path / "broken.do"), env=env)
+    assert broken.returncode == 1
+    assert "- broken.do line 2: `}` closes a block that was never opened" in broken.stdout
+    assert "- broken.do line 3: `do missing.do`: file not found" in broken.stdout
+    missing = cli("check", str(tmp_path / "nope.do"), env=env)
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert "nope.do does not exist" in missing.stderr
+    outside = cli("check", str(REPO / "README.md"), env=env)
+    assert outside.returncode == 2 and "is outside the allowed roots" in outside.stderr
+    assert cli("check", env=env).returncode == 2  # no file: argparse's usage error
+
+
 def test_doctor_finds_and_starts_stata(env: dict[str, str]) -> None:
     done = cli("doctor", env=env)
     assert done.returncode == 0, done.stdout + done.stderr

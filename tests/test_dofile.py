@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stata_tools.dofile import Command, DoFileError, decode_source, split_commands
+from stata_tools.dofile import (
+    Command,
+    DoFileError,
+    decode_source,
+    scan_commands,
+    split_commands,
+)
 
 Row = tuple[int, int, str, str]  # (first_line, last_line, head, text)
 
@@ -457,6 +463,74 @@ def test_rejected_do_files_name_the_line(source: str, line: int, fragment: str) 
     assert isinstance(caught.value, ValueError)
 
 
+# --- every problem, with its line (scan_commands) ------------------------------------------------
+
+
+def problems(source: str) -> list[tuple[int, str, bool]]:
+    return [(p.line, p.kind, p.fatal) for p in scan_commands(source)[1]]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param("display 1\n/* never closed\ndisplay 2\n", [(2, "unclosed-comment", False)]),
+        pytest.param("/* a */ x\n/* b /* nested */\ny\n", [(2, "unclosed-comment", False)]),
+        pytest.param('display "abc\ndisplay 2\n', [(1, "unclosed-string", False)]),
+        pytest.param('display `"a "b" c\n', [(1, "unclosed-string", False)]),
+        pytest.param("* it's \"quoted\ndisplay 1\n", [], id="star-comment-strings-do-not-count"),
+        pytest.param('display "a" // "b\n', [], id="line-comment-strings-do-not-count"),
+        pytest.param("#delimit ;\ndisplay 1;\ndisplay\n  2\n", [(3, "open-statement", False)]),
+        pytest.param("#delimit ;\ndisplay 1\n#delimit cr\n", [(2, "open-statement", False)]),
+        pytest.param("#delimit ;\ndisplay 1;\n* a comment\n", [], id="open-comment-is-harmless"),
+        pytest.param(
+            "display 1\n}\ndisplay 2\n}\n", [(2, "stray-brace", True), (4, "stray-brace", True)]
+        ),
+        pytest.param(
+            "foreach a in x {\n  if 1 {\n    display 1\n",
+            [(2, "unclosed-brace", True), (1, "unclosed-brace", True)],
+        ),
+        pytest.param("program define p\n  display 1\n", [(1, "unclosed-end", True)]),
+        pytest.param(
+            "program define p\n  if 1 {\n    display 1\nend\ndisplay 2\n",
+            [(2, "unclosed-brace", False)],
+            id="brace-left-open-in-a-program-body",
+        ),
+        pytest.param(
+            "program define p\n  display 1\n  }\nend\n",
+            [(3, "stray-brace", False)],
+            id="stray-brace-in-a-program-body",
+        ),
+    ],
+)
+def test_scan_commands_reports_each_problem_with_its_line(
+    source: str, expected: list[tuple[int, str, bool]]
+) -> None:
+    assert problems(source) == expected
+
+
+def test_scanning_goes_on_past_a_problem() -> None:
+    source = "display 1\n}\nforeach x in a {\n  display `x'\n}\ndisplay \"open\n} else {\n  d\n}\n"
+    commands, found = scan_commands(source)
+    assert [(c.first_line, c.last_line) for c in commands] == [(1, 1), (3, 5), (6, 6), (7, 9)]
+    assert [(p.line, p.kind) for p in found] == [
+        (2, "stray-brace"),
+        (6, "unclosed-string"),
+        (7, "stray-brace"),
+    ]
+    assert found[0].message == "`}` closes a block that was never opened"
+
+
+def test_problems_in_a_program_body_are_not_fatal() -> None:
+    source = "program define p\n  if 1 {\nend\ndisplay 2\n"
+    assert [c.head for c in split_commands(source)] == ["program define p", "display 2"]
+    (problem,) = scan_commands(source)[1]
+    assert problem.message == "`{` is never closed by a `}` before `end` on line 3"
+
+
+def test_a_python_block_is_not_lexed_for_problems() -> None:
+    assert problems('python:\nprint("it\'s")  # {\nend\n') == []
+
+
 # --- a realistic do-file -------------------------------------------------------------------------
 
 REALISTIC = """\
@@ -700,3 +774,17 @@ def test_utf8_text_round_trips(text: str) -> None:
     bom = text.startswith("\ufeff")
     expected = (text[1:], "utf-8-sig") if bom else (text, "utf-8")
     assert decode_source(text.encode("utf-8")) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(any_text)
+def test_scan_commands_never_raises_and_agrees_with_split_commands(source: str) -> None:
+    commands, found = scan_commands(source)
+    lines = physical_lines(source)
+    assert all(1 <= problem.line <= max(len(lines), 1) for problem in found)
+    try:
+        assert split_commands(source) == commands
+        assert not any(problem.fatal for problem in found)
+    except DoFileError as error:
+        first = next(problem for problem in found if problem.fatal)
+        assert str(error) == f"line {first.line}: {first.message}"

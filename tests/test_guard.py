@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from stata_tools.guard import CommandRefused, check_run
+from stata_tools.guard import CommandRefused, check_run, read_called
 from stata_tools.policy import Policy
 from stata_tools.roots import OutsideRoots, Roots
 
@@ -55,3 +56,23 @@ def test_a_called_do_file_outside_the_roots_is_refused(project: Path, call: str)
 
 def test_a_missing_called_file_is_left_to_stata(project: Path) -> None:
     check_run("do nothere.do\n", None, Policy(), roots_of(project), [project])
+
+
+def test_read_called_looks_in_each_folder_in_order(tmp_path: Path, project: Path) -> None:
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+    called = read_called("sub/dirty.do", [elsewhere, project], None)
+    assert called.path == project / "sub" / "dirty.do"
+    assert called.text == "display 1\n\nshell ls\n" and called.encoding == "utf-8"
+    assert called.tried == (elsewhere / "sub" / "dirty.do", project / "sub" / "dirty.do")
+    missing = read_called("nothere.do", [project], roots_of(project))
+    assert (missing.path, missing.text, missing.tried) == (None, None, (project / "nothere.do",))
+    outside = read_called("../outside.do", [project], roots_of(project))
+    assert outside.tried == () and outside.outside == (project / "../outside.do",)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
+def test_a_called_fifo_is_skipped_without_blocking(project: Path) -> None:
+    os.mkfifo(project / "pipe.do")
+    assert read_called("pipe.do", [project], roots_of(project)).path is None
+    check_run("do pipe.do\n", "main.do", Policy(), roots_of(project), [project])

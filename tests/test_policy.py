@@ -13,6 +13,7 @@ from stata_tools.policy import (
     Policy,
     PolicyError,
     Violation,
+    called_files,
     check,
     refusal_message,
 )
@@ -705,3 +706,35 @@ def test_if_reading_fails_check_falls_back_to_physical_lines(
     assert hits(code) == [("shell", "!", 4), ("erase", "rm", 6)]
     files = {"a.do": "python: 1"}
     assert hits("do a.do", load=files.get) == [("python", "python", 1)]
+
+
+# --- the do-files a text calls --------------------------------------------------------------------
+
+
+def test_called_files_lists_each_call_with_its_line_as_check_reads_it() -> None:
+    code = (
+        "do a\n"
+        'cap noi do "b c.do"\n'
+        "local f x y\n"
+        "foreach v of local f {\n"
+        "    qui run `v'\n"
+        "}\n"
+        "if 1 include inc.do\n"
+        'mata: stata("do m.do")\n'
+        "* do commented.do\n"
+        'global root "/proj"\n'
+        'do "$root/z", nostop\n'
+    )
+    found = [(c.line, c.command, c.path, c.captured, c.via_macro) for c in called_files(code)]
+    assert found == [
+        (1, "do", "a", False, False),
+        (2, "do", "b c.do", True, False),
+        (5, "run", "x", False, True),
+        (5, "run", "y", False, True),
+        (7, "include", "inc.do", False, False),
+        (8, "do", "m.do", False, False),
+        (11, "do", "/proj/z", False, True),
+    ]
+    assert called_files("do a\n")[0].names == ("a.do", "a")
+    assert called_files("do sub.d/a.do\n")[0].names == ("sub.d/a.do",)
+    assert called_files("display 1\n") == []

@@ -67,6 +67,7 @@ async def test_tools_are_listed_without_output_schemas(client: Client) -> None:
     assert set(tools) == {
         "run_do_file",
         "run_code",
+        "check_do_file",
         "session_status",
         "cancel_run",
         "read_log",
@@ -338,3 +339,38 @@ async def test_allowed_categories_reach_stata(
     assert result.is_error is False  # Stata ran it: the file's absence is Stata's to report
     after = text_of(result).split(". display _rc\n")[1]
     assert after.strip().isdigit() and after.strip() != "0"
+
+
+# --- checking before running ----------------------------------------------------------------------
+
+
+async def test_check_do_file_reports_without_running(client: Client, tmp_path: Path) -> None:
+    (tmp_path / "child.do").write_text("display 1\nshell ls\n")
+    main = tmp_path / "main.do"
+    main.write_text('global ran "yes"\ndo child\nforeach v in a {\n  display `v\'\n')
+    await client.call_tool("run_code", {"code": 'global ran "no"'})
+    result = await client.call_tool("check_do_file", {"path": str(main)})
+    text = text_of(result)
+    assert result.is_error is False
+    assert text.splitlines()[0] == (
+        "Checked main.do without Stata: 2 problems the run would hit · 3 commands · calls 1 do-file"
+    )
+    assert "- main.do line 3: `{` is never closed by a `}`" in text
+    assert "- child.do line 2: shell ls: `shell` runs an operating-system command" in text
+    assert f"- line 2: do child → {tmp_path / 'child.do'} · 2 commands" in text
+    assert result.meta["ok"] is False and result.meta["command_lines"] == [1, 2, 3]
+    assert [(p["kind"], p["file"], p["line"]) for p in result.meta["problems"]] == [
+        ("unclosed-brace", "main.do", 3),
+        ("refused", "child.do", 2),
+    ]
+    unchanged = await client.call_tool("run_code", {"code": 'display "$ran"'})
+    assert "\nno" in text_of(unchanged)  # nothing in main.do ran
+
+
+async def test_check_do_file_refuses_bad_paths_clearly(client: Client, confined: Path) -> None:
+    with pytest.raises(ToolError, match=r"do-file .*key\.do is outside the allowed roots"):
+        await client.call_tool("check_do_file", {"path": str(confined / "secret" / "key.do")})
+    with pytest.raises(ToolError, match=r"nope\.do does not exist: check the path"):
+        await client.call_tool("check_do_file", {"path": str(confined / "project" / "nope.do")})
+    ok = await client.call_tool("check_do_file", {"path": str(confined / "project" / "ok.do")})
+    assert text_of(ok).startswith("Checked ok.do without Stata: no problems found · 1 command")
