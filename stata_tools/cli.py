@@ -206,6 +206,8 @@ class _RunView:
     def _update(self, event: RunEvent) -> None:
         snapshot = event.snapshot
         self.progress.update(self.task, completed=snapshot.progress, total=snapshot.total or None)
+        if snapshot.message:
+            self.current.plain = snapshot.message  # what an MCP client shows: k/N, command, output
         if isinstance(event, Queued):
             self.progress.update(self.task, description=f"queued: {event.position} ahead")
         elif isinstance(event, Started):
@@ -213,7 +215,6 @@ class _RunView:
             self.progress.update(self.task, description="running")
         elif isinstance(event, CommandStarted):
             self.progress.update(self.task, description=f"{event.index}/{event.total}")
-            self.current.plain = f"» {event.command}"
         elif isinstance(event, Output):
             self.tail.extend(line for line in event.lines if line.strip())
         elif isinstance(event, Finished):
