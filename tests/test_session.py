@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ from stata_tools import (
     Settings,
     Started,
 )
-from stata_tools.stata.session import RunRequestError, prepare
+from stata_tools.stata.session import MAX_DO_FILE_BYTES, RunRequestError, prepare
 
 _shared: Session | None = None
 
@@ -191,3 +192,17 @@ def test_a_query_before_any_run_sees_pystata_stata(fake_stata_dir: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "pystata.stata"
+
+
+def test_a_fifo_or_a_huge_file_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "analysis.do"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    started = time.monotonic()
+    with pytest.raises(RunRequestError, match=r"is a FIFO \(named pipe\), not a regular file"):
+        prepare(RunRequest(do_file=fifo))
+    assert time.monotonic() - started < 5
+    huge = tmp_path / "huge.do"
+    with huge.open("wb") as handle:
+        handle.truncate(MAX_DO_FILE_BYTES + 1)
+    with pytest.raises(RunRequestError, match="is over 16 MB: check that it is a do-file"):
+        prepare(RunRequest(do_file=huge))

@@ -26,8 +26,9 @@ from stata_tools.events import (
     Snapshot,
     Started,
 )
+from stata_tools.files import NotAFile, read_regular_file
 from stata_tools.graphs import GraphFile
-from stata_tools.guard import CommandRefused, check_run
+from stata_tools.guard import MAX_CALLED_BYTES, CommandRefused, check_run
 from stata_tools.logs.follow import LineDecoder, LogFollower
 from stata_tools.logs.parse import LogParser
 from stata_tools.policy import Policy
@@ -40,6 +41,7 @@ from stata_tools.stata.discovery import Installation, find_installation
 from stata_tools.stata.engine import Engine, Execution, Job, StataInfo, stata_quote
 
 _UNSAFE_PATH_CHARS = ("`", "$", "\n", "\r")
+MAX_DO_FILE_BYTES = MAX_CALLED_BYTES  # what the policy can read of it
 T = TypeVar("T")
 
 
@@ -197,9 +199,15 @@ def _read_do_file(path: Path) -> tuple[str, tuple[str, ...]]:
     if path.is_dir():
         raise RunRequestError(f"{path} is a directory: pass the path of a .do file inside it")
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, MAX_DO_FILE_BYTES + 1)  # a FIFO would block the server
+    except NotAFile as error:
+        raise RunRequestError(f"{error}: pass the path of a .do file") from None
     except OSError as error:
         raise RunRequestError(f"cannot read {path}: {error.strerror or error}") from None
+    if len(data) > MAX_DO_FILE_BYTES:
+        raise RunRequestError(
+            f"do-file {path} is over {MAX_DO_FILE_BYTES >> 20} MB: check that it is a do-file"
+        )
     if not data.strip():
         raise RunRequestError(f"do-file {path} is empty: there is nothing to run")
     text, encoding = decode_source(data)
