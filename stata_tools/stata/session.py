@@ -391,7 +391,7 @@ class Session:
         excerpt = ExcerptBuilder(self.settings.output_budget_chars)
         stop = anyio.Event()
         batches: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=64)
-        follower = LogFollower(job.log_path, debounce_ms=int(os.environ.get("XDEB", "10")))
+        follower = LogFollower(job.log_path, report_partial=True)
 
         async def pump() -> None:
             try:
@@ -436,6 +436,8 @@ class Session:
                     excerpt.add(line)
                     for event in tracker.feed(line, now):
                         yield event
+                if batches.empty():  # the follower's partial line is the one after these lines
+                    tracker.partial(follower.partial, parser.smcl, now)
                 yield Output(tuple(batch), tracker.heartbeat(now))
             execution = future.result() if future.done() else None
             result = self._result(
