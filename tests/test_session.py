@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -191,3 +192,47 @@ def test_a_query_before_any_run_sees_pystata_stata(fake_stata_dir: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "pystata.stata"
+
+
+# --- replication dots through the whole path: fake Stata → log → follower → tracker ---------------
+
+BOOTSTRAP_DO = """\
+sysuse auto, clear
+capture program drop slowmean
+program define slowmean, rclass
+    sleep 12
+    summarize mpg
+    return scalar m = r(mean)
+end
+bootstrap m=r(m), reps(120) seed(3): slowmean
+display "after"
+"""
+
+
+@pytest.mark.parametrize("shape", ["inline", "ruled"])
+async def test_a_bootstrap_reports_its_replications_as_they_run(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shape: str
+) -> None:
+    if shape == "ruled":
+        monkeypatch.setenv("FAKE_STATA_DOTS", "ruled")
+    do_file = tmp_path / "boot.do"
+    do_file.write_text(BOOTSTRAP_DO)
+    events = await collect(session, RunRequest(do_file=do_file))
+    result = events[-1].result  # type: ignore[attr-defined]
+    assert result.ok
+    snapshots = [e.snapshot for e in events]  # type: ignore[attr-defined]
+    counts = []
+    for snap in snapshots:
+        found = re.search(r"· bootstrap (\d+)/120", snap.message)
+        if found:
+            assert snap.message.startswith("boot.do 4/5 · ")
+            counts.append((int(found.group(1)), snap.progress))
+    done = [n for n, _ in counts]
+    assert done == sorted(done) and done[-1] >= 100  # the end may share a batch with the next echo
+    assert len(set(done)) >= 10  # moved many times, inside lines too, not by heartbeat only
+    if shape == "ruled":  # complete lines end at 50, 100 and 120: other counts are partial lines
+        assert set(done) - {0, 50, 100, 120}
+    moved = [p for _, p in counts]
+    assert moved == sorted(moved) and moved[0] >= 3.05 and moved[-1] < 3.9
+    values = [s.progress for s in snapshots]
+    assert values == sorted(values) and values[-1] == 5
