@@ -30,6 +30,7 @@ class Settings:
     break_grace_s: float = 10.0
     max_runs_kept: int = 200
     max_graphs: int = 4
+    run_history: bool = True  # keep each do-file's command times for `~8m left` next run
     roots: Roots | None = None  # None: any path (library use); from_env: the working directory
     policy: Policy | None = None  # None: no command checks (library use); from_env: the default
 
@@ -52,6 +53,7 @@ class Settings:
             break_grace_s=_number(env, "BREAK_GRACE_S", defaults.break_grace_s, minimum=0.1),
             max_runs_kept=int(_number(env, "MAX_RUNS_KEPT", defaults.max_runs_kept, minimum=1)),
             max_graphs=int(_number(env, "MAX_GRAPHS", defaults.max_graphs, minimum=0)),
+            run_history=_switch(env, "RUN_HISTORY", defaults.run_history),
             roots=Roots.from_env(env),
             policy=_policy(env),
         )
@@ -75,6 +77,20 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     if value < minimum:
         raise SettingsError(f"{PREFIX}{name}={raw!r} is below the minimum of {minimum:g}")
     return value
+
+
+_ON = frozenset({"1", "on", "true", "yes"})
+_OFF = frozenset({"0", "off", "false", "no"})
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in _ON or value in _OFF:
+        return value in _ON
+    raise SettingsError(f"{PREFIX}{name}={raw!r} is not a switch: use on or off")
 
 
 def _optional_number(env: Mapping[str, str], name: str) -> float | None:
