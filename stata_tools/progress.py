@@ -17,6 +17,7 @@ from stata_tools.events import CommandStarted, ErrorRaised, Snapshot
 from stata_tools.graphs import exported_file
 from stata_tools.logs.parse import Kind, LogLine
 from stata_tools.replications import DotsReader, partial_text
+from stata_tools.timings import Timeline, format_left
 
 MESSAGE_LIMIT = 200
 COMMAND_LIMIT = 60
@@ -99,6 +100,7 @@ class Tracker:
     label: str
     started_at: float
     wrapper: str | None = None
+    timeline: Timeline | None = None  # last run's times: weighted progress, time left (timings.py)
     index: int = 0
     errors: list[ErrorRecord] = field(default_factory=list)
     exports: list[tuple[str, str]] = field(default_factory=list)
@@ -210,11 +212,18 @@ class Tracker:
         return self.snapshot(now)
 
     def snapshot(self, now: float) -> Snapshot:
-        return Snapshot(self._progress, self.total, self.message(now), now - self.started_at)
+        progress = self._progress
+        if self.timeline is not None:
+            self.timeline.observe(self.index, now)
+            progress = self.timeline.place(progress, now)
+        return Snapshot(progress, self.total, self.message(now), now - self.started_at)
 
     def message(self, now: float) -> str:
         """What Claude Code shows on the running tool: file, k/N, elapsed, command, output."""
         parts = [f"{self.label} {self.index}/{self.total}", format_elapsed(now - self.started_at)]
+        left = self.timeline.left(now) if self.timeline is not None else None
+        if left is not None:
+            parts.append(format_left(left))
         command = self.current
         if command is not None:
             parts.append(shorten(command.head, COMMAND_LIMIT))
