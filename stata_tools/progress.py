@@ -132,10 +132,11 @@ class Tracker:
                 self._newest = line.text
                 self._recent.append(line.text)
                 self._note_export(line.text)
-            if self._dots.feed(line.text):
-                self._on_dots()
+            if ("(" in line.text or not self._dots.idle) and self._dots.feed(line.text):
+                self._on_dots()  # replication dots: one substring test while no loop is on
             return _NONE
-        self._dots.stop()
+        if not self._dots.idle:
+            self._dots.stop()
         if kind is Kind.ECHO:
             self._recent.clear()
             return self._on_echo(line.text, now)

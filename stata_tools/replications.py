@@ -177,7 +177,7 @@ class DotsReader:
     replication loop is running.
     """
 
-    __slots__ = ("_candidate", "_count", "_last", "_partial", "_provisional", "_sections")
+    __slots__ = ("_candidate", "_count", "_last", "_partial", "_provisional", "_sections", "idle")
 
     def __init__(self) -> None:
         self._count: _Count | None = None  # a replication loop whose dots are being read
@@ -186,6 +186,7 @@ class DotsReader:
         self._partial = ""
         self._sections = 0
         self._provisional = False  # the partial line holds the header of a loop not yet begun
+        self.idle = True  # no loop, no header waiting: only a line with ` (` or `----+` matters
 
     @property
     def section(self) -> int:
@@ -209,12 +210,13 @@ class DotsReader:
         self._candidate = None
         self._partial = ""
         self._provisional = False
+        self.idle = True
 
     def feed(self, text: str) -> bool:
         """A complete output line (SMCL already rendered); True when the state changed."""
         count = self._count
-        if count is None and self._candidate is None and "(" not in text and "----+" not in text:
-            return False  # the fast path: ordinary output
+        if self.idle and " (" not in text:
+            return False  # the fast path: ordinary output (a header holds ` (`)
         self._partial = ""
         before = self._last
         if count is None:
@@ -223,6 +225,7 @@ class DotsReader:
             self._end(count)
         else:
             self._last = count.state()
+        self.idle = self._count is None and self._candidate is None
         return self._last != before
 
     def partial(self, text: str) -> bool:
@@ -248,9 +251,6 @@ class DotsReader:
         line = text.rstrip()
         if candidate is not None and _RULER.fullmatch(line):
             self._begin(_Count(_Shape.RULED, name_of(candidate[0]), candidate[1]))
-            return
-        if _RULER.fullmatch(line):
-            self._begin(_Count(_Shape.RULED, "replications", None))
             return
         inline = self._inline_header(text)
         if inline is not None:
