@@ -251,3 +251,21 @@ def test_dots_of_an_earlier_command_do_not_show_in_the_next_one() -> None:
     tracker.feed(parser.feed("1"), 7.0)
     assert tracker.message(7.0).endswith("· display 1 · » 1")
     assert tracker.snapshot(7.0).progress == pytest.approx(2.05)
+
+
+def test_a_timeline_weights_progress_and_the_message_says_the_time_left() -> None:
+    from stata_tools.timings import Timeline
+
+    do_file = "display 1\nsleep 1000\ndisplay 2\n"
+    tracker = Tracker(split_commands(do_file), "t.do", 0.0, timeline=Timeline([0.1, 600, 0.1]))
+    parser = LogParser()
+    tracker.feed(parser.feed(". display 1"), 1.0)
+    assert tracker.message(1.0).startswith("t.do 1/3 · 1.0s · ~10m left · display 1")
+    events = tracker.feed(parser.feed(". sleep 1000"), 2.0)
+    start = events[0].snapshot.progress  # type: ignore[union-attr]
+    assert start == pytest.approx(3 * (0.2 + 0.05 * 600) / 600.4, rel=1e-4)  # 0.1 s floored
+    beats = [tracker.heartbeat(2.0 + 30 * n) for n in range(1, 21)]
+    assert all(b.progress > a.progress for a, b in pairwise(beats))
+    assert beats[9].message.split(" · ")[2] == "~5m left"  # 300 s into a 600 s command
+    assert 1.3 < beats[9].progress < 1.6  # time, not the heartbeat creep, moves it
+    assert tracker.finish(700.0).progress == 3.0
