@@ -10,11 +10,12 @@ a text log as `> ...50 done`, and with dots(10) `Bootstrap replications (100): .
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
 from stata_tools.logs.follow import LineDecoder
-from stata_tools.logs.parse import LogParser
+from stata_tools.logs.parse import Kind, LogParser
 from stata_tools.replications import DotsReader, Replications, name_of, partial_text
 
 RULER = "----+--- 1 ---+--- 2 ---+--- 3 ---+--- 4 ---+--- 5 "
@@ -242,3 +243,19 @@ def test_partial_text_renders_smcl_and_drops_a_half_written_tag() -> None:
     assert partial_text("{txt}.....{er", smcl=True) == "....."
     assert partial_text("{txt}...{err}x{txt}..", smcl=True) == "...x.."
     assert partial_text("..{x\r", smcl=False) == "..{x"
+
+
+def test_no_real_log_in_the_corpus_is_mistaken_for_replication_dots(corpus_dir: Path) -> None:
+    """None of the corpus's logs runs a replication command: any loop found would be false."""
+    paths = sorted([*corpus_dir.glob("*/*.log"), *corpus_dir.glob("*/*.smcl")])
+    assert paths
+    for path in paths:
+        parser = LogParser()
+        reader = DotsReader()
+        for raw in path.read_bytes().decode("latin-1").splitlines():
+            line = parser.feed(raw)
+            if line.kind in (Kind.OUTPUT, Kind.ERROR):
+                assert not reader.feed(line.text), (path.name, line.text)
+            else:
+                reader.stop()
+        assert reader.state is None, path.name
