@@ -172,7 +172,8 @@ class Tracker:
         if self.index == 0:
             value = _SLOT_START * 0.8 * creep
         else:
-            value = self._dots_value(creep) or self.index - 1 + _SLOT_START + _SLOT_SPAN * creep
+            dots = self._dots_value(creep)
+            value = self.index - 1 + _SLOT_START + _SLOT_SPAN * creep if dots is None else dots
         self._advance(value)
         return self.snapshot(now)
 

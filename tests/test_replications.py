@@ -259,3 +259,26 @@ def test_no_real_log_in_the_corpus_is_mistaken_for_replication_dots(corpus_dir: 
             else:
                 reader.stop()
         assert reader.state is None, path.name
+
+
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        ("Jackknife replications", "jackknife"),
+        ("Permutation replications", "permute"),
+        ("Simulations", "simulate"),
+        ("BRR replications", "brr"),
+        ("Bootstrap replications", "bootstrap"),
+    ],
+)
+@pytest.mark.parametrize("shape", ["ruled", "inline"])
+def test_every_replication_command_is_named_in_both_shapes(
+    title: str, name: str, shape: str
+) -> None:
+    if shape == "ruled":
+        text = f"{title} (74)\n{RULER}\n" + "." * 50 + "    50\n" + "." * 24 + "\n\nresults\n"
+    else:
+        body = "".join(str(i) if i % 10 == 0 else "." for i in range(1, 75))
+        text = f"{title} (74): {body} done\n\nresults\n"
+    reader, _ = read(text)
+    assert reader.state == Replications(name, 74, 74, 0, finished=True)
