@@ -1498,3 +1498,28 @@ def test_a_break_during_replications_is_glued_to_the_dots(
     body = log_body(short_dir / "b.log")
     glued = [x for x in body if x.startswith("Simulations (500): ")]
     assert len(glued) == 1 and glued[0].endswith("--Break--")
+
+
+def test_jackknife_leaves_one_out_and_reports_statas_published_mean_of_mpg(
+    stata: ModuleType, short_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_STATA_DOTS", "ruled")
+    _, err = run(
+        stata,
+        "log using j.log, text replace\nsysuse auto, clear\n"
+        "jackknife r(mean): summarize mpg\nlog close",
+    )
+    assert err is None
+    body = log_body(short_dir / "j.log")
+    k = body.index("Jackknife replications (74)")
+    assert body[k + 2 : k + 4] == ["." * 50 + "    50", "." * 24]
+    row = next(x for x in body if x.startswith("       _jk_1 |"))
+    # the jackknife standard error of a mean is sd/sqrt(n) = 5.785503/sqrt(74); t(73) interval
+    assert row.split("|")[1].split() == [
+        "21.2973",
+        ".6725511",
+        "31.67",
+        "0.000",
+        "19.9569",
+        "22.63769",
+    ]

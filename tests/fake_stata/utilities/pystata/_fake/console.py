@@ -29,6 +29,7 @@ class Console:
         self._modes: list[Mode] = [Mode()]
         self._pending: list[Seg] = []
         self._streaming = False  # a line written in parts is open on the screen and in logs
+        self._column = 0  # its width so far on the screen, which wraps it as `wrap` does
 
     @property
     def mode(self) -> Mode:
@@ -77,7 +78,15 @@ class Console:
             segs = (*self._pending, *segs)
             self._pending = []
         self._streaming = True
-        self.screen("".join(seg.text for seg in segs))
+        width = self.session.linesize - 1
+        out: list[str] = []
+        for ch in "".join(seg.text for seg in segs):
+            if self._column >= width:
+                out.append("\n> ")
+                self._column = 2
+            out.append(ch)
+            self._column += 1
+        self.screen("".join(out))
         for log in list(self.session.logs):
             if log.on and not log.fh.closed:
                 log.write_partial(segs, self.session.linesize, self.knobs)
@@ -87,6 +96,7 @@ class Console:
         if not self._streaming:
             return
         self._streaming = False
+        self._column = 0
         self.screen("\n")
         for log in list(self.session.logs):
             if log.on and not log.fh.closed:

@@ -113,6 +113,7 @@ class Interpreter(
             "simulate": self._h_simulate,
             "bootstrap": self._h_bootstrap,
             "bs": self._h_bootstrap,
+            "jackknife": self._h_jackknife,
         }
 
     # --- entry point: one line, as StataSO_Execute receives it -------------------------------

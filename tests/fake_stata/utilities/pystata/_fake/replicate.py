@@ -154,6 +154,23 @@ class ReplicationCommands(Core):
         self.console.blank()
         self._bootstrap_table(command, items, observed, values, reps)
 
+    def _h_jackknife(self, args: str, ctx: Ctx) -> None:
+        prefix, command, items, o = self._prefix_command(args, "_jk_")
+        data = self.session.data
+        if not data.nobs:
+            raise StataError(2000, "no observations")
+        word, _ = first_word(command)
+        observed = self._once(command, items)
+        if observed is None:
+            raise StataError(self.session.rc or 498, "statistic could not be computed")
+        self.console.show(line(TXT, f"(running {word} on estimation sample)"))
+        self.console.blank()
+        values = self._replications(
+            "Jackknife replications", data.nobs, o, command, items, resample=False, leave_out=True
+        )
+        self.console.blank()
+        self._jackknife_table(command, items, observed, values)
+
     def _prefix_command(
         self, args: str, stem: str
     ) -> tuple[str, str, list[tuple[str, str]], dict[str, str]]:
@@ -215,6 +232,7 @@ class ReplicationCommands(Core):
         items: list[tuple[str, str]],
         *,
         resample: bool,
+        leave_out: bool = False,
     ) -> list[list[float | None]]:
         dots = max(1, int(float(o.get("dots") or 1)))
         show = "nodots" not in o
@@ -230,6 +248,8 @@ class ReplicationCommands(Core):
             self._check_break()
             if resample:
                 self.session.data = _resampled(saved)
+            elif leave_out:
+                self.session.data = _without(saved, i - 1)
             try:
                 got = self._once(command, items)
             except StataError as e:
@@ -254,6 +274,45 @@ class ReplicationCommands(Core):
             self.console.stream((Seg(TXT, " done"),))
         self.console.end_stream()
         return values
+
+    def _jackknife_table(
+        self,
+        command: str,
+        items: list[tuple[str, str]],
+        observed: list[float | None],
+        values: list[list[float | None]],
+    ) -> None:
+        n = len(values)
+        show = self.console.show
+        show(line(TXT, f"{'Jackknife results':<52}Number of obs = {self.session.data.nobs:>10,}"))
+        show(line(TXT, f"{'':<52}Replications  = {n:>10,}"))
+        self.console.blank()
+        show(line(TXT, f"{'Command':>13}: {command}"))
+        for name, exp in items:
+            show(line(TXT, f"{name:>13}: {exp}"))
+        self.console.blank()
+        rule = "-" * 78
+        show(line(TXT, rule))
+        show(line(TXT, f"{'':13}|              Jackknife"))
+        show(line(TXT, f"{'':13}| Coefficient  std. err.      t    P>|t|     [95% conf. interval]"))
+        show(line(TXT, "-" * 13 + "+" + "-" * 64))
+        df = n - 1
+        crit = _t_quantile(0.05, df) if df > 0 else 0.0
+        for k, (name, _) in enumerate(items):
+            obs = observed[k] or 0.0
+            draws = [row[k] for row in values if row[k] is not None]
+            m = len(draws)
+            mean = sum(draws) / m if m else 0.0
+            se = math.sqrt((m - 1) / m * sum((d - mean) ** 2 for d in draws)) if m > 1 else 0.0
+            t = obs / se if se else None
+            p = _t_tail(t, df) if t is not None and df > 0 else None
+            cells = (
+                f"{_g(obs):>11}{_g(se):>11}"
+                + (f"{t:9.2f}{p:8.3f}" if t is not None and p is not None else f"{'.':>9}{'.':>8}")
+                + f"{_g(obs - crit * se):>13}{_g(obs + crit * se):>12}"
+            )
+            show(Line((Seg(TXT, f"{name:>12} |"), Seg(RES, cells))))
+        show(line(TXT, rule))
 
     def _bootstrap_table(
         self,
@@ -307,6 +366,61 @@ class ReplicationCommands(Core):
         e.clear()
         e.scalars.update({"N": float(self.session.data.nobs), "N_reps": float(len(complete))})
         e.macros.update({"cmd": "bootstrap", "prefix": "bootstrap", "command": command})
+
+
+def _without(data: Dataset, obs: int) -> Dataset:
+    """The data without one observation: a jackknife replication."""
+    out = copy.copy(data)
+    out.variables = [copy.copy(var) for var in data.variables]
+    for var in out.variables:
+        var.values = var.values[:obs] + var.values[obs + 1 :]
+    out.nobs = data.nobs - 1
+    return out
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """The continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    c = 1.0
+    d = 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        for num in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return h
+
+
+def _t_tail(t: float, df: float) -> float:
+    """P(|T| > |t|) for Student's t with df degrees of freedom."""
+    x = df / (df + t * t)
+    a, b = df / 2.0, 0.5
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x))
+    front *= math.sqrt(1.0 - x) if x < 1 else 0.0
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def _t_quantile(tail: float, df: float) -> float:
+    """The t with P(|T| > t) = tail, by bisection."""
+    lo, hi = 0.0, 1000.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if _t_tail(mid, df) > tail:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
 
 
 def _resampled(data: Dataset) -> Dataset:

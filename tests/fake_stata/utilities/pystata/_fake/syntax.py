@@ -69,6 +69,7 @@ COMMANDS: tuple[tuple[str, int], ...] = (  # full name, shortest abbreviation le
     ("simulate", 8),
     ("bootstrap", 9),
     ("bs", 2),
+    ("jackknife", 4),
 )
 PREFIXES: tuple[tuple[str, int], ...] = (("quietly", 3), ("noisily", 1), ("capture", 3))
 
