@@ -142,8 +142,8 @@ def _number(text: str) -> int:
 
 
 def _inline(count: _Count, text: str, *, final: bool) -> bool:
-    """Read inline dots; False when `text` is not (or no longer) dots. A number or `done` at the
-    end is held back unless `final`, since the next line may continue it."""
+    """Read inline dots; False when `text` is not (or no longer) dots. A number, or a cut `done`,
+    at the end is held back unless `final`: the next line may continue it."""
     text = count.carry + text
     count.carry = ""
     position = 0
@@ -186,7 +186,7 @@ class DotsReader:
         self._partial = ""
         self._sections = 0
         self._provisional = False  # the partial line holds the header of a loop not yet begun
-        self.idle = True  # no loop, no header waiting: only a line with ` (` or `----+` matters
+        self.idle = True  # no loop, no header waiting: only a line with ` (` can matter
 
     @property
     def section(self) -> int:
@@ -221,7 +221,10 @@ class DotsReader:
         before = self._last
         if count is None:
             self._start(text)
-        elif not self._continue(count, text, complete=True) or count.finished:
+        elif not self._continue(count, text, complete=True):
+            self._end(count)
+            self._start(text)  # the line that ended one loop may begin the next
+        elif count.finished:
             self._end(count)
         else:
             self._last = count.state()

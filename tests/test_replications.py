@@ -282,3 +282,12 @@ def test_every_replication_command_is_named_in_both_shapes(
         text = f"{title} (74): {body} done\n\nresults\n"
     reader, _ = read(text)
     assert reader.state == Replications(name, 74, 74, 0, finished=True)
+
+
+def test_a_loop_may_begin_on_the_line_that_ends_the_last_one() -> None:
+    first = "Placebo (50)\n" + RULER + "\n" + "." * 50 + "    50\n"
+    second = "Bootstrap replications (20): .........10.........20 done\n"
+    reader, states = read(first + second)
+    assert reader.state == Replications("bootstrap", 20, 20, 0, finished=True)
+    assert reader.section == 2
+    assert Replications("Placebo", 50, 50, 0) in states
