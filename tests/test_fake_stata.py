@@ -1500,7 +1500,7 @@ def test_a_break_during_replications_is_glued_to_the_dots(
     assert len(glued) == 1 and glued[0].endswith("--Break--")
 
 
-def test_jackknife_leaves_one_out_and_reports_statas_published_mean_of_mpg(
+def test_jackknife_leaves_one_out_and_reports_the_standard_error_of_a_mean(
     stata: ModuleType, short_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_STATA_DOTS", "ruled")
