@@ -16,6 +16,8 @@ from stata_tools.dofile import Command
 from stata_tools.events import CommandStarted, ErrorRaised, Snapshot
 from stata_tools.graphs import exported_file
 from stata_tools.logs.parse import Kind, LogLine
+from stata_tools.replications import DotsReader, partial_text
+from stata_tools.timings import Timeline, format_left
 
 MESSAGE_LIMIT = 200
 COMMAND_LIMIT = 60
@@ -98,6 +100,7 @@ class Tracker:
     label: str
     started_at: float
     wrapper: str | None = None
+    timeline: Timeline | None = None  # last run's times: weighted progress, time left (timings.py)
     index: int = 0
     errors: list[ErrorRecord] = field(default_factory=list)
     exports: list[tuple[str, str]] = field(default_factory=list)
@@ -110,6 +113,8 @@ class Tracker:
     _rc_pending: bool = True
     _first_echo: bool = True
     _export_text: str = ""
+    _dots: DotsReader = field(default_factory=DotsReader)  # replication dots (replications.py)
+    _dots_at: tuple[int, int, float] = (0, 0, 0.0)  # command, dots section, progress at its start
 
     @property
     def total(self) -> int:
@@ -127,7 +132,11 @@ class Tracker:
                 self._newest = line.text
                 self._recent.append(line.text)
                 self._note_export(line.text)
+            if ("(" in line.text or not self._dots.idle) and self._dots.feed(line.text):
+                self._on_dots()  # replication dots: one substring test while no loop is on
             return _NONE
+        if not self._dots.idle:
+            self._dots.stop()
         if kind is Kind.ECHO:
             self._recent.clear()
             return self._on_echo(line.text, now)
@@ -163,9 +172,41 @@ class Tracker:
         if self.index == 0:
             value = _SLOT_START * 0.8 * creep
         else:
-            value = self.index - 1 + _SLOT_START + _SLOT_SPAN * creep
+            dots = self._dots_value(creep)
+            value = self.index - 1 + _SLOT_START + _SLOT_SPAN * creep if dots is None else dots
         self._advance(value)
         return self.snapshot(now)
+
+    def partial(self, raw: str, smcl: bool, now: float) -> Snapshot | None:
+        """The log's unfinished last line (dots arrive one at a time); a snapshot if it moved."""
+        if not self._dots.partial(partial_text(raw, smcl)):
+            return None
+        self._on_dots()
+        return self.snapshot(now)
+
+    def _on_dots(self) -> None:
+        """The dots moved: progress follows the replications inside the command's slot."""
+        state = self._dots.state
+        if state is None or self.index == 0:
+            return
+        index, section, _ = self._dots_at
+        if (index, section) != (self.index, self._dots.section):
+            self._dots_at = (self.index, self._dots.section, self._progress)
+        self._heartbeats = 0
+        value = self._dots_value(0.0)
+        if value is not None:
+            self._advance(value)
+
+    def _dots_value(self, creep: float) -> float | None:
+        """Between where progress stood when the dots began and the slot's end, by the share of
+        replications done; heartbeats creep into the next replication's share only."""
+        state = self._dots.state
+        index, _, base = self._dots_at
+        if state is None or index != self.index or state.fraction is None or state.total is None:
+            return None
+        end = self.index - 1 + _SLOT_START + _SLOT_SPAN
+        share = min(state.fraction + creep / state.total, 0.999)
+        return base + (end - base) * share
 
     def finish(self, now: float) -> Snapshot:
         """The run has ended: progress equals total."""
@@ -173,15 +214,25 @@ class Tracker:
         return self.snapshot(now)
 
     def snapshot(self, now: float) -> Snapshot:
-        return Snapshot(self._progress, self.total, self.message(now), now - self.started_at)
+        progress = self._progress
+        if self.timeline is not None:
+            self.timeline.observe(self.index, now)
+            progress = self.timeline.place(progress, now)
+        return Snapshot(progress, self.total, self.message(now), now - self.started_at)
 
     def message(self, now: float) -> str:
         """What Claude Code shows on the running tool: file, k/N, elapsed, command, output."""
         parts = [f"{self.label} {self.index}/{self.total}", format_elapsed(now - self.started_at)]
+        left = self.timeline.left(now) if self.timeline is not None else None
+        if left is not None:
+            parts.append(format_left(left))
         command = self.current
         if command is not None:
             parts.append(shorten(command.head, COMMAND_LIMIT))
-        if self._newest:
+        dots = self._dots.state if self._dots_at[0] == self.index and self.index else None
+        if dots is not None:
+            parts.append(dots.describe())
+        elif self._newest:
             parts.append("» " + shorten(self._newest, OUTPUT_LIMIT))
         return shorten(" · ".join(parts), MESSAGE_LIMIT)
 

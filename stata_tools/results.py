@@ -67,6 +67,8 @@ class RunResult:
     error: StataError | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     graphs: tuple[GraphFile, ...] = ()
+    last_duration_s: float | None = None  # the previous run of the same do-file (timings.py)
+    last_status: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -97,6 +99,9 @@ class RunResult:
             },
             "notes": list(self.notes),
             "graphs": [{"name": g.name, "path": g.path, "format": g.format} for g in self.graphs],
+            "last_run": None
+            if self.last_duration_s is None
+            else {"duration_s": round(self.last_duration_s, 3), "status": self.last_status},
         }
 
 
@@ -187,6 +192,9 @@ def _assemble(
 def headline(result: RunResult) -> str:
     """First line of every result: status, return code, duration, log location."""
     took = format_elapsed(result.duration_s)
+    if result.last_duration_s is not None:
+        status = "" if result.last_status in (None, "ok") else f", {result.last_status}"
+        took = f"took {took} (last run {format_elapsed(result.last_duration_s)}{status})"
     progress = f"{result.commands_done}/{result.commands_total} commands"
     return (
         f"Stata {result.status.value} · rc {result.rc} · {took} · {progress} · "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
 import re
 import shutil
 from collections import deque
@@ -16,6 +19,11 @@ RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 RESULT_FILE = "result.json"
 LOG_FILE = "run.log"
 MAX_READ_BYTES = 1 << 20
+HISTORY_FILE = "timings.json"
+MAX_HISTORY_BYTES = 8 << 20
+"""A history file larger than this is not read (it was not written by us)."""
+
+logger = logging.getLogger(__name__)
 
 
 class UnknownRun(LookupError):
@@ -62,6 +70,30 @@ class RunStore:
         folder = self.root / run_id
         if folder.is_dir():
             (folder / RESULT_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+    def read_history(self) -> object:
+        """The command-times history kept next to the runs; None when absent or unreadable."""
+        path = self.root / HISTORY_FILE
+        try:
+            if path.stat().st_size > MAX_HISTORY_BYTES:
+                logger.warning("%s is larger than %d bytes; ignored", path, MAX_HISTORY_BYTES)
+                return None
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def write_history(self, data: object) -> None:
+        """Replace the history atomically; a failure leaves the old one and is only logged."""
+        path = self.root / HISTORY_FILE
+        temp = path.with_name(f".{HISTORY_FILE}.{os.getpid()}.tmp")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            temp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+            os.replace(temp, path)
+        except OSError as error:
+            logger.warning("could not save the run history %s: %s", path, error)
+            with contextlib.suppress(OSError):
+                temp.unlink()
 
     def run_ids(self) -> list[str]:
         if not self.root.is_dir():

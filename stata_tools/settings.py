@@ -31,6 +31,7 @@ class Settings:
     max_runs_kept: int = 200
     max_graphs: int = 4
     prestart: bool = False  # start Stata right after the MCP handshake, not at the first run
+    run_history: bool = True  # keep each do-file's command times for `~8m left` next run
     roots: Roots | None = None  # None: any path (library use); from_env: the working directory
     policy: Policy | None = None  # None: no command checks (library use); from_env: the default
 
@@ -53,7 +54,8 @@ class Settings:
             break_grace_s=_number(env, "BREAK_GRACE_S", defaults.break_grace_s, minimum=0.1),
             max_runs_kept=int(_number(env, "MAX_RUNS_KEPT", defaults.max_runs_kept, minimum=1)),
             max_graphs=int(_number(env, "MAX_GRAPHS", defaults.max_graphs, minimum=0)),
-            prestart=_flag(env, "PRESTART"),
+            prestart=_switch(env, "PRESTART", defaults.prestart),
+            run_history=_switch(env, "RUN_HISTORY", defaults.run_history),
             roots=Roots.from_env(env),
             policy=_policy(env),
         )
@@ -79,13 +81,18 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     return value
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = (env.get(PREFIX + name) or "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise SettingsError(f"{PREFIX}{name}={raw!r} is not on or off: use 1/0, true/false, yes/no")
+_ON = frozenset({"1", "on", "true", "yes"})
+_OFF = frozenset({"0", "off", "false", "no"})
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in _ON or value in _OFF:
+        return value in _ON
+    raise SettingsError(f"{PREFIX}{name}={raw!r} is not a switch: use on or off")
 
 
 def _optional_number(env: Mapping[str, str], name: str) -> float | None:

@@ -1388,3 +1388,140 @@ def test_frame_prefix_expands_macros_in_the_calling_frame(stata: ModuleType) -> 
     assert run(stata, "clear all") == ("", None)
     assert run(stata, "frames dir") == ("  default  0 x 0\n", None)
     assert run(stata, "frame hi: count")[1] == "frame hi not found\nr(111);\n"
+
+
+# --- replication dots: _dots, simulate, bootstrap ------------------------------------------------
+
+SLOW = (
+    "capture program drop slow\nprogram define slow, rclass\n sleep {ms}\n"
+    " return scalar m = 1\nend\n"
+)
+UNIFORM = (
+    "capture program drop draw\nprogram define draw, rclass\n return scalar m = runiform()\nend\n"
+)
+
+
+def test_dots_follow_statas_dots_ado(stata: ModuleType, short_dir: Path) -> None:
+    """_dots.ado 1.1.1: header, ruler with its trailing blank, marks by rc, `%5.0f` counts."""
+    code = (
+        "log using d.log, text replace\n_dots 0, title(Placebo Test) reps(120)\n"
+        "forvalues i = 1/120 {\n local rc = cond(`i' == 7, 1, cond(`i' == 60, 2, 0))\n"
+        " _dots `i' `rc'\n}\n_dots 120\nlog close"
+    )
+    _, err = run(stata, code)
+    assert err is None
+    body = log_body(short_dir / "d.log")
+    start = body.index("Placebo Test (120)")
+    assert body[start + 1] == "----+--- 1 ---+--- 2 ---+--- 3 ---+--- 4 ---+--- 5 "
+    dots = [x for x in body if re.fullmatch(r"[.xe]+( +\d+)?", x)]
+    assert dots == [
+        "......x" + "." * 43 + "    50",
+        "." * 9 + "e" + "." * 40 + "   100",
+        "." * 20,
+    ]
+
+
+@pytest.mark.parametrize("shape", ["inline", "ruled"])
+def test_simulate_and_bootstrap_print_statas_dots(
+    stata: ModuleType, short_dir: Path, monkeypatch: pytest.MonkeyPatch, shape: str
+) -> None:
+    if shape == "ruled":
+        monkeypatch.setenv("FAKE_STATA_DOTS", "ruled")
+    code = (
+        f"log using s.log, text replace\n{UNIFORM}simulate m=r(m), reps(120) seed(5): draw\n"
+        "count\nsysuse auto, clear\nbootstrap r(mean), reps(60) seed(1): summarize mpg\n"
+        "log close"
+    )
+    _, err = run(stata, code)
+    assert err is None
+    body = log_body(short_dir / "s.log")
+    assert "      Command: draw" in body and "            m: r(m)" in body
+    assert "  120" in body  # `count` after simulate: its results replaced the data
+    if shape == "inline":
+        head = "Simulations (120): .........10.........20.........30.........40.........50....."
+        assert head in body
+        k = body.index(head)
+        assert body[k + 1].startswith("> ....60.........70") and body[k + 1].endswith("120 d")
+        assert body[k + 2] == "> one"  # wrapped at the line size, `done` cut as Stata cuts it
+        assert "> ...50.........60 done" in body
+    else:
+        k = body.index("Simulations (120)")
+        assert body[k + 1 : k + 5] == [
+            "----+--- 1 ---+--- 2 ---+--- 3 ---+--- 4 ---+--- 5 ",
+            "." * 50 + "    50",
+            "." * 50 + "   100",
+            "." * 20,
+        ]
+        assert "Bootstrap replications (60)" in body
+    assert "(running summarize on estimation sample)" in body
+    table = next(x for x in body if x.startswith("       _bs_1 |"))
+    assert table.split()[2] == "21.2973"  # the observed mean of mpg
+    assert any(x.endswith("Replications  =         60") for x in body)
+
+
+def test_dots_reach_the_log_before_their_line_ends(stata: ModuleType, short_dir: Path) -> None:
+    """Real Stata's log grows by a mark at a time; a follower sees a partial last line."""
+    slow = SLOW.format(ms=15)
+    tails: list[bytes] = []
+    finished = threading.Event()
+
+    def work() -> None:
+        run(stata, f"log using p.log, text replace\n{slow}simulate m=r(m), reps(40): slow")
+        finished.set()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    log = short_dir / "p.log"
+    while not finished.is_set():
+        if log.exists():
+            tails.append(log.read_bytes().rsplit(b"\n", 1)[-1])
+        time.sleep(0.005)
+    thread.join()
+    run(stata, "log close")
+    partial = {t for t in tails if t.startswith(b"Simulations (40): ")}
+    assert len(partial) >= 10  # the same unfinished line seen growing mark by mark
+    assert b"Simulations (40): .........10.........20....." in partial
+
+
+def test_a_break_during_replications_is_glued_to_the_dots(
+    stata: ModuleType, short_dir: Path
+) -> None:
+    slow = SLOW.format(ms=20)
+    run(stata, f"log using b.log, text replace\n{slow}")
+    thread, _ = set_break_after(0.3)
+    _, err = run(stata, "simulate m=r(m), reps(500) nodots: slow\n")
+    thread.join()
+    assert err is not None and "r(1);" in err  # nodots: a break still stops it
+    thread, _ = set_break_after(0.3)
+    _, err = run(stata, "simulate m=r(m), reps(500): slow")
+    thread.join()
+    run(stata, "log close")
+    assert err is not None and "r(1);" in err
+    body = log_body(short_dir / "b.log")
+    glued = [x for x in body if x.startswith("Simulations (500): ")]
+    assert len(glued) == 1 and glued[0].endswith("--Break--")
+
+
+def test_jackknife_leaves_one_out_and_reports_the_standard_error_of_a_mean(
+    stata: ModuleType, short_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_STATA_DOTS", "ruled")
+    _, err = run(
+        stata,
+        "log using j.log, text replace\nsysuse auto, clear\n"
+        "jackknife r(mean): summarize mpg\nlog close",
+    )
+    assert err is None
+    body = log_body(short_dir / "j.log")
+    k = body.index("Jackknife replications (74)")
+    assert body[k + 2 : k + 4] == ["." * 50 + "    50", "." * 24]
+    row = next(x for x in body if x.startswith("       _jk_1 |"))
+    # the jackknife standard error of a mean is sd/sqrt(n) = 5.785503/sqrt(74); t(73) interval
+    assert row.split("|")[1].split() == [
+        "21.2973",
+        ".6725511",
+        "31.67",
+        "0.000",
+        "19.9569",
+        "22.63769",
+    ]

@@ -127,6 +127,18 @@ def test_corpus_file_in_random_chunks_equals_its_lines(name: str, corpus_dir: Pa
 
 
 # --------------------------------------------------------------------------------------------
+def test_peek_shows_the_partial_line_without_a_cut_character() -> None:
+    decoder = LineDecoder()
+    decoder.feed(b"done\n.....")
+    assert decoder.peek() == "....."
+    decoder.feed("…".encode()[:2])  # a UTF-8 character cut by the write
+    assert decoder.peek() == "....."
+    decoder.feed("…".encode()[2:] + b"\r")
+    assert decoder.peek() == ".....…"  # a CR that may be half of CRLF is not text
+    decoder.feed(b"\n")
+    assert decoder.peek() == ""
+
+
 # LogFollower
 
 FAST = {"poll_interval_s": 0.05}
@@ -477,3 +489,32 @@ async def test_a_trickle_never_counts_as_a_flood(tmp_path: Path) -> None:
         await collector.wait_for(20)
         collector.stop.set()
     assert not collector.follower.flooded
+
+
+async def test_report_partial_yields_an_empty_batch_as_the_last_line_grows(tmp_path: Path) -> None:
+    path = tmp_path / "dots.log"
+    path.write_bytes(b"Bootstrap replications (100)\n")
+    follower = LogFollower(path, report_partial=True, **FAST)
+    seen: list[tuple[list[str], str]] = []
+    stop = anyio.Event()
+
+    async def run() -> None:
+        async for batch in follower.follow(stop):
+            seen.append((batch, follower.partial))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        for k in range(1, 4):
+            await anyio.sleep(0.12)
+            append(path, b".")
+            with anyio.fail_after(1.5):
+                while not seen or seen[-1][1] != "." * k:
+                    await anyio.sleep(0.005)
+        append(path, b"..   5\n")
+        with anyio.fail_after(1.5):
+            while not any(batch == ["...." + "." + "   5"] for batch, _ in seen):
+                await anyio.sleep(0.005)
+        stop.set()
+    assert seen[0] == (["Bootstrap replications (100)"], "")
+    assert ([], "...") in seen  # a batch without lines: only the partial line grew
+    assert seen[-1] == ([".....   5"], "")

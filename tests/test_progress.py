@@ -183,3 +183,89 @@ def test_graph_exports_are_collected_even_when_stata_wraps_the_message() -> None
             "svg",
         ),
     ]
+
+
+# --- replication dots inside a command's slot (replications.py does the reading) -----------------
+
+BOOT_DO = "sysuse auto\nbootstrap, reps(1000): regress mpg weight\ndisplay 1\n"
+
+
+def _boot_tracker() -> tuple[Tracker, LogParser]:
+    tracker = Tracker(split_commands(BOOT_DO), "b.do", 0.0)
+    parser = LogParser()
+    for n, raw in enumerate([". sysuse auto", "(1978 automobile data)", ""]):
+        tracker.feed(parser.feed(raw), float(n))
+    tracker.feed(parser.feed(". bootstrap, reps(1000): regress mpg weight"), 3.0)
+    return tracker, parser
+
+
+def test_replication_dots_move_progress_inside_the_slot_and_name_the_count() -> None:
+    tracker, parser = _boot_tracker()
+    for raw in ["(running regress on estimation sample)", ""]:
+        tracker.feed(parser.feed(raw), 4.0)
+        tracker.heartbeat(4.0)  # the session ticks once per batch
+    tracker.feed(parser.feed("Bootstrap replications (1,000)"), 5.0)
+    tracker.feed(parser.feed("----+--- 1 ---+--- 2 ---+--- 3 ---+--- 4 ---+--- 5 "), 5.0)
+    values = [tracker.snapshot(5.0).progress]
+    row = ""
+    for i in range(1, 151):
+        row += "x" if i in (3, 77) else "."
+        moved = tracker.partial(row, smcl=False, now=5.0 + i)
+        assert moved is not None
+        values.append(moved.progress)
+        values.append(tracker.heartbeat(5.0 + i).progress)
+        if i % 50 == 0:
+            tracker.feed(parser.feed(row + f" {i:5d}"), 5.0 + i)
+            values.append(tracker.snapshot(5.0 + i).progress)
+            row = ""
+    assert all(b > a for a, b in pairwise(values[::3]))  # every replication moves it
+    assert values == sorted(values)
+    assert 1.05 < values[0] < values[-1] < 1.9
+    share = (values[-1] - values[0]) / (1.9 - values[0])
+    assert share == pytest.approx(0.15, abs=0.002)
+    message = tracker.message(200.0)
+    assert message.endswith(
+        "· bootstrap, reps(1000): regress mpg weight · bootstrap 150/1,000 (2 failed)"
+    )
+    assert message.startswith("b.do 2/3 · ")
+
+
+def test_heartbeats_during_dots_never_reach_the_next_replication() -> None:
+    tracker, parser = _boot_tracker()
+    tracker.feed(parser.feed("Bootstrap replications (1,000): .........10"), 5.0)
+    at_ten = tracker.snapshot(5.0).progress
+    beats = [tracker.heartbeat(6.0 + n).progress for n in range(500)]
+    assert all(b > a for a, b in pairwise(beats))
+    snapshot = tracker.partial("> .", smcl=False, now=600.0)  # the wrapped line's next mark
+    assert snapshot is not None
+    eleven = snapshot.progress
+    assert at_ten < beats[-1] < eleven
+
+
+def test_dots_of_an_earlier_command_do_not_show_in_the_next_one() -> None:
+    tracker, parser = _boot_tracker()
+    tracker.feed(parser.feed("Bootstrap replications (50): " + "." * 9 + "10"), 5.0)
+    assert "bootstrap 10/50" in tracker.message(5.0)
+    tracker.feed(parser.feed(""), 6.0)
+    tracker.feed(parser.feed(". display 1"), 7.0)
+    tracker.feed(parser.feed("1"), 7.0)
+    assert tracker.message(7.0).endswith("· display 1 · » 1")
+    assert tracker.snapshot(7.0).progress == pytest.approx(2.05)
+
+
+def test_a_timeline_weights_progress_and_the_message_says_the_time_left() -> None:
+    from stata_tools.timings import Timeline
+
+    do_file = "display 1\nsleep 1000\ndisplay 2\n"
+    tracker = Tracker(split_commands(do_file), "t.do", 0.0, timeline=Timeline([0.1, 600, 0.1]))
+    parser = LogParser()
+    tracker.feed(parser.feed(". display 1"), 1.0)
+    assert tracker.message(1.0).startswith("t.do 1/3 · 1.0s · ~10m left · display 1")
+    events = tracker.feed(parser.feed(". sleep 1000"), 2.0)
+    start = events[0].snapshot.progress  # type: ignore[union-attr]
+    assert start == pytest.approx(3 * (0.2 + 0.05 * 600) / 600.4, rel=1e-4)  # 0.1 s floored
+    beats = [tracker.heartbeat(2.0 + 30 * n) for n in range(1, 21)]
+    assert all(b.progress > a.progress for a, b in pairwise(beats))
+    assert beats[9].message.split(" · ")[2] == "~5m left"  # 300 s into a 600 s command
+    assert 1.3 < beats[9].progress < 1.6  # time, not the heartbeat creep, moves it
+    assert tracker.finish(700.0).progress == 3.0

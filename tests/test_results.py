@@ -104,3 +104,12 @@ def test_meta_carries_the_structured_details() -> None:
 def test_truncated_output_says_where_the_full_log_is() -> None:
     text = render_text(result(output=Excerpt("a\n[… 10 lines omitted …]\nb", 12, 40, 10)))
     assert "12 lines, 10 omitted; the full log is at /runs/x/run.log" in text
+
+
+def test_headline_and_meta_compare_with_the_last_run_of_the_do_file() -> None:
+    done = result(duration_s=250.0, last_duration_s=235.0, last_status="ok")
+    assert headline(done).split(" · ")[2] == "took 4m10s (last run 3m55s)"
+    assert done.to_meta()["last_run"] == {"duration_s": 235.0, "status": "ok"}
+    failed_before = result(duration_s=250.0, last_duration_s=3.0, last_status="error")
+    assert headline(failed_before).split(" · ")[2] == "took 4m10s (last run 3.0s, error)"
+    assert result().to_meta()["last_run"] is None

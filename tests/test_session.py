@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -176,6 +179,11 @@ def test_settings_are_read_from_the_environment(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="STATA_TOOLS_HEARTBEAT_S='soon' is not a number"):
         Settings.from_env({"STATA_TOOLS_HEARTBEAT_S": "soon"})
+    assert Settings.from_env({}).run_history is True
+    assert Settings.from_env({"STATA_TOOLS_RUN_HISTORY": "off"}).run_history is False
+    assert Settings.from_env({"STATA_TOOLS_RUN_HISTORY": " ON "}).run_history is True
+    with pytest.raises(ValueError, match="STATA_TOOLS_RUN_HISTORY='maybe' is not a switch"):
+        Settings.from_env({"STATA_TOOLS_RUN_HISTORY": "maybe"})
 
 
 def test_a_query_before_any_run_sees_pystata_stata(fake_stata_dir: Path) -> None:
@@ -206,3 +214,115 @@ def test_a_fifo_or_a_huge_file_is_refused_at_once(tmp_path: Path) -> None:
         handle.truncate(MAX_DO_FILE_BYTES + 1)
     with pytest.raises(RunRequestError, match="is over 16 MB: check that it is a do-file"):
         prepare(RunRequest(do_file=huge))
+
+
+# --- replication dots through the whole path: fake Stata → log → follower → tracker ---------------
+
+BOOTSTRAP_DO = """\
+sysuse auto, clear
+capture program drop slowmean
+program define slowmean, rclass
+    sleep 12
+    summarize mpg
+    return scalar m = r(mean)
+end
+{command}
+display "after"
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "total"),
+    [
+        ("bootstrap m=r(m), reps(120) seed(3): slowmean", "bootstrap", 120),
+        ("jackknife m=r(m): slowmean", "jackknife", 74),
+    ],
+)
+@pytest.mark.parametrize("shape", ["inline", "ruled"])
+async def test_a_replication_command_reports_its_replications_as_they_run(
+    session: Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    shape: str,
+    command: str,
+    name: str,
+    total: int,
+) -> None:
+    if shape == "ruled":
+        monkeypatch.setenv("FAKE_STATA_DOTS", "ruled")
+    do_file = tmp_path / "boot.do"
+    do_file.write_text(BOOTSTRAP_DO.format(command=command))
+    events = await collect(session, RunRequest(do_file=do_file))
+    result = events[-1].result  # type: ignore[attr-defined]
+    assert result.ok
+    snapshots = [e.snapshot for e in events]  # type: ignore[attr-defined]
+    counts = []
+    for snap in snapshots:
+        found = re.search(rf"· {name} (\d+)/{total}", snap.message)
+        if found:
+            assert snap.message.startswith("boot.do 4/5 · ")
+            counts.append((int(found.group(1)), snap.progress))
+    done = [n for n, _ in counts]
+    assert (
+        done == sorted(done) and done[-1] >= total - 20
+    )  # the end may share the next echo's batch
+    assert len(set(done)) >= 10  # moved many times, inside lines too, not by heartbeat only
+    if shape == "ruled":  # complete lines end at 50, 100 and the total: others are partial lines
+        assert set(done) - {0, 50, 100, total}
+    moved = [p for _, p in counts]
+    assert moved == sorted(moved) and moved[0] >= 3.05 and moved[-1] < 3.9
+    values = [s.progress for s in snapshots]
+    assert values == sorted(values) and values[-1] == 5
+
+
+# --- time from the last run -----------------------------------------------------------------------
+
+TIMED_DO = 'display "start"\nsleep 400\ndisplay "middle"\nsleep 800\ndisplay "end"\n'
+
+
+async def test_a_second_run_shows_time_left_and_compares_with_the_last(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    do_file = tmp_path / "timed.do"
+    do_file.write_text(TIMED_DO)
+    first = await collect(session, RunRequest(do_file=do_file))
+    first_result = first[-1].result  # type: ignore[attr-defined]
+    assert first_result.ok and first_result.last_duration_s is None
+    assert not any("left" in e.snapshot.message for e in first)  # type: ignore[attr-defined]
+    history = json.loads((session.settings.run_dir / "timings.json").read_text())
+    times = list(history["files"][str(do_file.resolve())]["commands"].values())
+    assert len(times) == 5 and times[3] == pytest.approx(0.8, abs=0.3)
+
+    second = await collect(session, RunRequest(do_file=do_file))
+    result = second[-1].result  # type: ignore[attr-defined]
+    messages = [e.snapshot.message for e in second]  # type: ignore[attr-defined]
+    lefts = [float(m.split("~")[1].split("s left")[0]) for m in messages if "s left" in m]
+    assert lefts and lefts[0] >= 1 and lefts == sorted(lefts, reverse=True)
+    started = {e.index: e.snapshot.progress for e in second if isinstance(e, CommandStarted)}
+    assert started[4] < 5 * 0.45 < started[5]  # weighted by time: the long sleep takes the most
+    values = [e.snapshot.progress for e in second]  # type: ignore[attr-defined]
+    assert all(b >= a for a, b in pairwise(values)) and values[-1] == 5
+    assert result.last_duration_s == pytest.approx(first_result.duration_s, abs=1e-3)
+    assert result.last_status == "ok"
+    from stata_tools.results import headline
+
+    took = headline(result).split(" · ")[2]
+    assert took.startswith("took ") and "(last run " in took
+    assert result.to_meta()["last_run"]["status"] == "ok"
+
+    monkeypatch.setattr(
+        session, "settings", dataclasses.replace(session.settings, run_history=False)
+    )
+    third = await collect(session, RunRequest(do_file=do_file))
+    assert not any("left" in e.snapshot.message for e in third)  # type: ignore[attr-defined]
+    assert third[-1].result.last_duration_s is None  # type: ignore[attr-defined]
+
+
+async def test_a_corrupt_history_is_ignored_and_replaced(session: Session, tmp_path: Path) -> None:
+    (session.settings.run_dir / "timings.json").write_text("{not json")
+    do_file = tmp_path / "c.do"
+    do_file.write_text('display "x"\n')
+    result = await session.execute(RunRequest(do_file=do_file))
+    assert result.ok and result.last_duration_s is None
+    history = json.loads((session.settings.run_dir / "timings.json").read_text())
+    assert list(history["files"]) == [str(do_file.resolve())]

@@ -56,6 +56,17 @@ class LineDecoder:
         """Bytes of the partial line held back until its newline arrives."""
         return len(self._pending)
 
+    def peek(self) -> str:
+        """The partial line held back so far, decoded; a UTF-8 character cut at its end is left
+        out until the rest arrives."""
+        buf = bytes(self._pending).removesuffix(b"\r")
+        for cut in range(min(4, len(buf) + 1)):
+            try:
+                return buf[: len(buf) - cut].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+        return _decode(buf)
+
     def feed(self, data: bytes) -> list[str]:
         """The lines that `data` completes, without their endings (\\n, \\r\\n)."""
         lines: list[str] = []
@@ -120,6 +131,7 @@ class LogFollower:
         read_chunk: int = 1 << 20,
         force_polling: bool = False,
         flood_bytes: int = 64 << 10,
+        report_partial: bool = False,
     ) -> None:
         if read_chunk < 1:
             raise ValueError("read_chunk must be positive")
@@ -130,6 +142,7 @@ class LogFollower:
         self._read_chunk = read_chunk
         self._force_polling = force_polling
         self._flood_bytes = flood_bytes
+        self._report_partial = report_partial  # yield [] when only the partial line grew
         self._flooded = False  # a tick found flood_bytes or more: poll from then on
         self._offset = 0
         self._restarts = 0
@@ -142,6 +155,11 @@ class LogFollower:
     def offset(self) -> int:
         """Bytes consumed from the file, including a partial last line held by the decoder."""
         return self._offset
+
+    @property
+    def partial(self) -> str:
+        """The unfinished last line read so far (replication dots grow one at a time)."""
+        return self._decoder.peek()
 
     @property
     def restarts(self) -> int:
@@ -160,7 +178,8 @@ class LogFollower:
 
     async def follow(self, stop: anyio.Event) -> AsyncIterator[list[str]]:
         """Yield batches of new complete lines until `stop` is set; then drain the file to its end,
-        flush the partial last line, and finish."""
+        flush the partial last line, and finish. With `report_partial`, bytes that complete no line
+        yield an empty batch: `partial` has grown."""
         async with aclosing(self._ticks(stop)) as ticks:
             async for _ in ticks:
                 before = self._offset
@@ -233,7 +252,7 @@ class LogFollower:
             self._offset += len(read.data)
             self._signature = (self._signature + read.data)[-_SIGNATURE:]
             lines = self._decoder.feed(read.data)
-            if lines:
+            if lines or self._report_partial:
                 yield lines
             if self._offset >= read.size or (limit is not None and self._offset >= limit):
                 return

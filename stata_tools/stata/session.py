@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import time
@@ -39,6 +40,15 @@ from stata_tools.runs import RunStore
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import Installation, find_installation
 from stata_tools.stata.engine import Engine, Execution, Job, StataInfo, stata_quote
+from stata_tools.timings import (
+    FileRecord,
+    Timeline,
+    command_keys,
+    dump_history,
+    expected_durations,
+    parse_history,
+    record_run,
+)
 
 _UNSAFE_PATH_CHARS = ("`", "$", "\n", "\r")
 MAX_DO_FILE_BYTES = MAX_CALLED_BYTES  # what the policy can read of it
@@ -237,6 +247,17 @@ def new_run_id() -> str:
     return f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03x}{next(_run_counter) % 4096:03x}"
 
 
+@dataclass(frozen=True, slots=True)
+class _History:
+    """One do-file run's view of the history: its keys, the file's records, its clock."""
+
+    path: str
+    keys: list[str]
+    files: dict[str, FileRecord]
+    previous: FileRecord | None
+    timeline: Timeline
+
+
 @dataclass
 class _Ticket:
     run_id: str
@@ -394,12 +415,19 @@ class Session:
             max_graphs=self.settings.max_graphs,
         )
         began = self.clock()
-        tracker = Tracker(prepared.commands, prepared.label, began, wrapper=job.command)
+        history = self._history_start(prepared)
+        tracker = Tracker(
+            prepared.commands,
+            prepared.label,
+            began,
+            wrapper=job.command,
+            timeline=history.timeline if history else None,
+        )
         parser = LogParser()
         excerpt = ExcerptBuilder(self.settings.output_budget_chars)
         stop = anyio.Event()
         batches: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=64)
-        follower = LogFollower(job.log_path, debounce_ms=int(os.environ.get("XDEB", "10")))
+        follower = LogFollower(job.log_path, report_partial=True)
 
         async def pump() -> None:
             try:
@@ -444,11 +472,15 @@ class Session:
                     excerpt.add(line)
                     for event in tracker.feed(line, now):
                         yield event
+                if batches.empty():  # the follower's partial line is the one after these lines
+                    tracker.partial(follower.partial, parser.smcl, now)
                 yield Output(tuple(batch), tracker.heartbeat(now))
             execution = future.result() if future.done() else None
             result = self._result(
                 prepared, run_id, job, tracker, excerpt, execution, timed_out, notes
             )
+            if history is not None:
+                result = self._history_finish(history, result)
             self.runs.save_result(run_id, result.to_meta())
             saved = True
             yield Finished(result, tracker.finish(self.clock()))
@@ -468,6 +500,36 @@ class Session:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 with anyio.CancelScope(shield=True):
                     await pump_task
+
+    def _history_start(self, prepared: PreparedRun) -> _History | None:
+        """Last run's times for this do-file (timings.py); None for code or with history off."""
+        if not self.settings.run_history or prepared.do_file is None or not prepared.commands:
+            return None
+        keys = command_keys([command.text for command in prepared.commands])
+        files = parse_history(self.runs.read_history())
+        previous = files.get(str(prepared.do_file))
+        timeline = Timeline(expected_durations(previous, keys))
+        return _History(str(prepared.do_file), keys, files, previous, timeline)
+
+    def _history_finish(self, history: _History, result: RunResult) -> RunResult:
+        """Save this run's times; the result says how long the last run took."""
+        durations = history.timeline.durations(self.clock(), completed=result.ok)
+        files = record_run(
+            history.files,
+            history.path,
+            history.keys,
+            durations,
+            result.duration_s,
+            result.status.value,
+            time.time(),
+        )
+        self.runs.write_history(dump_history(files))
+        previous = history.previous
+        if previous is None or previous.duration_s is None:
+            return result
+        return dataclasses.replace(
+            result, last_duration_s=previous.duration_s, last_status=previous.status
+        )
 
     def _result(
         self,

@@ -28,6 +28,8 @@ class Console:
         self.knobs = Knobs()
         self._modes: list[Mode] = [Mode()]
         self._pending: list[Seg] = []
+        self._streaming = False  # a line written in parts is open on the screen and in logs
+        self._column = 0  # its width so far on the screen, which wraps it as `wrap` does
 
     @property
     def mode(self) -> Mode:
@@ -59,10 +61,46 @@ class Console:
             return
         if m.quiet and not force:
             return
+        if self._streaming:  # what comes next is glued to the open line, as `--Break--` is
+            self.stream(ln.segs, force=True)
+            self.end_stream()
+            return
         if self._pending:
             ln = Line((*self._pending, *ln.segs))
             self._pending = []
         self._emit(ln, skip)
+
+    def stream(self, segs: tuple[Seg, ...], *, force: bool = False) -> None:
+        """Write part of a line now, to the screen and every log (replication dots)."""
+        if self.mode.quiet and not force:
+            return
+        if self._pending:
+            segs = (*self._pending, *segs)
+            self._pending = []
+        self._streaming = True
+        width = self.session.linesize - 1
+        out: list[str] = []
+        for ch in "".join(seg.text for seg in segs):
+            if self._column >= width:
+                out.append("\n> ")
+                self._column = 2
+            out.append(ch)
+            self._column += 1
+        self.screen("".join(out))
+        for log in list(self.session.logs):
+            if log.on and not log.fh.closed:
+                log.write_partial(segs, self.session.linesize, self.knobs)
+
+    def end_stream(self) -> None:
+        """End the line `stream` wrote."""
+        if not self._streaming:
+            return
+        self._streaming = False
+        self._column = 0
+        self.screen("\n")
+        for log in list(self.session.logs):
+            if log.on and not log.fh.closed:
+                log.end_partial(self.knobs)
 
     def show_partial(self, segs: tuple[Seg, ...]) -> None:
         """`display …, _continue`: keep the line open for the next display."""
@@ -71,6 +109,7 @@ class Console:
         self._pending.extend(segs)
 
     def flush_partial(self) -> None:
+        self.end_stream()
         if self._pending:
             ln = Line(tuple(self._pending))
             self._pending = []

@@ -28,6 +28,7 @@ from .lines import BLANK, COM, ERR, TXT, Line, Seg, line
 from .logcmd import LogCommands
 from .macros import split_words
 from .programs import ProgramCommands
+from .replicate import ReplicationCommands
 from .state import Frame, Session
 from .syntax import (
     COMMANDS,
@@ -49,6 +50,7 @@ class Interpreter(
     GraphCommands,
     EstimationCommands,
     FrameCommands,
+    ReplicationCommands,
 ):
     """Runs what StataSO_Execute receives: one line, which may `do` or `include` whole files."""
 
@@ -107,6 +109,11 @@ class Interpreter(
             "pwf": self._h_pwf,
             "cwf": self._h_cwf,
             "mkf": self._h_mkf,
+            "_dots": self._h_dots,
+            "simulate": self._h_simulate,
+            "bootstrap": self._h_bootstrap,
+            "bs": self._h_bootstrap,
+            "jackknife": self._h_jackknife,
         }
 
     # --- entry point: one line, as StataSO_Execute receives it -------------------------------

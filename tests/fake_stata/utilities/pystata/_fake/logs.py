@@ -51,12 +51,13 @@ class LogFile:
         self.on = True
         self.smcl = SmclRenderer() if kind == "smcl" else None
         self._rng = random.Random()
+        self._column = 0  # characters on the physical line a partial write left open
 
     @property
     def label(self) -> str:
         return self.name or "<unnamed>"
 
-    def _write(self, data: bytes, knobs: Knobs) -> None:
+    def _write(self, data: bytes, knobs: Knobs, *, pace: bool = True) -> None:
         if knobs.chunked:
             i = 0
             while i < len(data):
@@ -67,7 +68,7 @@ class LogFile:
         else:
             self.fh.write(data)
             self.fh.flush()
-        if knobs.line_delay_ms:
+        if knobs.line_delay_ms and pace:
             time.sleep(knobs.line_delay_ms / 1000.0)
 
     def write_literal(self, text: str, knobs: Knobs) -> None:
@@ -81,6 +82,31 @@ class LogFile:
             return
         for phys in render_text(ln, linesize):
             self._write((phys + eol).encode("utf-8"), knobs)
+
+    def write_partial(self, segs: tuple[Seg, ...], linesize: int, knobs: Knobs) -> None:
+        """Part of a line, written and flushed now (replication dots): Stata's log grows one
+        mark at a time. A text log wraps at the linesize with `> ` as `wrap` does."""
+        segs = tuple(seg for seg in segs if seg.text)
+        if not segs:
+            return
+        if self.smcl is not None:
+            self._write(self.smcl.render(Line(segs)).encode("utf-8"), knobs, pace=False)
+            return
+        eol = "\r\n" if knobs.crlf else "\n"
+        width = linesize - 1
+        out: list[str] = []
+        for ch in "".join(seg.text for seg in segs):
+            if self._column >= width:
+                out.append(eol + "> ")
+                self._column = 2
+            out.append(ch)
+            self._column += 1
+        self._write("".join(out).encode("utf-8"), knobs, pace=False)
+
+    def end_partial(self, knobs: Knobs) -> None:
+        """The line written in parts is complete."""
+        self._column = 0
+        self._write(("\r\n" if knobs.crlf else "\n").encode("utf-8"), knobs)
 
     def open_header(self, at: time.struct_time, linesize: int, knobs: Knobs) -> list[Line]:
         """Start the file; return the header lines for the screen and the other logs."""

@@ -65,6 +65,11 @@ COMMANDS: tuple[tuple[str, int], ...] = (  # full name, shortest abbreviation le
     ("pwf", 3),
     ("cwf", 3),
     ("mkf", 3),
+    ("_dots", 5),
+    ("simulate", 8),
+    ("bootstrap", 9),
+    ("bs", 2),
+    ("jackknife", 4),
 )
 PREFIXES: tuple[tuple[str, int], ...] = (("quietly", 3), ("noisily", 1), ("capture", 3))
 
