@@ -19,7 +19,7 @@ from .dataset import Dataset, Variable
 from .errors import StataError
 from .lines import ERR, INP, RES, TXT, Line, Seg, line
 from .numfmt import general
-from .syntax import first_word, options, split_options
+from .syntax import first_word, options, split_options, split_top_level
 
 RULER = "----+--- 1 ---+--- 2 ---+--- 3 ---+--- 4 ---+--- 5 "
 _MARKS = {"0": (TXT, "."), "text": (TXT, "."), "result": (RES, "."), "input": (INP, ".")}
@@ -29,18 +29,7 @@ _MARKS |= {"3": (ERR, "n")}
 
 def _split_colon(text: str) -> tuple[str, str] | None:
     """`prefix : command` at the first colon outside quotes and parentheses."""
-    depth = 0
-    quote = False
-    for k, c in enumerate(text):
-        if c == '"':
-            quote = not quote
-        elif not quote and c == "(":
-            depth += 1
-        elif not quote and c == ")":
-            depth -= 1
-        elif not quote and depth == 0 and c == ":":
-            return text[:k], text[k + 1 :]
-    return None
+    return split_top_level(text, ":")
 
 
 def _exp_list(text: str, stem: str) -> list[tuple[str, str]]:
@@ -284,15 +273,7 @@ class ReplicationCommands(Core):
     ) -> None:
         n = len(values)
         show = self.console.show
-        show(line(TXT, f"{'Jackknife results':<52}Number of obs = {self.session.data.nobs:>10,}"))
-        show(line(TXT, f"{'':<52}Replications  = {n:>10,}"))
-        self.console.blank()
-        show(line(TXT, f"{'Command':>13}: {command}"))
-        for name, exp in items:
-            show(line(TXT, f"{name:>13}: {exp}"))
-        self.console.blank()
-        rule = "-" * 78
-        show(line(TXT, rule))
+        rule = self._results_header("Jackknife results", n, command, items)
         show(line(TXT, f"{'':13}|              Jackknife"))
         show(line(TXT, f"{'':13}| Coefficient  std. err.      t    P>|t|     [95% conf. interval]"))
         show(line(TXT, "-" * 13 + "+" + "-" * 64))
@@ -314,6 +295,22 @@ class ReplicationCommands(Core):
             show(Line((Seg(TXT, f"{name:>12} |"), Seg(RES, cells))))
         show(line(TXT, rule))
 
+    def _results_header(
+        self, title: str, reps: int, command: str, items: list[tuple[str, str]]
+    ) -> str:
+        """The lines above a replication table, as Stata prints them; returns the rule."""
+        show = self.console.show
+        show(line(TXT, f"{title:<52}Number of obs = {self.session.data.nobs:>10,}"))
+        show(line(TXT, f"{'':<52}Replications  = {reps:>10,}"))
+        self.console.blank()
+        show(line(TXT, f"{'Command':>13}: {command}"))
+        for name, exp in items:
+            show(line(TXT, f"{name:>13}: {exp}"))
+        self.console.blank()
+        rule = "-" * 78
+        show(line(TXT, rule))
+        return rule
+
     def _bootstrap_table(
         self,
         command: str,
@@ -324,15 +321,7 @@ class ReplicationCommands(Core):
     ) -> None:
         complete = [row for row in values if all(v is not None for v in row)]
         show = self.console.show
-        show(line(TXT, f"{'Bootstrap results':<52}Number of obs = {self.session.data.nobs:>10,}"))
-        show(line(TXT, f"{'':<52}Replications  = {len(complete):>10,}"))
-        self.console.blank()
-        show(line(TXT, f"{'Command':>13}: {command}"))
-        for name, exp in items:
-            show(line(TXT, f"{name:>13}: {exp}"))
-        self.console.blank()
-        rule = "-" * 78
-        show(line(TXT, rule))
+        rule = self._results_header("Bootstrap results", len(complete), command, items)
         show(line(TXT, f"{'':13}|   Observed   Bootstrap                         Normal-based"))
         show(line(TXT, f"{'':13}| coefficient  std. err.      z    P>|z|     [95% conf. interval]"))
         show(line(TXT, "-" * 13 + "+" + "-" * 64))

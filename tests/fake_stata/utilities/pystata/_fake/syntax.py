@@ -158,8 +158,8 @@ def match_block(cmds: tuple[Cmd, ...] | list[Cmd], i: int) -> int:
     raise StataError(612, "unexpected end of file")
 
 
-def split_options(text: str) -> tuple[str, str]:
-    """Split `what, options` at the first comma outside quotes and parentheses."""
+def split_top_level(text: str, separator: str) -> tuple[str, str] | None:
+    """Split at the first `separator` outside quotes and parentheses; None when there is none."""
     depth = 0
     quote = False
     for k, c in enumerate(text):
@@ -169,9 +169,14 @@ def split_options(text: str) -> tuple[str, str]:
             depth += 1
         elif not quote and c == ")":
             depth -= 1
-        elif not quote and depth == 0 and c == ",":
+        elif not quote and depth == 0 and c == separator:
             return text[:k], text[k + 1 :]
-    return text, ""
+    return None
+
+
+def split_options(text: str) -> tuple[str, str]:
+    """Split `what, options` at the first comma outside quotes and parentheses."""
+    return split_top_level(text, ",") or (text, "")
 
 
 def options(text: str) -> dict[str, str]:
