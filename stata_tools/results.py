@@ -24,6 +24,7 @@ class RunStatus(enum.StrEnum):
     ERROR = "error"
     CANCELLED = "cancelled"
     TIMED_OUT = "timed out"
+    CRASHED = "crashed"  # Stata's process died mid-run: no return code, the session is gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class RunResult:
     error: StataError | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     graphs: tuple[GraphFile, ...] = ()
+    session_lost: str | None = None  # why Stata's session (its data) ended during this run
 
     @property
     def ok(self) -> bool:
@@ -97,6 +99,7 @@ class RunResult:
             },
             "notes": list(self.notes),
             "graphs": [{"name": g.name, "path": g.path, "format": g.format} for g in self.graphs],
+            "session_lost": self.session_lost,
         }
 
 
@@ -188,8 +191,11 @@ def headline(result: RunResult) -> str:
     """First line of every result: status, return code, duration, log location."""
     took = format_elapsed(result.duration_s)
     progress = f"{result.commands_done}/{result.commands_total} commands"
+    code = f"rc {result.rc}"
+    if result.status is RunStatus.CRASHED:  # no return code: say how Stata ended instead
+        code = result.session_lost or "no return code"
     return (
-        f"Stata {result.status.value} · rc {result.rc} · {took} · {progress} · "
+        f"Stata {result.status.value} · {code} · {took} · {progress} · "
         f"run {result.run_id} · log {result.log_path}"
     )
 

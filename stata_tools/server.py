@@ -39,15 +39,17 @@ from stata_tools.results import RunResult, RunStatus, output_only, render_text
 from stata_tools.runs import UnknownRun
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
-from stata_tools.stata.engine import Engine, return_code, stata_quote
+from stata_tools.stata.engine import return_code
+from stata_tools.stata.queries import export_graph as export_graph_file
+from stata_tools.stata.queries import graph_names
 from stata_tools.stata.session import (
     PathOutsideRoots,
     RunRequest,
     RunRequestError,
     Session,
     SessionBusy,
-    locate_stata,
 )
+from stata_tools.stata.supervisor import WorkerLost, WorkerStartError
 from stata_tools.stored import read_stored, render_stored
 
 with contextlib.suppress(ImportError):
@@ -70,9 +72,7 @@ def get_session() -> Session:
     """The process-wide session, created on first use (Stata itself starts at the first run)."""
     global _session
     if _session is None:
-        settings = Settings.from_env()
-        engine = Engine(functools.partial(locate_stata, settings), stdout_fallback=sys.stderr)
-        _session = Session(settings, engine)
+        _session = Session(Settings.from_env())  # Stata runs in a worker process
     return _session
 
 
@@ -253,7 +253,7 @@ async def get_results(
     ] = "r",
 ) -> ToolResult:
     """Stored results of the last command: scalars, macros and matrices (e(b), e(V), r(table))."""
-    stored = await _query(lambda pystata, sfi: read_stored(pystata, sfi, kind))
+    stored = await _query(functools.partial(read_stored, kind=kind))
     meta = {"kind": kind, "scalars": dict(stored.scalars), "macros": dict(stored.macros)}
     return ToolResult(content=[TextContent(type="text", text=render_stored(stored))], meta=meta)
 
@@ -312,12 +312,7 @@ async def _inspect(command: str | Callable[[], str], ctx: Context) -> ToolResult
 @mcp.tool(output_schema=None)
 async def list_graphs() -> ToolResult:
     """The graphs in Stata's memory, by name (export_graph shows any of them)."""
-
-    def names(pystata: ModuleType, sfi: ModuleType) -> list[str]:
-        pystata.stata.run("quietly graph dir, memory", echo=False, inline=False)
-        return str(sfi.Macro.getGlobal("r(list)")).split()
-
-    found = await _query(names)
+    found = await _query(graph_names)
     text = "Graphs in memory: " + ", ".join(found) if found else "No graphs in memory."
     return ToolResult(content=[TextContent(type="text", text=text)], meta={"graphs": found})
 
@@ -335,12 +330,7 @@ async def export_graph(
     folder = get_session().settings.run_dir / "graphs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{graph}.{fmt}"
-
-    def export(pystata: ModuleType, sfi: ModuleType) -> None:
-        command = f"graph export {stata_quote(str(path))}, name({graph}) replace as({fmt})"
-        pystata.stata.run(command, quietly=True, echo=False, inline=False)
-
-    await _query(export)
+    await _query(functools.partial(export_graph_file, name=graph, path=path, fmt=fmt))
     text = f"Graph {graph} → {path} ({fmt.upper()}, {path.stat().st_size:,} bytes)"
     content: list[Any] = [TextContent(type="text", text=text)]
     if fmt == "png":
@@ -379,6 +369,8 @@ async def _query(fn: Callable[[ModuleType, ModuleType], T]) -> T:
         return await get_session().query(fn)
     except SessionBusy as error:
         raise ToolError(str(error)) from None
+    except (WorkerLost, WorkerStartError) as error:
+        raise ToolError(f"Stata's session was lost while answering: {error}") from None
     except SystemError as error:
         rc = return_code(str(error))
         message = " ".join(
@@ -440,7 +432,14 @@ async def _follow(request: RunRequest, ctx: Context) -> RunResult:
                     result = event.result
     except PathOutsideRoots:
         raise
-    except (RunRequestError, StataNotFound, StataInitError, PystataShadowed) as error:
+    except (
+        RunRequestError,
+        StataNotFound,
+        StataInitError,
+        PystataShadowed,
+        WorkerStartError,
+        WorkerLost,
+    ) as error:
         raise ToolError(str(error)) from None
     except OSError as error:
         raise ToolError(f"the run could not be set up: {error}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import queue
 import re
 import sys
@@ -120,11 +121,18 @@ class Engine:
     """Owns pystata on one daemon thread; every Stata call goes through `submit`."""
 
     def __init__(
-        self, locate: Callable[[], Installation], *, stdout_fallback: TextIO | None = None
+        self,
+        locate: Callable[[], Installation],
+        *,
+        stdout_fallback: TextIO | None = None,
+        native_stdout: bool = False,
     ) -> None:
         """`stdout_fallback` gets what Python prints outside runs once Stata owns sys.stdout:
-        the caller's stdout by default, stderr for a stdio server (stdout is the wire)."""
+        the caller's stdout by default, stderr for a stdio server (stdout is the wire).
+        `native_stdout` also points fd 1 at the run's stdout file while it runs, for Stata's
+        native writes; only in a process of Stata's own (fd 1 is process-wide)."""
         self._locate = locate
+        self._native_stdout = native_stdout
         self._work: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
@@ -231,7 +239,7 @@ class Engine:
         started = time.monotonic()
         rc, error_text, log_kept, graphs, drawn = 0, None, True, (), 0
         try:
-            with self._router.capture(job.stdout_path):
+            with self._router.capture(job.stdout_path), self._fd1_to(job.stdout_path):
                 try:
                     if job.working_dir is not None:
                         stata.run(
@@ -259,6 +267,22 @@ class Engine:
         return Execution(
             rc, error_text, self._break_requested, started, ended, log_kept, graphs, drawn
         )
+
+    @contextmanager
+    def _fd1_to(self, path: Path) -> Iterator[None]:
+        if not self._native_stdout:
+            yield
+            return
+        sys.stdout.flush()
+        saved = os.dup(1)
+        target = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(target, 1)
+        os.close(target)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
 
     def _run_user_code(self, stata: ModuleType, job: Job) -> tuple[int, str | None]:
         with self._state_lock:
