@@ -17,6 +17,8 @@ class Knobs:
     empty_break_message: bool = False
     lose_tail: bool = False
     record: str | None = None
+    ignore_break: bool = False
+    crash_after_ms: float = 0.0
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -42,4 +44,6 @@ def read_knobs(env: Mapping[str, str] | None = None) -> Knobs:
         empty_break_message=_flag(env, "FAKE_STATA_EMPTY_BREAK_MESSAGE"),
         lose_tail=_flag(env, "FAKE_STATA_LOSE_TAIL"),
         record=env.get("FAKE_STATA_RECORD") or None,
+        ignore_break=_flag(env, "FAKE_STATA_IGNORE_BREAK"),
+        crash_after_ms=_ms(env, "FAKE_STATA_CRASH_AFTER_MS"),
     )
