@@ -165,6 +165,15 @@ async def session_status() -> ToolResult:
         )
     else:
         lines.append("Idle.")
+    if status.worker_pid is not None:
+        lines.append(f"Stata's worker process: pid {status.worker_pid}.")
+    if status.restarts:
+        lines.append(f"Sessions lost and restarted: {len(status.restarts)}")
+        lines.extend(
+            f"  {r.at:%Y-%m-%d %H:%M:%S} {r.cause}"
+            + (f" (during run {r.run_id})" if r.run_id else "")
+            for r in status.restarts
+        )
     lines.append(f"Run logs: {status.run_dir}")
     meta = {
         "started": status.started,
@@ -174,6 +183,11 @@ async def session_status() -> ToolResult:
         "edition": info.edition if info else None,
         "version": info.version if info else None,
         "path": info.path if info else None,
+        "worker_pid": status.worker_pid,
+        "restarts": [
+            {"at": r.at.isoformat(timespec="seconds"), "cause": r.cause, "run_id": r.run_id}
+            for r in status.restarts
+        ],
     }
     return ToolResult(content=[TextContent(type="text", text="\n".join(lines))], meta=meta)
 

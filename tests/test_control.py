@@ -202,7 +202,7 @@ def private_session() -> Iterator[Session]:
 async def test_a_break_stata_ignores_ends_the_session_after_the_grace_period(
     private_session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_STATA_BREAK_DELAY_MS", "20000")
+    monkeypatch.setenv("FAKE_STATA_IGNORE_BREAK", "1")
     await private_session.execute(RunRequest(code="global LOST 1"))
     started = time.monotonic()
     result = await private_session.execute(RunRequest(code="sleep 20000", timeout_s=0.5))
@@ -213,7 +213,7 @@ async def test_a_break_stata_ignores_ends_the_session_after_the_grace_period(
     assert any("The session was lost: data in memory" in n for n in result.notes)
     assert private_session.status().busy is False
     assert [r.ended for r in private_session.status().restarts] == [True]
-    monkeypatch.delenv("FAKE_STATA_BREAK_DELAY_MS")
+    monkeypatch.delenv("FAKE_STATA_IGNORE_BREAK")
     after = await private_session.execute(RunRequest(code='display "served after: $LOST"'))
     assert after.ok and "served after: \n" in after.output.text + "\n"  # the global is gone
     assert "this is a fresh Stata session" in after.notes[0]

@@ -221,11 +221,12 @@ class _Worker:
                 return
             self._gone = True
             pending, self._pending = self._pending, {}
+        # the engine first (what was running, who is next), then whoever waits
+        self._on_lost(self, cause, ended, connected=self.pid is not None and error is None)
         failure = error if error is not None else WorkerLost(cause, self.log_path, ended=ended)
         for future in pending.values():
             if not future.done():
                 future.set_exception(failure)
-        self._on_lost(self, cause, ended, connected=self.pid is not None and error is None)
 
     def _cause(self) -> str:
         if self.ending is not None:
