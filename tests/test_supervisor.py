@@ -1,0 +1,92 @@
+"""Supervision: breaks Stata ignores end the worker after the grace period; exits are named."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stata_tools import CommandStarted, RunRequest, RunStatus, Session, Settings
+from stata_tools.stata.discovery import StataNotFound
+from stata_tools.stata.supervisor import WorkerEngine, describe_exit
+
+GRACE = 0.5
+
+
+@pytest.fixture
+def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    """A worker of its own that ignores breaks (the knob is set before it starts)."""
+    monkeypatch.setenv("FAKE_STATA_IGNORE_BREAK", "1")
+    settings = dataclasses.replace(
+        Settings.from_env(), run_dir=tmp_path / "runs", break_grace_s=GRACE, heartbeat_s=0.5
+    )
+    session = Session(settings)
+    yield session
+    session.close()
+
+
+def test_exit_statuses_read_as_what_happened() -> None:
+    assert (
+        describe_exit(-9)
+        == "killed by signal 9 (SIGKILL: often the out-of-memory killer, or kill -9)"
+    )
+    assert describe_exit(-11) == "killed by signal 11 (SIGSEGV: a crash in Stata's native code)"
+    assert describe_exit(3) == "exited with code 3"
+    assert describe_exit(0xC0000005) == "exited with code 0xc0000005 (access violation)"
+    assert "exit, STATA clear" in describe_exit(0)
+
+
+async def test_cancel_run_on_a_stata_that_ignores_it_ends_the_session_after_the_grace(
+    session: Session,
+) -> None:
+    sleeping = asyncio.Event()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, CommandStarted):
+            sleeping.set()
+
+    task = asyncio.create_task(session.execute(RunRequest(code="sleep 30000"), on_event=on_event))
+    await asyncio.wait_for(sleeping.wait(), 10)
+    cancelled_at = time.monotonic()
+    assert session.cancel() is not None
+    result = await asyncio.wait_for(task, 5)
+    took = time.monotonic() - cancelled_at
+    assert GRACE <= took < GRACE + 0.5  # not a heartbeat later
+    assert result.status is RunStatus.CANCELLED
+    assert result.session_lost == (
+        "Stata did not respond to the break within 0.5 s after cancel_run, so stata-tools "
+        "ended its process"
+    )
+    assert any("The Stata session was ended" in n and "data in memory" in n for n in result.notes)
+    assert [r.ended for r in session.status().restarts] == [True]
+
+
+async def test_a_cancelled_call_whose_break_is_ignored_frees_the_session(session: Session) -> None:
+    sleeping = asyncio.Event()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, CommandStarted):
+            sleeping.set()
+
+    task = asyncio.create_task(session.execute(RunRequest(code="sleep 30000"), on_event=on_event))
+    await asyncio.wait_for(sleeping.wait(), 10)
+    task.cancel()  # a client's notifications/cancelled
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert session.status().busy is False
+    [restart] = session.status().restarts
+    assert restart.cause.endswith("after the call was cancelled, so stata-tools ended its process")
+    assert session.runs.summaries(limit=1)[0].status == "cancelled"
+
+
+async def test_no_stata_is_reported_before_any_worker_runs(tmp_path: Path) -> None:
+    session = Session(Settings(stata_path=str(tmp_path / "nowhere"), run_dir=tmp_path / "runs"))
+    with pytest.raises(StataNotFound, match="nowhere"):
+        await session.execute(RunRequest(code="display 1"))
+    assert isinstance(session.engine, WorkerEngine)
+    assert session.engine.pid is None and session.status().restarts == ()
+    session.close()
