@@ -33,10 +33,17 @@ def direct_calls(count: int) -> list[float]:
     return [float(line.split()[1]) for line in out.stderr.splitlines() if line.startswith("took ")]
 
 
-async def served_calls(count: int) -> list[float]:
+IN_PROCESS = Path(__file__).with_name("in_process_server.py")
+
+
+async def served_calls(count: int, script: Path | None = None) -> list[float]:
+    """`display 1` round trips over stdio: through the worker, or the in-process engine."""
     run_dir = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
     times = []
-    async with stdio_client(server_env(run_dir)) as client:
+    client = (
+        stdio_client(server_env(run_dir), script) if script else stdio_client(server_env(run_dir))
+    )
+    async with client:
         await client.call_tool("run_code", {"code": "display 1"})
         for _ in range(count):
             started = time.perf_counter()
@@ -47,5 +54,8 @@ async def served_calls(count: int) -> list[float]:
 
 async def main(count: int = 50) -> None:
     print(f"## overhead: `display 1`, {count} calls")
-    print(f"pystata directly:        {summary_ms(direct_calls(count))}")
-    print(f"run_code over stdio MCP: {summary_ms(await served_calls(count))}")
+    print(f"pystata directly: {summary_ms(direct_calls(count))}")
+    worker = await served_calls(count)
+    print(f"run_code over stdio MCP, Stata in a worker process: {summary_ms(worker)}")
+    in_process = await served_calls(count, IN_PROCESS)
+    print(f"run_code over stdio MCP, Stata in the server process: {summary_ms(in_process)}")
