@@ -61,8 +61,10 @@ INSTRUCTIONS = """\
 Runs Stata through one persistent session: data in memory, globals and the locals set by run_code
 persist between calls, as in an interactive Stata. Prefer run_do_file for the user's do-files and
 run_code for short commands. Long runs report live progress (command k of N, newest output).
-Each result starts with a status line (ok / error / cancelled / timed out), the return code, the
-duration and where the full log is; errors are explained and point at the failing line."""
+Each result starts with a status line (ok / error / cancelled / timed out / crashed), the return
+code, the duration and where the full log is; errors are explained and point at the failing line.
+A crashed Stata (or one ended after ignoring a break) loses its data: the result says so, and the
+next call starts a fresh session."""
 
 T = TypeVar("T")
 _session: Session | None = None
