@@ -286,3 +286,15 @@ async def test_session_status_lists_the_restarts_and_their_causes(
     assert "killed by signal 9 (SIGKILL" in text
     assert status.meta["restarts"][0]["cause"].startswith("killed by signal 9")
     assert status.meta.get("worker_pid") is None  # (None is left out) the next call starts one
+
+
+async def test_code_that_ends_stata_ends_the_call_as_crashed(own_session: Session) -> None:
+    await own_session.execute(RunRequest(code="sysuse auto\nreplace price = 1 in 1"))
+    kept = await own_session.execute(RunRequest(code="exit, STATA"))
+    assert kept.rc == 4 and "changed since last saved" in kept.output.text  # Stata refused
+    result = await own_session.execute(RunRequest(code='display "bye"\nexit 3, STATA clear'))
+    assert result.status is RunStatus.CRASHED
+    assert result.session_lost == "exited with code 3"
+    assert "bye" in result.output.text
+    after = await own_session.execute(RunRequest(code="display _N"))
+    assert after.ok and "\n0\n" in after.output.text + "\n"
