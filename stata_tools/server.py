@@ -146,7 +146,11 @@ async def session_status() -> ToolResult:
     info = status.info
     lines = []
     if info is None:
-        lines.append("Stata: not started yet (it starts at the first run).")
+        lines.append(
+            "Stata: not running; the last session was lost and the next run starts a fresh one."
+            if status.restarts
+            else "Stata: not started yet (it starts at the first run)."
+        )
         try:
             installation = session.locate()
             lines.append(
@@ -322,6 +326,7 @@ async def _inspect(command: str | Callable[[], str], ctx: Context) -> ToolResult
     if not result.ok:
         raise ToolError(render_text(result))
     text = output_only(result.output.text) or "(nothing to show)"
+    text = "\n".join([*(f"Note: {note}" for note in result.notes), text])  # e.g. a fresh session
     return ToolResult(content=[TextContent(type="text", text=text)], meta=result.to_meta())
 
 

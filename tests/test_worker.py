@@ -281,7 +281,10 @@ async def test_session_status_lists_the_restarts_and_their_causes(
         while not own_session.status().restarts:
             await asyncio.sleep(0.01)
         status = await client.call_tool("session_status", {})
+        described = await client.call_tool("describe_data", {})
     text = status.content[0].text
+    assert text.startswith("Stata: not running; the last session was lost")
+    assert described.content[0].text.startswith("Note: this is a fresh Stata session")
     assert "Sessions lost and restarted: 1" in text
     assert "killed by signal 9 (SIGKILL" in text
     assert status.meta["restarts"][0]["cause"].startswith("killed by signal 9")
