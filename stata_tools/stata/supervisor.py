@@ -14,6 +14,7 @@ import itertools
 import os
 import secrets
 import signal
+import site
 import subprocess
 import sys
 import threading
@@ -150,7 +151,10 @@ class _Worker:
             if not isinstance(hello, protocol.Hello):
                 raise WorkerStartError("the worker did not introduce itself")
             self.pid = hello.pid
+            if self.ending is not None:  # closed while it started
+                raise WorkerStartError(self.ending)
         except BaseException as error:
+            self.kill("it did not start")
             self._lose(error)
             return
         with self._lock:
@@ -276,10 +280,13 @@ def _accept(
 
 
 def _child_env() -> dict[str, str]:
-    """Ours, with this package importable however the server was started."""
+    """Ours; from a source checkout that is not installed, with the package made importable
+    (an installed package is found anyway, and a site folder must not go ahead of the stdlib)."""
     env = dict(os.environ)
-    path = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = _PACKAGE_ROOT + (os.pathsep + path if path else "")
+    sites = {*site.getsitepackages(), site.getusersitepackages()}
+    if _PACKAGE_ROOT not in {str(Path(p).resolve()) for p in sites}:
+        path = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = _PACKAGE_ROOT + (os.pathsep + path if path else "")
     return env
 
 
