@@ -58,8 +58,8 @@ async def test_cancel_run_on_a_stata_that_ignores_it_ends_the_session_after_the_
     assert GRACE <= took < GRACE + 0.5  # not a heartbeat later
     assert result.status is RunStatus.CANCELLED
     assert result.session_lost == (
-        "Stata did not respond to the break within 0.5 s after cancel_run, so stata-tools "
-        "ended its process"
+        "Stata did not respond to the break within 0.5 s after the run was cancelled, so "
+        "stata-tools ended its process"
     )
     assert any("The Stata session was ended" in n and "data in memory" in n for n in result.notes)
     assert [r.ended for r in session.status().restarts] == [True]

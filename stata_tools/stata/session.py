@@ -455,7 +455,7 @@ class Session:
                         after = (
                             f"the {format_elapsed(prepared.timeout_s or 0)} timeout"
                             if timed_out
-                            else "cancel_run"
+                            else "the run was cancelled"
                         )
                         if isinstance(engine, WorkerEngine):
                             ending = engine.end(_ended_reason(grace, after))
