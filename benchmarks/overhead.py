@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._harness import FAKE_STATA, server_env, stdio_client, summary_ms
+from benchmarks._harness import FAKE_STATA, REPO, server_env, stdio_client, summary_ms
 
 DIRECT = """
 import sys, time, stata_setup
@@ -34,28 +35,34 @@ def direct_calls(count: int) -> list[float]:
 
 
 IN_PROCESS = Path(__file__).with_name("in_process_server.py")
+SERVERS = {
+    "Stata in a worker process": REPO / "server.py",
+    "Stata in the server process": IN_PROCESS,
+}
 
 
-async def served_calls(count: int, script: Path | None = None) -> list[float]:
-    """`display 1` round trips over stdio: through the worker, or the in-process engine."""
-    run_dir = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
-    times = []
-    client = (
-        stdio_client(server_env(run_dir), script) if script else stdio_client(server_env(run_dir))
-    )
-    async with client:
-        await client.call_tool("run_code", {"code": "display 1"})
+async def served_calls(count: int) -> dict[str, list[float]]:
+    """`display 1` round trips over stdio through each server, taken in turns so that both see
+    the same machine load."""
+    times: dict[str, list[float]] = {name: [] for name in SERVERS}
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {}
+        for name, script in SERVERS.items():
+            run_dir = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+            clients[name] = await stack.enter_async_context(
+                stdio_client(server_env(run_dir), script)
+            )
+            await clients[name].call_tool("run_code", {"code": "display 1"})  # Stata starts
         for _ in range(count):
-            started = time.perf_counter()
-            await client.call_tool("run_code", {"code": "display 1"})
-            times.append(time.perf_counter() - started)
+            for name, client in clients.items():
+                started = time.perf_counter()
+                await client.call_tool("run_code", {"code": "display 1"})
+                times[name].append(time.perf_counter() - started)
     return times
 
 
-async def main(count: int = 50) -> None:
+async def main(count: int = 100) -> None:
     print(f"## overhead: `display 1`, {count} calls")
     print(f"pystata directly: {summary_ms(direct_calls(count))}")
-    worker = await served_calls(count)
-    print(f"run_code over stdio MCP, Stata in a worker process: {summary_ms(worker)}")
-    in_process = await served_calls(count, IN_PROCESS)
-    print(f"run_code over stdio MCP, Stata in the server process: {summary_ms(in_process)}")
+    for name, values in (await served_calls(count)).items():
+        print(f"run_code over stdio MCP, {name}: {summary_ms(values)}")
