@@ -321,11 +321,26 @@ class Engine:
             self._router.write(rest)
 
     def _quietly(self, stata: ModuleType, command: str) -> bool:
+        rc = self._direct(f"quietly {command}")
+        if rc is not None:
+            return rc == 0
         try:
             stata.run(command, quietly=True, echo=False, inline=False)
             return True
         except SystemError:
             return False
+
+    def _direct(self, command: str) -> int | None:
+        """The rc of one of our own quiet commands through libstata's StataSO_Execute, as
+        pystata's run() executes a single line, without its output thread (a few times cheaper);
+        None when this pystata has no `stlib`. Output, if any, stays in Stata's buffer, which the
+        next run() clears."""
+        config = getattr(self._pystata, "config", None)
+        stlib = getattr(config, "stlib", None)
+        encode = getattr(config, "get_encode_str", None)
+        if stlib is None or encode is None:
+            return None
+        return int(stlib.StataSO_Execute(encode(command), False))
 
     def _export_graphs(self, stata: ModuleType, job: Job) -> tuple[tuple[GraphFile, ...], int]:
         """The graphs this run drew (Stata's `_gr_list`), exported as PNG into the run's folder."""
@@ -345,6 +360,8 @@ class Engine:
     def _open_log(self, stata: ModuleType, job: Job) -> None:
         """A text log of our own; `nomsg` (no header) where this Stata knows it."""
         using = f"log using {stata_quote(str(job.log_path))}, text replace name({job.log_name})"
+        if self._direct(using + " nomsg") == 0:
+            return
         try:
             stata.run(using + " nomsg", echo=False, inline=False)
         except SystemError:
@@ -357,6 +374,9 @@ class Engine:
 
     def _close_log(self, stata: ModuleType, job: Job) -> bool:
         """Close the run's log; False when it was no longer open (the user closed all logs)."""
+        rc = self._direct(f"quietly log close {job.log_name}")
+        if rc is not None:
+            return rc == 0
         try:
             stata.run(f"quietly log close {job.log_name}", echo=False, inline=False)
             return True
