@@ -90,3 +90,31 @@ async def test_no_stata_is_reported_before_any_worker_runs(tmp_path: Path) -> No
     assert isinstance(session.engine, WorkerEngine)
     assert session.engine.pid is None and session.status().restarts == ()
     session.close()
+
+
+def test_a_break_that_arrives_before_its_run_starts_stops_that_run(tmp_path: Path) -> None:
+    """Cancel can reach the worker before the engine's thread takes the job: it must not be lost
+    (the worker would then be ended after the grace period) nor hit the run before it."""
+    from stata_tools.stata.engine import Job
+    from stata_tools.stata.session import locate_stata
+
+    settings = Settings.from_env()
+    engine = WorkerEngine(lambda: locate_stata(settings), log_dir=tmp_path / "workers")
+
+    def job(name: str, command: str) -> Job:
+        folder = tmp_path / name
+        folder.mkdir()
+        return Job(name, command, folder / "run.log", "_st" + name, folder / "stdout.txt")
+
+    try:
+        engine.start().result(30)
+        busy = engine.execute(job("first", "sleep 300"))
+        queued = engine.execute(job("second", 'display "second ran"'))
+        assert engine.request_break() is True  # for the second, still waiting its turn
+        assert engine.request_break() is False  # once per run
+        assert busy.result(10).rc == 0 and not busy.result().break_requested
+        second = queued.result(10)
+        assert second.rc == 1 and second.break_requested
+        assert "second ran" not in (tmp_path / "second" / "stdout.txt").read_text()
+    finally:
+        engine.close()

@@ -144,6 +144,7 @@ class Engine:
         self._in_user_code = False
         self._break_requested = False
         self._breaks_sent = 0
+        self._early_break: str | None = None  # a run asked to stop before it started
 
     @property
     def info(self) -> StataInfo | None:
@@ -180,9 +181,15 @@ class Engine:
 
         return self.submit(call)
 
-    def request_break(self) -> bool:
-        """Ask Stata to stop the current run, like pressing Break; at most once per run."""
+    def request_break(self, run_id: str | None = None) -> bool:
+        """Ask Stata to stop the current run, like pressing Break; at most once per run.
+
+        With `run_id`, a run not started yet (still on its way to this thread) stops as it
+        starts, and a run that has already ended is left alone."""
         with self._state_lock:
+            if run_id is not None and (self._active is None or self._active.run_id != run_id):
+                self._early_break = run_id  # on its way (or over: then no run matches it)
+                return True
             if self._active is None or self._break_requested:
                 return False
             self._break_requested = True
@@ -234,7 +241,9 @@ class Engine:
 
         with self._state_lock:
             self._active = job
-            self._break_requested = False
+            self._break_requested = self._early_break == job.run_id
+            if self._break_requested:
+                self._early_break = None
             self._breaks_sent = 0
         started = time.monotonic()
         rc, error_text, log_kept, graphs, drawn = 0, None, True, (), 0

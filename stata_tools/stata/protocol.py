@@ -54,7 +54,10 @@ class Query:
 
 @dataclass(frozen=True, slots=True)
 class Break:
-    """Press Break for the job now running (the engine keeps it to once per run)."""
+    """Press Break for this run (the engine keeps it to once per run; a run still on its way
+    stops as it starts)."""
+
+    run_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -355,11 +355,11 @@ class WorkerEngine:
     def request_break(self) -> bool:
         """Break the active run inside the worker, at most once per run."""
         with self._lock:
-            worker = self._worker
-            if self._active is None or self._broke or worker is None:
+            worker, job = self._worker, self._active
+            if job is None or self._broke or worker is None:
                 return False
             self._broke = True
-        worker.notify(protocol.Break())
+        worker.notify(protocol.Break(job.run_id))
         return True
 
     def end(self, reason: str) -> bool:

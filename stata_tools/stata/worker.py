@@ -56,7 +56,7 @@ class Worker:
 
     def _dispatch(self, ident: int, body: object) -> None:
         if isinstance(body, protocol.Break):
-            self.engine.request_break()
+            self.engine.request_break(body.run_id)
             return
         if isinstance(body, protocol.Start):
             self._installation.value = body.installation
