@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections import deque
@@ -64,9 +65,11 @@ class RunStore:
             (folder / RESULT_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
     def run_ids(self) -> list[str]:
-        if not self.root.is_dir():
+        try:
+            with os.scandir(self.root) as entries:  # is_dir() from the listing: no stat each
+                return sorted(e.name for e in entries if RUN_ID.match(e.name) and e.is_dir())
+        except OSError:
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and RUN_ID.match(p.name))
 
     def prune(self) -> None:
         """Drop the oldest runs beyond the retention limit."""
