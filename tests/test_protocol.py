@@ -48,7 +48,7 @@ def test_the_server_refuses_anything_that_would_run_code() -> None:
     with pytest.raises(pickle.UnpicklingError):
         protocol.decode_answer(protocol.encode(protocol.reply_of(1, 2)).replace(b"Reply", b"Start"))
     with pytest.raises(pickle.UnpicklingError, match=r"protocol\.Query, which is not allowed"):
-        protocol.decode_answer(protocol.encode(protocol.Query(export_graph)))
+        protocol.decode_answer(protocol.encode(protocol.query_of(export_graph)))
 
 
 def test_failures_come_back_as_the_same_exception_where_we_know_it() -> None:
@@ -68,8 +68,6 @@ def test_failures_come_back_as_the_same_exception_where_we_know_it() -> None:
 
 
 def test_queries_must_cross_by_reference() -> None:
-    protocol.check_picklable(
-        functools.partial(export_graph, name="g", path=Path("g.png"), fmt="png")
-    )
+    protocol.query_of(functools.partial(export_graph, name="g", path=Path("g.png"), fmt="png"))
     with pytest.raises(TypeError, match=r"module-level function or functools\.partial"):
-        protocol.check_picklable(lambda pystata, sfi: 1)
+        protocol.query_of(lambda pystata, sfi: 1)

@@ -118,3 +118,25 @@ def test_a_break_that_arrives_before_its_run_starts_stops_that_run(tmp_path: Pat
         assert "second ran" not in (tmp_path / "second" / "stdout.txt").read_text()
     finally:
         engine.close()
+
+
+async def test_a_query_the_worker_cannot_import_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "only_in_the_server.py").write_text(
+        "def count(pystata, sfi):\n    return sfi.Data.getObsTotal()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # importable here, not in the worker
+    import only_in_the_server  # type: ignore[import-not-found]
+
+    from stata_tools.stata.protocol import RemoteError
+    from stata_tools.stata.queries import graph_names
+
+    session = Session(dataclasses.replace(Settings.from_env(), run_dir=tmp_path / "runs"))
+    try:
+        with pytest.raises(RemoteError, match="No module named 'only_in_the_server'"):
+            await session.query(only_in_the_server.count)
+        assert await session.query(graph_names) == []  # the same worker still answers
+        assert session.status().restarts == ()
+    finally:
+        session.close()

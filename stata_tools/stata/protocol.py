@@ -47,9 +47,13 @@ class Execute:
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """`fn(pystata, sfi)` on Stata's thread: a module-level function or a partial of one."""
+    """`fn(pystata, sfi)` on Stata's thread: a module-level function or a partial of one,
+    pickled on its own so that one the worker cannot import fails only this request."""
 
-    fn: Callable[[ModuleType, ModuleType], Any]
+    fn: bytes
+
+    def function(self) -> Callable[[ModuleType, ModuleType], Any]:
+        return pickle.loads(self.fn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +64,13 @@ class Break:
     run_id: str
 
 
+Body = Start | Execute | Query | Break
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     ident: int
-    body: Start | Execute | Query | Break
+    body: Body
 
 
 # ---------------------------------------------------------------- worker → server (checked)
@@ -180,10 +187,10 @@ def checked_loads(data: bytes) -> Any:
     return _CheckedUnpickler(io.BytesIO(data)).load()
 
 
-def check_picklable(fn: Callable[..., Any]) -> bytes:
+def query_of(fn: Callable[[ModuleType, ModuleType], Any]) -> Query:
     """A query function as it will cross; a clear TypeError for lambdas and closures."""
     try:
-        return encode(Query(fn))
+        return Query(encode(fn))
     except (pickle.PicklingError, AttributeError, TypeError) as error:
         raise TypeError(
             f"queries run in Stata's worker process, so the function must be picklable: pass a "

@@ -111,7 +111,7 @@ class _Worker:
         self.started: Future[StataInfo] = self.request(None)  # ident 1: the Start sent at boot
         threading.Thread(target=self._boot, name="stata-worker-boot", daemon=True).start()
 
-    def request(self, body: object) -> Future[Any]:
+    def request(self, body: protocol.Body | None) -> Future[Any]:
         """Send a request (queued until the worker connects); its answer resolves the future."""
         future: Future[Any] = Future()
         with self._lock:
@@ -121,14 +121,14 @@ class _Worker:
             ident = next(self._ids)
             self._pending[ident] = future
             if body is not None:
-                self._send_locked(protocol.encode(protocol.Request(ident, body)))  # type: ignore
+                self._send_locked(protocol.encode(protocol.Request(ident, body)))
         return future
 
-    def notify(self, body: object) -> None:
+    def notify(self, body: protocol.Body) -> None:
         """A request nobody waits for (Break)."""
         with self._lock:
             if not self._gone:
-                self._send_locked(protocol.encode(protocol.Request(0, body)))  # type: ignore
+                self._send_locked(protocol.encode(protocol.Request(0, body)))
 
     def _send_locked(self, data: bytes) -> None:
         if self._connection is None:
@@ -349,8 +349,8 @@ class WorkerEngine:
         return future
 
     def query(self, fn: Callable[[ModuleType, ModuleType], T]) -> Future[T]:
-        protocol.check_picklable(fn)
-        return self._ensure().request(protocol.Query(fn))
+        query = protocol.query_of(fn)  # a lambda fails here, in the caller, with a clear message
+        return self._ensure().request(query)
 
     def request_break(self) -> bool:
         """Break the active run inside the worker, at most once per run."""

@@ -64,7 +64,12 @@ class Worker:
         elif isinstance(body, protocol.Execute):
             future = self.engine.execute(body.job)
         elif isinstance(body, protocol.Query):
-            future = self.engine.query(body.fn)
+            try:
+                fn = body.function()
+            except Exception as error:  # e.g. its module cannot be imported here
+                self._send(protocol.failure_of(ident, error))
+                return
+            future = self.engine.query(fn)
         else:
             self._send(protocol.Failure(ident, "TypeError", f"unknown request {body!r}"))
             return
