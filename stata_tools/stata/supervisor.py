@@ -147,7 +147,13 @@ class _Worker:
         try:
             installation = self._locate()
             connection = self._spawn()
-            hello = protocol.decode_answer(connection.recv_bytes())
+            try:
+                hello = protocol.decode_answer(connection.recv_bytes())
+            except (EOFError, OSError):
+                raise WorkerStartError(
+                    f"Stata's worker process ended before it was ready ({self._cause()}); "
+                    f"its log: {self.log_path}"
+                ) from None
             if not isinstance(hello, protocol.Hello):
                 raise WorkerStartError("the worker did not introduce itself")
             self.pid = hello.pid
