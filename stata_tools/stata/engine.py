@@ -284,7 +284,8 @@ class Engine:
             return
         sys.stdout.flush()
         saved = os.dup(1)
-        target = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)  # Windows
+        target = os.open(path, flags, 0o644)
         os.dup2(target, 1)
         os.close(target)
         try:
