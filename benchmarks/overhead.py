@@ -1,4 +1,5 @@
-"""What the server adds to a trivial command: `display 1` over stdio against pystata directly."""
+"""What the server adds to a trivial command: `display 1` over stdio against pystata directly,
+through the library, and over stdio, each with Stata in a worker and in the same process."""
 
 from __future__ import annotations
 
@@ -27,6 +28,43 @@ for _ in range(int(sys.argv[2])):
 def direct_calls(count: int) -> list[float]:
     out = subprocess.run(
         [sys.executable, "-c", DIRECT, os.environ.get("STATA_PATH", str(FAKE_STATA)), str(count)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [float(line.split()[1]) for line in out.stderr.splitlines() if line.startswith("took ")]
+
+
+LIBRARY = """
+import asyncio, functools, sys, time
+from pathlib import Path
+from stata_tools import RunRequest, Session, Settings
+from stata_tools.stata.engine import Engine
+from stata_tools.stata.session import locate_stata
+
+settings = Settings(stata_path=sys.argv[1], run_dir=Path(sys.argv[4]))
+engine = None
+if sys.argv[3] == "in-process":
+    engine = Engine(functools.partial(locate_stata, settings), stdout_fallback=sys.stderr)
+
+async def main():
+    session = Session(settings, engine)
+    await session.execute(RunRequest(code="display 1"))
+    for _ in range(int(sys.argv[2])):
+        started = time.perf_counter()
+        await session.execute(RunRequest(code="display 1"))
+        print("took", time.perf_counter() - started, file=sys.__stderr__)
+
+asyncio.run(main())
+"""
+
+
+def library_calls(count: int, engine: str) -> list[float]:
+    """`display 1` through Session (no MCP), with Stata in a worker or in the same process."""
+    runs = tempfile.mkdtemp(prefix="bench-overhead-")
+    stata = os.environ.get("STATA_PATH", str(FAKE_STATA))
+    out = subprocess.run(
+        [sys.executable, "-c", LIBRARY, stata, str(count), engine, runs],
         capture_output=True,
         text=True,
         check=True,
@@ -64,5 +102,7 @@ async def served_calls(count: int) -> dict[str, list[float]]:
 async def main(count: int = 100) -> None:
     print(f"## overhead: `display 1`, {count} calls")
     print(f"pystata directly: {summary_ms(direct_calls(count))}")
+    for engine in ("worker", "in-process"):
+        print(f"Session.execute, {engine} engine: {summary_ms(library_calls(count, engine))}")
     for name, values in (await served_calls(count)).items():
         print(f"run_code over stdio MCP, {name}: {summary_ms(values)}")
