@@ -30,10 +30,12 @@ async def _ignore(_message: object) -> None:
     return None
 
 
-def stdio_client(env: dict[str, str], **kwargs: object) -> Client:
+def stdio_client(
+    env: dict[str, str], script: Path = REPO / "server.py", **kwargs: object
+) -> Client:
     """A FastMCP client on `python server.py` over stdio; the server's stderr is dropped."""
     transport = StdioTransport(
-        sys.executable, [str(REPO / "server.py")], env=env, cwd=str(REPO), log_file=Path(os.devnull)
+        sys.executable, [str(script)], env=env, cwd=str(REPO), log_file=Path(os.devnull)
     )
     kwargs.setdefault("log_handler", _ignore)
     return Client(transport, **kwargs)  # type: ignore[arg-type]

@@ -1,7 +1,9 @@
-"""What the server adds to a trivial command: `display 1` over stdio against pystata directly."""
+"""What the server adds to a trivial command: `display 1` over stdio against pystata directly,
+through the library, and over stdio, each with Stata in a worker and in the same process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -9,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._harness import FAKE_STATA, server_env, stdio_client, summary_ms
+from benchmarks._harness import FAKE_STATA, REPO, server_env, stdio_client, summary_ms
 
 DIRECT = """
 import sys, time, stata_setup
@@ -33,19 +35,74 @@ def direct_calls(count: int) -> list[float]:
     return [float(line.split()[1]) for line in out.stderr.splitlines() if line.startswith("took ")]
 
 
-async def served_calls(count: int) -> list[float]:
-    run_dir = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
-    times = []
-    async with stdio_client(server_env(run_dir)) as client:
-        await client.call_tool("run_code", {"code": "display 1"})
+LIBRARY = """
+import asyncio, functools, sys, time
+from pathlib import Path
+from stata_tools import RunRequest, Session, Settings
+from stata_tools.stata.engine import Engine
+from stata_tools.stata.session import locate_stata
+
+settings = Settings(stata_path=sys.argv[1], run_dir=Path(sys.argv[4]))
+engine = None
+if sys.argv[3] == "in-process":
+    engine = Engine(functools.partial(locate_stata, settings), stdout_fallback=sys.stderr)
+
+async def main():
+    session = Session(settings, engine)
+    await session.execute(RunRequest(code="display 1"))
+    for _ in range(int(sys.argv[2])):
+        started = time.perf_counter()
+        await session.execute(RunRequest(code="display 1"))
+        print("took", time.perf_counter() - started, file=sys.__stderr__)
+
+asyncio.run(main())
+"""
+
+
+def library_calls(count: int, engine: str) -> list[float]:
+    """`display 1` through Session (no MCP), with Stata in a worker or in the same process."""
+    runs = tempfile.mkdtemp(prefix="bench-overhead-")
+    stata = os.environ.get("STATA_PATH", str(FAKE_STATA))
+    out = subprocess.run(
+        [sys.executable, "-c", LIBRARY, stata, str(count), engine, runs],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [float(line.split()[1]) for line in out.stderr.splitlines() if line.startswith("took ")]
+
+
+IN_PROCESS = Path(__file__).with_name("in_process_server.py")
+SERVERS = {
+    "Stata in a worker process": REPO / "server.py",
+    "Stata in the server process": IN_PROCESS,
+}
+
+
+async def served_calls(count: int) -> dict[str, list[float]]:
+    """`display 1` round trips over stdio through each server, taken in turns so that both see
+    the same machine load."""
+    times: dict[str, list[float]] = {name: [] for name in SERVERS}
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {}
+        for name, script in SERVERS.items():
+            run_dir = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+            clients[name] = await stack.enter_async_context(
+                stdio_client(server_env(run_dir), script)
+            )
+            await clients[name].call_tool("run_code", {"code": "display 1"})  # Stata starts
         for _ in range(count):
-            started = time.perf_counter()
-            await client.call_tool("run_code", {"code": "display 1"})
-            times.append(time.perf_counter() - started)
+            for name, client in clients.items():
+                started = time.perf_counter()
+                await client.call_tool("run_code", {"code": "display 1"})
+                times[name].append(time.perf_counter() - started)
     return times
 
 
-async def main(count: int = 50) -> None:
+async def main(count: int = 100) -> None:
     print(f"## overhead: `display 1`, {count} calls")
-    print(f"pystata directly:        {summary_ms(direct_calls(count))}")
-    print(f"run_code over stdio MCP: {summary_ms(await served_calls(count))}")
+    print(f"pystata directly: {summary_ms(direct_calls(count))}")
+    for engine in ("worker", "in-process"):
+        print(f"Session.execute, {engine} engine: {summary_ms(library_calls(count, engine))}")
+    for name, values in (await served_calls(count)).items():
+        print(f"run_code over stdio MCP, {name}: {summary_ms(values)}")

@@ -145,6 +145,11 @@ def stata_adopath(sfi: ModuleType) -> list[Path]:
     return adopath_dirs(adopath, sysdirs, Path(sfi.SFIToolkit.getWorkingDir()))
 
 
+def _adopath(pystata: ModuleType, sfi: ModuleType) -> list[Path]:
+    """`stata_adopath` as a query (a module-level function: it crosses to the worker)."""
+    return stata_adopath(sfi)
+
+
 def read_help(name: str, path: Path, *, max_chars: int | None = None) -> HelpPage:
     """Read a help file (UTF-8, or latin-1 from old Stata) and render it; OSError if unreadable."""
     with path.open("rb") as handle:
@@ -178,6 +183,6 @@ async def _search_path(session: Session) -> list[Path]:
     status = session.status()
     if status.started and not status.busy:
         with contextlib.suppress(SessionBusy):
-            return await session.query(lambda pystata, sfi: stata_adopath(sfi))
+            return await session.query(_adopath)
     sysdirs = default_sysdirs(session.locate().path, Path.home())
     return adopath_dirs(DEFAULT_ADOPATH, sysdirs, Path.cwd())

@@ -24,6 +24,7 @@ class RunStatus(enum.StrEnum):
     ERROR = "error"
     CANCELLED = "cancelled"
     TIMED_OUT = "timed out"
+    CRASHED = "crashed"  # Stata's process died mid-run: no return code, the session is gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class RunResult:
     graphs: tuple[GraphFile, ...] = ()
     last_duration_s: float | None = None  # the previous run of the same do-file (timings.py)
     last_status: str | None = None
+    session_lost: str | None = None  # why Stata's session (its data) ended during this run
 
     @property
     def ok(self) -> bool:
@@ -102,6 +104,7 @@ class RunResult:
             "last_run": None
             if self.last_duration_s is None
             else {"duration_s": round(self.last_duration_s, 3), "status": self.last_status},
+            "session_lost": self.session_lost,
         }
 
 
@@ -196,8 +199,11 @@ def headline(result: RunResult) -> str:
         status = "" if result.last_status in (None, "ok") else f", {result.last_status}"
         took = f"took {took} (last run {format_elapsed(result.last_duration_s)}{status})"
     progress = f"{result.commands_done}/{result.commands_total} commands"
+    code = f"rc {result.rc}"
+    if result.status is RunStatus.CRASHED:  # no return code: say how Stata ended instead
+        code = result.session_lost or "no return code"
     return (
-        f"Stata {result.status.value} · rc {result.rc} · {took} · {progress} · "
+        f"Stata {result.status.value} · {code} · {took} · {progress} · "
         f"run {result.run_id} · log {result.log_path}"
     )
 

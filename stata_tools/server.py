@@ -43,16 +43,18 @@ from stata_tools.results import RunResult, RunStatus, output_only, render_text
 from stata_tools.runs import UnknownRun
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
-from stata_tools.stata.engine import Engine, return_code, stata_quote
+from stata_tools.stata.engine import return_code
 from stata_tools.stata.prestart import Prestart
+from stata_tools.stata.queries import export_graph as export_graph_file
+from stata_tools.stata.queries import graph_names
 from stata_tools.stata.session import (
     PathOutsideRoots,
     RunRequest,
     RunRequestError,
     Session,
     SessionBusy,
-    locate_stata,
 )
+from stata_tools.stata.supervisor import WorkerLost, WorkerStartError
 from stata_tools.stored import read_stored, render_stored
 
 with contextlib.suppress(ImportError):
@@ -64,8 +66,10 @@ INSTRUCTIONS = """\
 Runs Stata through one persistent session: data in memory, globals and the locals set by run_code
 persist between calls, as in an interactive Stata. Prefer run_do_file for the user's do-files and
 run_code for short commands. Long runs report live progress (command k of N, newest output).
-Each result starts with a status line (ok / error / cancelled / timed out), the return code, the
-duration and where the full log is; errors are explained and point at the failing line."""
+Each result starts with a status line (ok / error / cancelled / timed out / crashed), the return
+code, the duration and where the full log is; errors are explained and point at the failing line.
+A crashed Stata (or one ended after ignoring a break) loses its data: the result says so, and the
+next call starts a fresh session."""
 
 T = TypeVar("T")
 _session: Session | None = None
@@ -76,9 +80,7 @@ def get_session() -> Session:
     """The process-wide session, created on first use (Stata itself starts at the first run)."""
     global _session
     if _session is None:
-        settings = Settings.from_env()
-        engine = Engine(functools.partial(locate_stata, settings), stdout_fallback=sys.stderr)
-        _session = Session(settings, engine)
+        _session = Session(Settings.from_env())  # Stata runs in a worker process
     return _session
 
 
@@ -211,7 +213,11 @@ async def session_status() -> ToolResult:
     if starting is not None:
         lines.append(starting)
     elif info is None:
-        lines.append("Stata: not started yet (it starts at the first run).")
+        lines.append(
+            "Stata: not running; the last session was lost and the next run starts a fresh one."
+            if status.restarts
+            else "Stata: not started yet (it starts at the first run)."
+        )
         try:
             installation = session.locate()
             lines.append(
@@ -232,6 +238,15 @@ async def session_status() -> ToolResult:
         )
     else:
         lines.append("Idle.")
+    if status.worker_pid is not None:
+        lines.append(f"Stata's worker process: pid {status.worker_pid}.")
+    if status.restarts:
+        lines.append(f"Sessions lost and restarted: {len(status.restarts)}")
+        lines.extend(
+            f"  {r.at:%Y-%m-%d %H:%M:%S} {r.cause}"
+            + (f" (during run {r.run_id})" if r.run_id else "")
+            for r in status.restarts
+        )
     lines.append(f"Run logs: {status.run_dir}")
     meta = {
         "started": status.started,
@@ -241,6 +256,11 @@ async def session_status() -> ToolResult:
         "edition": info.edition if info else None,
         "version": info.version if info else None,
         "path": info.path if info else None,
+        "worker_pid": status.worker_pid,
+        "restarts": [
+            {"at": r.at.isoformat(timespec="seconds"), "cause": r.cause, "run_id": r.run_id}
+            for r in status.restarts
+        ],
     }
     return ToolResult(content=[TextContent(type="text", text="\n".join(lines))], meta=meta)
 
@@ -320,7 +340,7 @@ async def get_results(
     ] = "r",
 ) -> ToolResult:
     """Stored results of the last command: scalars, macros and matrices (e(b), e(V), r(table))."""
-    stored = await _query(lambda pystata, sfi: read_stored(pystata, sfi, kind))
+    stored = await _query(functools.partial(read_stored, kind=kind))
     meta = {"kind": kind, "scalars": dict(stored.scalars), "macros": dict(stored.macros)}
     return ToolResult(content=[TextContent(type="text", text=render_stored(stored))], meta=meta)
 
@@ -373,18 +393,14 @@ async def _inspect(command: str | Callable[[], str], ctx: Context) -> ToolResult
     if not result.ok:
         raise ToolError(render_text(result))
     text = output_only(result.output.text) or "(nothing to show)"
+    text = "\n".join([*(f"Note: {note}" for note in result.notes), text])  # e.g. a fresh session
     return ToolResult(content=[TextContent(type="text", text=text)], meta=result.to_meta())
 
 
 @mcp.tool(output_schema=None)
 async def list_graphs() -> ToolResult:
     """The graphs in Stata's memory, by name (export_graph shows any of them)."""
-
-    def names(pystata: ModuleType, sfi: ModuleType) -> list[str]:
-        pystata.stata.run("quietly graph dir, memory", echo=False, inline=False)
-        return str(sfi.Macro.getGlobal("r(list)")).split()
-
-    found = await _query(names)
+    found = await _query(graph_names)
     text = "Graphs in memory: " + ", ".join(found) if found else "No graphs in memory."
     return ToolResult(content=[TextContent(type="text", text=text)], meta={"graphs": found})
 
@@ -402,12 +418,7 @@ async def export_graph(
     folder = get_session().settings.run_dir / "graphs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{graph}.{fmt}"
-
-    def export(pystata: ModuleType, sfi: ModuleType) -> None:
-        command = f"graph export {stata_quote(str(path))}, name({graph}) replace as({fmt})"
-        pystata.stata.run(command, quietly=True, echo=False, inline=False)
-
-    await _query(export)
+    await _query(functools.partial(export_graph_file, name=graph, path=path, fmt=fmt))
     text = f"Graph {graph} → {path} ({fmt.upper()}, {path.stat().st_size:,} bytes)"
     content: list[Any] = [TextContent(type="text", text=text)]
     if fmt == "png":
@@ -446,6 +457,8 @@ async def _query(fn: Callable[[ModuleType, ModuleType], T]) -> T:
         return await get_session().query(fn)
     except SessionBusy as error:
         raise ToolError(str(error)) from None
+    except (WorkerLost, WorkerStartError) as error:
+        raise ToolError(f"Stata's session was lost while answering: {error}") from None
     except SystemError as error:
         rc = return_code(str(error))
         message = " ".join(
@@ -507,7 +520,14 @@ async def _follow(request: RunRequest, ctx: Context) -> RunResult:
                     result = event.result
     except PathOutsideRoots:
         raise
-    except (RunRequestError, StataNotFound, StataInitError, PystataShadowed) as error:
+    except (
+        RunRequestError,
+        StataNotFound,
+        StataInitError,
+        PystataShadowed,
+        WorkerStartError,
+        WorkerLost,
+    ) as error:
         raise ToolError(str(error)) from None
     except OSError as error:
         raise ToolError(f"the run could not be set up: {error}") from None

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -189,28 +190,33 @@ async def test_log_close_all_is_stated_and_the_output_stays_complete(
 
 
 @pytest.fixture
-def private_session(monkeypatch: pytest.MonkeyPatch) -> Session:
-    """A session with short grace periods, on the process's one Stata."""
-    shared = get_session()
-    settings = dataclasses.replace(shared.settings, break_grace_s=0.5, heartbeat_s=0.5)
-    return Session(settings, shared.engine)
+def private_session() -> Iterator[Session]:
+    """A session with short grace periods and a Stata worker of its own, started at its first
+    run: fake knobs set before then reach it."""
+    settings = dataclasses.replace(get_session().settings, break_grace_s=0.5, heartbeat_s=0.5)
+    session = Session(settings)
+    yield session
+    session.close()
 
 
-async def test_a_break_stata_ignores_is_reported_and_the_session_stays_busy(
+async def test_a_break_stata_ignores_ends_the_session_after_the_grace_period(
     private_session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_STATA_BREAK_DELAY_MS", "2500")
+    monkeypatch.setenv("FAKE_STATA_IGNORE_BREAK", "1")
+    await private_session.execute(RunRequest(code="global LOST 1"))
     started = time.monotonic()
     result = await private_session.execute(RunRequest(code="sleep 20000", timeout_s=0.5))
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 2.5
     assert result.status is RunStatus.TIMED_OUT
-    assert any("did not respond to the break within 0.5 s" in n for n in result.notes)
-    assert private_session.status().busy is True
-    monkeypatch.delenv("FAKE_STATA_BREAK_DELAY_MS")
-    after = await private_session.execute(RunRequest(code='display "served after"'))
-    assert time.monotonic() - started > 2.5  # it waited for Stata to return
-    assert after.ok and "served after" in after.output.text
+    assert result.session_lost is not None
+    assert "did not respond to the break within 0.5 s" in result.session_lost
+    assert any("The session was lost: data in memory" in n for n in result.notes)
     assert private_session.status().busy is False
+    assert [r.ended for r in private_session.status().restarts] == [True]
+    monkeypatch.delenv("FAKE_STATA_IGNORE_BREAK")
+    after = await private_session.execute(RunRequest(code='display "served after: $LOST"'))
+    assert after.ok and "served after: \n" in after.output.text + "\n"  # the global is gone
+    assert "this is a fresh Stata session" in after.notes[0]
 
 
 async def test_an_empty_break_message_still_reads_as_cancelled(
@@ -218,7 +224,7 @@ async def test_an_empty_break_message_still_reads_as_cancelled(
 ) -> None:
     monkeypatch.setenv("FAKE_STATA_EMPTY_BREAK_MESSAGE", "1")
     task = asyncio.create_task(private_session.execute(RunRequest(code="sleep 20000")))
-    await wait_until(running)
+    await wait_until(lambda: private_session.engine.active is not None)  # type: ignore[union-attr]
     private_session.cancel()
     result = await asyncio.wait_for(task, 5)
     assert result.status is RunStatus.CANCELLED

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -144,10 +146,8 @@ async def test_list_data_pages_over_the_rows_meeting_a_condition(client: Client)
         ["Linc.", "Mark"],
         ["Linc.", "Versailles"],
     ]
-    frames = await get_session().query(
-        lambda pystata, sfi: (sfi.Data.getObsTotal(), sfi.Macro.getGlobal("c(frame)"))
-    )
-    assert frames == (74, "default")  # the data in memory are untouched
+    shape = texts(await client.call_tool("run_code", {"code": 'display _N " " c(frame)'}))
+    assert "\n74 default" in shape  # the data in memory are untouched
     with pytest.raises(ToolError, match="condition"):
         await client.call_tool("list_data", {"if_": "price > 1 ; shell ls"})
 
@@ -159,10 +159,25 @@ def install_help(home: Path, corpus: Path, stem: str, folder: str) -> Path:
     return target
 
 
-async def test_help_for_an_installed_command_comes_from_statas_ado_path(
-    client: Client, tmp_path: Path, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+async def home_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Client]:
+    """The server on a Stata started with HOME in tmp_path: Stata reads its folders (PLUS,
+    PERSONAL) from HOME when it starts, so the session and its worker are new."""
     monkeypatch.setenv("HOME", str(tmp_path))
+    fresh = Session(dataclasses.replace(get_session().settings, run_dir=tmp_path / "runs"))
+    monkeypatch.setattr(server, "_session", fresh)
+    try:
+        async with Client(mcp) as c:
+            await c.call_tool("run_code", {"code": "display 1"})
+            yield c
+    finally:
+        fresh.close()
+
+
+async def test_help_for_an_installed_command_comes_from_statas_ado_path(
+    home_client: Client, tmp_path: Path, corpus_dir: Path
+) -> None:
+    client = home_client
     installed = install_help(tmp_path, corpus_dir, "winsor2", "ado/plus")
     result = await client.call_tool("stata_help", {"topic": "winsor2"})
     text = texts(result)
@@ -173,9 +188,9 @@ async def test_help_for_an_installed_command_comes_from_statas_ado_path(
 
 
 async def test_help_says_where_it_looked_and_checks_the_topic(
-    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    home_client: Client, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
+    client = home_client
     with pytest.raises(ToolError) as missing:
         await client.call_tool("stata_help", {"topic": "nosuchcommand"})
     assert "no help file nosuchcommand.sthlp on Stata's ado-path" in str(missing.value)

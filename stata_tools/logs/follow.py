@@ -7,6 +7,7 @@ written after the last event.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -24,6 +25,11 @@ logger = logging.getLogger(__name__)
 
 _SIGNATURE = 64
 """Bytes just before the offset that must be unchanged, or the file was rewritten in place."""
+
+
+async def _set_when(stop: anyio.Event, wake: asyncio.Event) -> None:
+    await stop.wait()
+    wake.set()
 
 
 def _decode(line: bytes) -> str:
@@ -179,9 +185,16 @@ class LogFollower:
     async def follow(self, stop: anyio.Event) -> AsyncIterator[list[str]]:
         """Yield batches of new complete lines until `stop` is set; then drain the file to its end,
         flush the partial last line, and finish. With `report_partial`, bytes that complete no line
-        yield an empty batch: `partial` has grown."""
-        async with aclosing(self._ticks(stop)) as ticks:
-            async for _ in ticks:
+        yield an empty batch: `partial` has grown.
+
+        `stop` ends the wait for the next tick by itself: once the writer is done, the drain
+        never waits on the watcher's debounce or step."""
+        wake = asyncio.Event()
+        feeder = asyncio.create_task(self._feed(stop, wake))
+        relay = asyncio.create_task(_set_when(stop, wake))
+        try:
+            while True:
+                wake.clear()
                 before = self._offset
                 async for batch in self._read_available(limit=None):
                     yield batch
@@ -189,12 +202,22 @@ class LogFollower:
                     break
                 if self._offset - before >= self._flood_bytes:
                     self._flooded = True
+                await wake.wait()
+        finally:
+            feeder.cancel()  # the watcher's thread returns within a step; nobody waits for it
+            relay.cancel()
         size = await anyio.to_thread.run_sync(self._size)
         async for batch in self._read_available(limit=size):
             yield batch
         tail = self._decoder.flush()
         if tail:
             yield tail
+
+    async def _feed(self, stop: anyio.Event, wake: asyncio.Event) -> None:
+        async with aclosing(self._ticks(stop)) as ticks:
+            async for _ in ticks:
+                wake.set()
+        wake.set()
 
     async def _ticks(self, stop: anyio.Event) -> AsyncIterator[None]:
         """One tick per moment worth reading: at start, on a change, every poll interval."""

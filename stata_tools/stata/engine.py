@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import queue
 import re
 import sys
@@ -120,11 +121,18 @@ class Engine:
     """Owns pystata on one daemon thread; every Stata call goes through `submit`."""
 
     def __init__(
-        self, locate: Callable[[], Installation], *, stdout_fallback: TextIO | None = None
+        self,
+        locate: Callable[[], Installation],
+        *,
+        stdout_fallback: TextIO | None = None,
+        native_stdout: bool = False,
     ) -> None:
         """`stdout_fallback` gets what Python prints outside runs once Stata owns sys.stdout:
-        the caller's stdout by default, stderr for a stdio server (stdout is the wire)."""
+        the caller's stdout by default, stderr for a stdio server (stdout is the wire).
+        `native_stdout` also points fd 1 at the run's stdout file while it runs, for Stata's
+        native writes; only in a process of Stata's own (fd 1 is process-wide)."""
         self._locate = locate
+        self._native_stdout = native_stdout
         self._work: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
@@ -136,6 +144,7 @@ class Engine:
         self._in_user_code = False
         self._break_requested = False
         self._breaks_sent = 0
+        self._early_break: str | None = None  # a run asked to stop before it started
 
     @property
     def info(self) -> StataInfo | None:
@@ -172,9 +181,15 @@ class Engine:
 
         return self.submit(call)
 
-    def request_break(self) -> bool:
-        """Ask Stata to stop the current run, like pressing Break; at most once per run."""
+    def request_break(self, run_id: str | None = None) -> bool:
+        """Ask Stata to stop the current run, like pressing Break; at most once per run.
+
+        With `run_id`, a run not started yet (still on its way to this thread) stops as it
+        starts, and a run that has already ended is left alone."""
         with self._state_lock:
+            if run_id is not None and (self._active is None or self._active.run_id != run_id):
+                self._early_break = run_id  # on its way (or over: then no run matches it)
+                return True
             if self._active is None or self._break_requested:
                 return False
             self._break_requested = True
@@ -226,12 +241,14 @@ class Engine:
 
         with self._state_lock:
             self._active = job
-            self._break_requested = False
+            self._break_requested = self._early_break == job.run_id
+            if self._break_requested:
+                self._early_break = None
             self._breaks_sent = 0
         started = time.monotonic()
         rc, error_text, log_kept, graphs, drawn = 0, None, True, (), 0
         try:
-            with self._router.capture(job.stdout_path):
+            with self._router.capture(job.stdout_path), self._fd1_to(job.stdout_path):
                 try:
                     if job.working_dir is not None:
                         stata.run(
@@ -259,6 +276,23 @@ class Engine:
         return Execution(
             rc, error_text, self._break_requested, started, ended, log_kept, graphs, drawn
         )
+
+    @contextmanager
+    def _fd1_to(self, path: Path) -> Iterator[None]:
+        if not self._native_stdout:
+            yield
+            return
+        sys.stdout.flush()
+        saved = os.dup(1)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)  # Windows
+        target = os.open(path, flags, 0o644)
+        os.dup2(target, 1)
+        os.close(target)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
 
     def _run_user_code(self, stata: ModuleType, job: Job) -> tuple[int, str | None]:
         with self._state_lock:
@@ -297,11 +331,26 @@ class Engine:
             self._router.write(rest)
 
     def _quietly(self, stata: ModuleType, command: str) -> bool:
+        rc = self._direct(f"quietly {command}")
+        if rc is not None:
+            return rc == 0
         try:
             stata.run(command, quietly=True, echo=False, inline=False)
             return True
         except SystemError:
             return False
+
+    def _direct(self, command: str) -> int | None:
+        """The rc of one of our own quiet commands through libstata's StataSO_Execute, as
+        pystata's run() executes a single line, without its output thread (a few times cheaper);
+        None when this pystata has no `stlib`. Output, if any, stays in Stata's buffer, which the
+        next run() clears."""
+        config = getattr(self._pystata, "config", None)
+        stlib = getattr(config, "stlib", None)
+        encode = getattr(config, "get_encode_str", None)
+        if stlib is None or encode is None:
+            return None
+        return int(stlib.StataSO_Execute(encode(command), False))
 
     def _export_graphs(self, stata: ModuleType, job: Job) -> tuple[tuple[GraphFile, ...], int]:
         """The graphs this run drew (Stata's `_gr_list`), exported as PNG into the run's folder."""
@@ -321,6 +370,8 @@ class Engine:
     def _open_log(self, stata: ModuleType, job: Job) -> None:
         """A text log of our own; `nomsg` (no header) where this Stata knows it."""
         using = f"log using {stata_quote(str(job.log_path))}, text replace name({job.log_name})"
+        if self._direct(using + " nomsg") == 0:
+            return
         try:
             stata.run(using + " nomsg", echo=False, inline=False)
         except SystemError:
@@ -333,6 +384,9 @@ class Engine:
 
     def _close_log(self, stata: ModuleType, job: Job) -> bool:
         """Close the run's log; False when it was no longer open (the user closed all logs)."""
+        rc = self._direct(f"quietly log close {job.log_name}")
+        if rc is not None:
+            return rc == 0
         try:
             stata.run(f"quietly log close {job.log_name}", echo=False, inline=False)
             return True

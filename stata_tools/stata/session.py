@@ -40,6 +40,7 @@ from stata_tools.runs import RunStore
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import Installation, find_installation
 from stata_tools.stata.engine import Engine, Execution, Job, StataInfo, stata_quote
+from stata_tools.stata.supervisor import Restart, WorkerEngine, WorkerLost
 from stata_tools.timings import (
     FileRecord,
     Timeline,
@@ -108,6 +109,8 @@ class SessionStatus:
     current_run: str | None
     current_source: str | None
     run_dir: str
+    restarts: tuple[Restart, ...] = ()  # sessions lost (crash, ignored break), oldest first
+    worker_pid: int | None = None  # None: not started, or Stata runs in this process
 
 
 def prepare(
@@ -266,21 +269,31 @@ class _Ticket:
 
 @dataclass
 class Session:
-    """One Stata for the process: runs queue in order and stream what Stata does."""
+    """One Stata session: runs queue in order and stream what Stata does.
+
+    Stata runs in a supervised worker process (WorkerEngine) unless an in-process Engine is
+    given (benchmarks compare both)."""
 
     settings: Settings = field(default_factory=Settings.from_env)
-    engine: Engine | None = None
+    engine: Engine | WorkerEngine | None = None
     clock: Callable[[], float] = time.monotonic
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _lock_loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _waiting: list[_Ticket] = field(default_factory=list, init=False)
     _current: _Ticket | None = field(default=None, init=False)
     _inflight: asyncio.Future[Execution] | None = field(default=None, init=False)
+    _break_at: float | None = field(default=None, init=False)  # when cancel() sent a break
+    _wake: Callable[[], None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.runs = RunStore(self.settings.run_dir, self.settings.max_runs_kept)
         if self.engine is None:
-            self.engine = Engine(self.locate)
+            self.engine = WorkerEngine(self.locate, log_dir=self.settings.run_dir / "workers")
+
+    def close(self) -> None:
+        """Stop Stata's worker process, if one runs (the in-process engine lives on)."""
+        if isinstance(self.engine, WorkerEngine):
+            self.engine.close()
 
     def locate(self) -> Installation:
         return locate_stata(self.settings)
@@ -303,6 +316,8 @@ class Session:
             current_run=current.run_id if current else None,
             current_source=current.source if current else None,
             run_dir=str(self.settings.run_dir),
+            restarts=engine.restarts if isinstance(engine, WorkerEngine) else (),
+            worker_pid=engine.pid if isinstance(engine, WorkerEngine) else None,
         )
 
     async def query(self, fn: Callable[[ModuleType, ModuleType], T]) -> T:
@@ -325,6 +340,9 @@ class Session:
         current = self._current
         if current is None or not self.engine.request_break():  # type: ignore[union-attr]
             return None
+        self._break_at = self.clock()
+        if self._wake is not None:
+            self._wake()  # the run starts counting the break's grace period now
         return current.run_id
 
     async def stop_running(self, grace_s: float = 5.0) -> None:
@@ -404,6 +422,7 @@ class Session:
         engine = self.engine
         assert engine is not None
         await self.start()
+        notice = engine.take_notice() if isinstance(engine, WorkerEngine) else None
         run_dir = self.runs.new_folder(run_id)
         job = Job(
             run_id=run_id,
@@ -440,16 +459,26 @@ class Session:
         self._inflight = future
         future.add_done_callback(lambda _: stop.set())
         pump_task = asyncio.create_task(pump())
+        loop = asyncio.get_running_loop()
+        self._break_at = None
+        self._wake = lambda: loop.call_soon_threadsafe(_nudge, batches)
         deadline = began + prepared.timeout_s if prepared.timeout_s else None
-        timed_out = abandoned = saved = False
+        grace = self.settings.break_grace_s
+        break_deadline: float | None = None  # Stata must answer the break by then
+        timed_out = abandoned = saved = ending = False
         notes = list(prepared.notes)
+        if notice:
+            notes.insert(0, notice)
         try:
             yield Started(run_id, str(job.log_path), tracker.snapshot(began))
             while True:
                 now = self.clock()
+                if break_deadline is None and self._break_at is not None:
+                    break_deadline = self._break_at + grace
                 wait = self.settings.heartbeat_s
-                if deadline is not None and not timed_out:
-                    wait = max(0.0, min(wait, deadline - now))
+                for limit in (None if timed_out else deadline, None if ending else break_deadline):
+                    if limit is not None:
+                        wait = max(0.0, min(wait, limit - now))
                 try:
                     batch = await asyncio.wait_for(batches.get(), timeout=wait)
                 except TimeoutError:
@@ -457,15 +486,25 @@ class Session:
                     if deadline is not None and not timed_out and now >= deadline:
                         timed_out = True
                         engine.request_break()
-                        deadline = now + self.settings.break_grace_s
-                    elif timed_out and deadline is not None and now >= deadline:
-                        notes.append(_unresponsive_note(prepared.timeout_s, self.settings))
-                        abandoned = True
-                        break
+                        break_deadline = now + grace
+                    elif break_deadline is not None and not ending and now >= break_deadline:
+                        after = (
+                            f"the {format_elapsed(prepared.timeout_s or 0)} timeout"
+                            if timed_out
+                            else "the run was cancelled"
+                        )
+                        if isinstance(engine, WorkerEngine):
+                            ending = engine.end(_ended_reason(grace, after))
+                        if not ending:  # in-process: nothing to end, the session stays busy
+                            notes.append(_unresponsive_note(prepared.timeout_s, self.settings))
+                            abandoned = True
+                            break
                     yield Heartbeat(tracker.heartbeat(now))
                     continue
                 if batch is None:
                     break
+                if batch is _NUDGE:  # recompute the deadlines
+                    continue
                 now = self.clock()
                 for raw in batch:
                     line = parser.feed(raw)
@@ -475,9 +514,10 @@ class Session:
                 if batches.empty():  # the follower's partial line is the one after these lines
                     tracker.partial(follower.partial, parser.smcl, now)
                 yield Output(tuple(batch), tracker.heartbeat(now))
-            execution = future.result() if future.done() else None
+            lost = _lost_by(future)
+            execution = future.result() if future.done() and lost is None else None
             result = self._result(
-                prepared, run_id, job, tracker, excerpt, execution, timed_out, notes
+                prepared, run_id, job, tracker, excerpt, execution, timed_out, notes, lost
             )
             if history is not None:
                 result = self._history_finish(history, result)
@@ -490,11 +530,15 @@ class Session:
                     run_id,
                     {"run_id": run_id, "status": "cancelled", "rc": 1, "source": prepared.source},
                 )
+            self._wake = None
             if not future.done() and not abandoned:  # stopped by our consumer: break, wait
                 engine.request_break()
-                grace = self.settings.break_grace_s
                 with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
                     await asyncio.wait({future})
+                if not future.done() and isinstance(engine, WorkerEngine):
+                    engine.end(_ended_reason(grace, "the call was cancelled"))
+                    with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
+                        await asyncio.wait({future})
             stop.set()
             pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -541,8 +585,16 @@ class Session:
         execution: Execution | None,
         timed_out: bool,
         notes: list[str],
+        lost: WorkerLost | None = None,
     ) -> RunResult:
-        if execution is None:
+        if lost is not None:
+            duration = self.clock() - tracker.started_at
+            if lost.ended:
+                rc, status = 1, RunStatus.TIMED_OUT if timed_out else RunStatus.CANCELLED
+            else:
+                rc, status = -1, RunStatus.CRASHED
+            notes.append(_lost_note(lost, prepared, tracker))
+        elif execution is None:
             rc, status, duration = 1, RunStatus.TIMED_OUT, self.clock() - tracker.started_at
         else:
             rc = execution.rc
@@ -554,21 +606,22 @@ class Session:
             else:
                 status = RunStatus.OK if rc == 0 else RunStatus.ERROR
         if timed_out:
+            kept = "the session keeps its data" if lost is None else "Stata did not stop"
             notes.insert(
                 0,
                 f"timed out after {format_elapsed(prepared.timeout_s or 0)}; "
-                "Stata was sent a break and the session keeps its data",
+                f"Stata was sent a break and {kept}",
             )
         output = excerpt.build()
-        lost = _lost_log(job, execution)
-        if lost:
+        log_lost = _lost_log(job, execution)
+        if log_lost:
             notes.append(
-                f"{lost}, which stopped the live stream; the output below is what Stata "
+                f"{log_lost}, which stopped the live stream; the output below is what Stata "
                 "printed, captured separately"
             )
             output = _excerpt_of_file(job.stdout_path, self.settings.output_budget_chars)
         graphs = _graphs_of(execution, tracker, notes)
-        error = _error_of(prepared, tracker, execution) if rc != 0 else None
+        error = _error_of(prepared, tracker, execution) if rc > 0 else None
         done = tracker.index if rc != 0 else len(prepared.commands)
         return RunResult(
             run_id=run_id,
@@ -583,6 +636,7 @@ class Session:
             error=error,
             notes=tuple(notes),
             graphs=graphs,
+            session_lost=lost.cause if lost is not None else None,
         )
 
 
@@ -655,6 +709,47 @@ def _message_from(execution: Execution | None) -> str:
     lines = [line for line in execution.error_text.splitlines() if line.strip()]
     body = [line for line in lines if not line.startswith("r(")]
     return body[-1] if body else ""
+
+
+_NUDGE: list[str] = []  # not a batch: wakes the run loop to recompute its deadlines
+
+
+def _nudge(batches: asyncio.Queue[list[str] | None]) -> None:
+    with contextlib.suppress(asyncio.QueueFull):
+        batches.put_nowait(_NUDGE)
+
+
+def _lost_by(future: asyncio.Future[Execution]) -> WorkerLost | None:
+    if not future.done() or future.cancelled():
+        return None
+    error = future.exception()
+    return error if isinstance(error, WorkerLost) else None
+
+
+def _ended_reason(grace_s: float, after: str) -> str:
+    return (
+        f"Stata did not respond to the break within {grace_s:g} s after {after}, so "
+        "stata-tools ended its process"
+    )
+
+
+def _lost_note(lost: WorkerLost, prepared: PreparedRun, tracker: Tracker) -> str:
+    """What the reader must know when the session went down with this run."""
+    index = tracker.index
+    command = prepared.commands[index - 1] if 0 < index <= len(prepared.commands) else None
+    where = (
+        f" while it ran command {index} of {len(prepared.commands)} (line {command.first_line} "
+        f"of {prepared.label}: {command.head})"
+        if command
+        else ""
+    )
+    what = "Stata's process died" if not lost.ended else "The Stata session was ended"
+    log = f"; the worker's own log is {lost.log_path}" if lost.log_path else ""
+    return (
+        f"{what}{where}: {lost.cause}. The session was lost: data in memory, globals, "
+        f"programs and stored results are gone, and the next call starts a fresh Stata. The "
+        f"output below is the run's log up to that moment{log}."
+    )
 
 
 def _unresponsive_note(timeout_s: float | None, settings: Settings) -> str:

@@ -14,6 +14,7 @@ from .lexer import delimit_target
 from .lines import ERR, RES, TXT, Line, line
 from .macros import split_words, strip_quotes
 from .numfmt import display_number, macro_number
+from .recorder import record
 from .syntax import first_word, split_options
 
 
@@ -119,7 +120,9 @@ class BasicCommands(Core):
         raise StataError(rc, MESSAGES.get(rc))
 
     def _h_exit(self, args: str, ctx: Ctx) -> None:
-        what, _ = split_options(args)
+        what, opts = split_options(args)
+        if "STATA" in opts.split():
+            self._exit_stata(what, opts.split())
         if not what.strip():
             raise ExitFile
         v = self.eval(what)
@@ -129,6 +132,18 @@ class BasicCommands(Core):
         if rc == 0:
             raise ExitFile
         raise StataError(rc, "--Break--" if rc == 1 else None)
+
+    def _exit_stata(self, what: str, options: list[str]) -> None:
+        """`exit [#], STATA [clear]`: Stata ends, and with it the process that loaded it."""
+        code = self.eval(what) if what.strip() else 0.0
+        if not isinstance(code, float):
+            raise StataError(198, "invalid syntax")
+        if self.data.changed and "clear" not in options:
+            raise StataError(4, "no; dataset in memory has changed since last saved")
+        for log in self.session.logs:
+            log.abandon()
+        record("exit_stata", code=int(code))
+        os._exit(int(code))
 
     def _h_assert(self, args: str, ctx: Ctx) -> None:
         what, _ = split_options(args)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -178,6 +179,9 @@ class FakeStataLibrary:
             )
         else:
             record("set_break", during="idle", count=1)
+        if knobs.ignore_break:  # deep in one native operation that never checks the flag
+            record("break_ignored")
+            return
         self._break.set(knobs.break_delay_ms / 1000.0)
 
     def StataSO_GetOutputBuffer(self) -> bytes:
@@ -218,9 +222,12 @@ class FakeStataLibrary:
             self._last_rc = 0
             started = time.monotonic()
             record("run_start", cmd=cmd)
+            crash = _crash_timer(self._knobs.crash_after_ms)
             try:
                 yield self._knobs
             finally:
+                if crash is not None:
+                    crash.cancel()
                 record(
                     "run_end",
                     rc=self._last_rc,
@@ -253,3 +260,19 @@ def load(path: str, edition: str) -> FakeStataLibrary:
     lib = FakeStataLibrary(path, edition)
     _current = lib
     return lib
+
+
+def _crash_timer(after_ms: float) -> threading.Timer | None:
+    """FAKE_STATA_CRASH_AFTER_MS: the process dies as a crash in Stata's native code kills it
+    (SIGSEGV; Windows has no such signal, so the process is terminated with that code)."""
+    if not after_ms:
+        return None
+
+    def crash() -> None:
+        record("crash", signal="SIGSEGV")
+        os.kill(os.getpid(), getattr(signal, "SIGSEGV", 11))
+
+    timer = threading.Timer(after_ms / 1000.0, crash)
+    timer.daemon = True
+    timer.start()
+    return timer

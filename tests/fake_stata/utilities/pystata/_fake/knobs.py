@@ -18,6 +18,8 @@ class Knobs:
     lose_tail: bool = False
     record: str | None = None
     dots: str = "inline"  # replication dots: Stata 18's inline counts, or "ruled" (Stata ≤ 17)
+    ignore_break: bool = False
+    crash_after_ms: float = 0.0
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -44,4 +46,6 @@ def read_knobs(env: Mapping[str, str] | None = None) -> Knobs:
         lose_tail=_flag(env, "FAKE_STATA_LOSE_TAIL"),
         record=env.get("FAKE_STATA_RECORD") or None,
         dots="ruled" if env.get("FAKE_STATA_DOTS", "").strip().lower() == "ruled" else "inline",
+        ignore_break=_flag(env, "FAKE_STATA_IGNORE_BREAK"),
+        crash_after_ms=_ms(env, "FAKE_STATA_CRASH_AFTER_MS"),
     )

@@ -1,0 +1,123 @@
+"""The worker process: Stata (an Engine and its execution thread) in a process of its own.
+
+Started by the server as `python -m stata_tools.stata.worker ADDRESS` with stdout and stderr on
+a log file and the connection key on stdin. The main thread reads requests; the engine's thread
+runs them; replies go back as they finish, so a Break arrives while a job runs. When the server
+goes away the connection ends and so does the worker, whatever Stata is doing.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import functools
+import os
+import signal
+import sys
+import threading
+from concurrent.futures import Future
+from multiprocessing.connection import Client, Connection
+from typing import Any
+
+from stata_tools.stata import protocol
+from stata_tools.stata.discovery import Installation
+from stata_tools.stata.engine import Engine
+
+
+class _Installation:
+    """Where Stata is, as the server's Start said; the engine asks when it initialises."""
+
+    def __init__(self) -> None:
+        self.value: Installation | None = None
+
+    def __call__(self) -> Installation:
+        if self.value is None:
+            raise RuntimeError("the server asked for Stata before saying where it is")
+        return self.value
+
+
+class Worker:
+    """Requests in, replies out; the engine keeps Stata's rules (one thread, one break a run)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._send_lock = threading.Lock()
+        self._installation = _Installation()
+        self.engine = Engine(self._installation, stdout_fallback=sys.stderr, native_stdout=True)
+
+    def serve(self) -> None:
+        self._send(protocol.Hello(os.getpid()))
+        while True:
+            try:
+                data = self._connection.recv_bytes()
+            except (EOFError, OSError):
+                return  # the server is gone
+            request = protocol.decode_request(data)
+            self._dispatch(request.ident, request.body)
+
+    def _dispatch(self, ident: int, body: object) -> None:
+        if isinstance(body, protocol.Break):
+            self.engine.request_break(body.run_id)
+            return
+        if isinstance(body, protocol.Start):
+            self._installation.value = body.installation
+            future: Future[Any] = self.engine.start()
+        elif isinstance(body, protocol.Execute):
+            future = self.engine.execute(body.job)
+        elif isinstance(body, protocol.Query):
+            try:
+                fn = body.function()
+            except Exception as error:  # e.g. its module cannot be imported here
+                self._send(protocol.failure_of(ident, error))
+                return
+            future = self.engine.query(fn)
+        else:
+            self._send(protocol.Failure(ident, "TypeError", f"unknown request {body!r}"))
+            return
+        future.add_done_callback(functools.partial(self._answer, ident))
+
+    def _answer(self, ident: int, future: Future[Any]) -> None:
+        error = future.exception()
+        if error is not None:
+            self._send(protocol.failure_of(ident, error))
+            return
+        try:
+            reply: object = protocol.reply_of(ident, future.result())
+        except Exception as failed:  # a value pickle cannot carry
+            reply = protocol.Failure(
+                ident, "TypeError", f"the result cannot cross to the server: {failed}"
+            )
+        self._send(reply)
+
+    def _send(self, message: object) -> None:
+        data = protocol.encode(message)
+        with self._send_lock:
+            try:
+                self._connection.send_bytes(data)
+            except OSError:
+                os._exit(0)  # the server is gone
+
+
+def _private_stdout() -> None:
+    """fd 1 goes where stderr goes (the worker's log), so no native write can reach a terminal
+    or a wire; Python's stdout likewise."""
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m stata_tools.stata.worker ADDRESS (key on stdin)", file=sys.stderr)
+        return 2
+    _private_stdout()
+    faulthandler.enable()  # a crash in Stata's native code leaves its traceback in the log
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides about breaks
+    key = bytes.fromhex(sys.stdin.readline().strip())
+    connection = Client(argv[0], authkey=key)
+    Worker(connection).serve()
+    sys.stderr.flush()
+    os._exit(0)  # Stata's shutdown can hang (pystata.md §1.2); nothing is left to save
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

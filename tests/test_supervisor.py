@@ -1,0 +1,142 @@
+"""Supervision: breaks Stata ignores end the worker after the grace period; exits are named."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stata_tools import CommandStarted, RunRequest, RunStatus, Session, Settings
+from stata_tools.stata.discovery import StataNotFound
+from stata_tools.stata.supervisor import WorkerEngine, describe_exit
+
+GRACE = 0.5
+
+
+@pytest.fixture
+def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    """A worker of its own that ignores breaks (the knob is set before it starts)."""
+    monkeypatch.setenv("FAKE_STATA_IGNORE_BREAK", "1")
+    settings = dataclasses.replace(
+        Settings.from_env(), run_dir=tmp_path / "runs", break_grace_s=GRACE, heartbeat_s=5
+    )
+    session = Session(settings)
+    yield session
+    session.close()
+
+
+def test_exit_statuses_read_as_what_happened() -> None:
+    assert (
+        describe_exit(-9)
+        == "killed by signal 9 (SIGKILL: often the out-of-memory killer, or kill -9)"
+    )
+    assert describe_exit(-11) == "killed by signal 11 (SIGSEGV: a crash in Stata's native code)"
+    assert describe_exit(3) == "exited with code 3"
+    assert describe_exit(0xC0000005) == "exited with code 0xc0000005 (access violation)"
+    assert "exit, STATA clear" in describe_exit(0)
+
+
+async def test_cancel_run_on_a_stata_that_ignores_it_ends_the_session_after_the_grace(
+    session: Session,
+) -> None:
+    sleeping = asyncio.Event()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, CommandStarted):
+            sleeping.set()
+
+    task = asyncio.create_task(session.execute(RunRequest(code="sleep 30000"), on_event=on_event))
+    await asyncio.wait_for(sleeping.wait(), 10)
+    cancelled_at = time.monotonic()
+    assert session.cancel() is not None
+    result = await asyncio.wait_for(task, 5)
+    took = time.monotonic() - cancelled_at
+    assert GRACE <= took < GRACE + 1.5  # counted from the cancel, not from a heartbeat 5 s on
+    assert result.status is RunStatus.CANCELLED
+    assert result.session_lost == (
+        "Stata did not respond to the break within 0.5 s after the run was cancelled, so "
+        "stata-tools ended its process"
+    )
+    assert any("The Stata session was ended" in n and "data in memory" in n for n in result.notes)
+    assert [r.ended for r in session.status().restarts] == [True]
+
+
+async def test_a_cancelled_call_whose_break_is_ignored_frees_the_session(session: Session) -> None:
+    sleeping = asyncio.Event()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, CommandStarted):
+            sleeping.set()
+
+    task = asyncio.create_task(session.execute(RunRequest(code="sleep 30000"), on_event=on_event))
+    await asyncio.wait_for(sleeping.wait(), 10)
+    task.cancel()  # a client's notifications/cancelled
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert session.status().busy is False
+    [restart] = session.status().restarts
+    assert restart.cause.endswith("after the call was cancelled, so stata-tools ended its process")
+    assert session.runs.summaries(limit=1)[0].status == "cancelled"
+
+
+async def test_no_stata_is_reported_before_any_worker_runs(tmp_path: Path) -> None:
+    session = Session(Settings(stata_path=str(tmp_path / "nowhere"), run_dir=tmp_path / "runs"))
+    with pytest.raises(StataNotFound, match="nowhere"):
+        await session.execute(RunRequest(code="display 1"))
+    assert isinstance(session.engine, WorkerEngine)
+    assert session.engine.pid is None and session.status().restarts == ()
+    session.close()
+
+
+def test_a_break_that_arrives_before_its_run_starts_stops_that_run(tmp_path: Path) -> None:
+    """Cancel can reach the worker before the engine's thread takes the job: it must not be lost
+    (the worker would then be ended after the grace period) nor hit the run before it."""
+    from stata_tools.stata.engine import Job
+    from stata_tools.stata.session import locate_stata
+
+    settings = Settings.from_env()
+    engine = WorkerEngine(lambda: locate_stata(settings), log_dir=tmp_path / "workers")
+
+    def job(name: str, command: str) -> Job:
+        folder = tmp_path / name
+        folder.mkdir()
+        return Job(name, command, folder / "run.log", "_st" + name, folder / "stdout.txt")
+
+    try:
+        engine.start().result(30)
+        busy = engine.execute(job("first", "sleep 300"))
+        queued = engine.execute(job("second", 'display "second ran"'))
+        assert engine.request_break() is True  # for the second, still waiting its turn
+        assert engine.request_break() is False  # once per run
+        assert busy.result(10).rc == 0 and not busy.result().break_requested
+        second = queued.result(10)
+        assert second.rc == 1 and second.break_requested
+        assert "second ran" not in (tmp_path / "second" / "stdout.txt").read_text()
+    finally:
+        engine.close()
+
+
+async def test_a_query_the_worker_cannot_import_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "only_in_the_server.py").write_text(
+        "def count(pystata, sfi):\n    return sfi.Data.getObsTotal()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # importable here, not in the worker
+    import only_in_the_server  # type: ignore[import-not-found]
+
+    from stata_tools.stata.protocol import RemoteError
+    from stata_tools.stata.queries import graph_names
+
+    session = Session(dataclasses.replace(Settings.from_env(), run_dir=tmp_path / "runs"))
+    try:
+        with pytest.raises(RemoteError, match="No module named 'only_in_the_server'"):
+            await session.query(only_in_the_server.count)
+        assert await session.query(graph_names) == []  # the same worker still answers
+        assert session.status().restarts == ()
+    finally:
+        session.close()
