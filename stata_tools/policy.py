@@ -679,19 +679,40 @@ def _definitions(
         if in_program:
             return [("L:" + name, [_ARGUMENT]) for name in names]
         return [("L:" + name, list(macros.lookup(f"L:{i}"))) for i, name in enumerate(names, 1)]
-    if first == "syntax":  # every name it may set holds (part of) the arguments
-        names = {n.lower() for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(words[1:]))}
-        names |= {"varlist", "namelist", "anything", "options", "if", "in", "using", "exp"}
-        arguments = macros.lookup("L:0")
-        value = _ARGUMENT if in_program or any(v.strip(_BLANKS) for v in arguments) else ""
-        found = [("L:" + name, [value]) for name in sorted(names) if name != "anything"]
-        return [*found, ("L:anything", [_ARGUMENT] if in_program else list(arguments))]
+    if first == "syntax":
+        return _syntax(" ".join(words[1:]), macros, in_program)
     if first == "tokenize":
         values = [_unquote(token) for _, token in _tokens(" ".join(words[1:]))]
         return [(f"L:{i}", [value]) for i, value in enumerate(values, 1)]
     if first == "gettoken":
         return _gettoken(text[len(first) :], macros, in_program)
     return []
+
+
+def _syntax(spec: str, macros: _Macros, in_program: bool) -> list[tuple[str, list[str]]]:
+    """What `syntax` sets: a flag option its own name or nothing; everything else holds (part of)
+    the arguments, which for a program are known only when it runs."""
+    arguments = macros.lookup("L:0")
+    value = _ARGUMENT if in_program or any(v.strip(_BLANKS) for v in arguments) else ""
+    comma = _top_level(spec.replace("[", " ").replace("]", " "), ",")  # `[, opts]` is optional
+    head, options = (spec, "") if comma is None else (spec[:comma], spec[comma:])
+    found: dict[str, list[str]] = {
+        name: [value] for name in ("varlist", "namelist", "anything", "options", "if", "in")
+    }
+    found |= {name: [value] for name in ("using", "exp", "weight")}
+    for name in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", head):
+        found[name.lower()] = [value]
+    for option in re.finditer(r"([A-Za-z_][A-Za-z0-9_]*)(\()?", options):
+        name = option.group(1).lower()
+        if option.group(2):  # NAME(string), NAME(integer), ...: what the caller wrote
+            found[name] = [value]
+        elif name.startswith("no") and len(name) > 2:  # noCONStant → `constant'
+            found[name[2:]] = ["", name]
+        else:  # a flag: its own name, or nothing
+            found[name] = ["", name]
+    if not in_program:
+        found["anything"] = list(arguments)
+    return [("L:" + name, values) for name, values in found.items()]
 
 
 def _assigned(rest: str) -> str:
@@ -923,6 +944,10 @@ class _Call:
 Hit = tuple[str, str, str]  # (category or UNCHECKED, command as written, reason when unchecked)
 
 _ARGUMENT_REASON = "the command comes from a program's arguments, known only when it runs"
+_UNKNOWN_REASON = (
+    "the command comes from a macro whose value is known only when it runs (an expression, an "
+    "extended function, r() or e() results, ...)"
+)
 _DYNAMIC = {"dyndoc": ("dyndoc", ""), "dyntext": ("dyndoc", ""), "markstat": ("markstat", ".stmd")}
 
 
@@ -960,7 +985,8 @@ def _hits(text: str, calls: list[_Call], depth: int = 0) -> list[Hit]:
             found.append(_unchecked("?", _ARGUMENT_REASON))
             break
         if _UNKNOWN in word:
-            break  # made by a macro this cannot resolve (an extended function, ...)
+            found.append(_unchecked("?", _UNKNOWN_REASON))
+            break
         if word in _SIMPLE_PREFIXES:
             captured = captured or word in _CAPTURE
             pos = _skip(text, after, _BLANKS)
@@ -1032,7 +1058,7 @@ def _if_hits(rest: str, calls: list[_Call], depth: int) -> list[Hit]:
             continue
         word = name.group()
         if word not in _TRIGGERS:
-            marker = _LIMIT in word or _ARGUMENT in word
+            marker = _LIMIT in word or _ARGUMENT in word or _UNKNOWN in word
             if not marker or _OPERATOR_NEXT.match(rest, start + len(token)):
                 continue  # a marker inside the expression, not where a command starts
         if tries >= _MAX_IF_TRIES:
@@ -1082,7 +1108,8 @@ def _mata_hits(code: str, calls: list[_Call], depth: int, *, as_stata: bool = Fa
         word = _NAME.match(code.lstrip(_BLANKS))
         after_word = code.lstrip(_BLANKS)[word.end() :].lstrip(_BLANKS) if word else ""
         if word is not None and not (after_word and after_word[0] in "=([{.;,+-*/<>!&|^':)"):
-            found += [hit for hit in _hits(code, calls, depth + 1) if hit[1][0] != "!"]
+            stata = _hits(code, calls, depth + 1)
+            found += [hit for hit in stata if hit[1][0] != "!" and hit[0] != UNCHECKED]
     return found
 
 
