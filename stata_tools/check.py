@@ -239,7 +239,11 @@ def check_source(
     top = walk.file(text, name, path, encoding, depth=0, ancestors=(path.resolve(),))
     refusals: tuple[Violation, ...] = ()
     if policy is not None:
-        refusals = tuple(check(text, policy, name=name, load=lambda w: policy_source(cached(w))))
+        refusals = tuple(
+            check(
+                text, policy, name=name, load=lambda w: policy_source(cached(w)), fresh_locals=True
+            )
+        )
     problems, notes = _findings(top, refusals)
     return CheckReport(
         file=top,

@@ -89,7 +89,9 @@ def check_run(
             outside.append(called.outside[0])
         return policy_source(called)
 
-    violations = check(text, policy, name=name, load=load)
+    # a do-file (`name`) runs with `do`, in a scope of its own; code runs with `include` in the
+    # session's scope, where an earlier run may have left locals the policy cannot see
+    violations = check(text, policy, name=name, load=load, fresh_locals=name is not None)
     if violations:
         raise CommandRefused(refusal_message(violations))
     if outside and roots is not None:

@@ -313,7 +313,11 @@ _BLANKS = " \t\f\v"
 _UNKNOWN = "\ue000"  # what a macro this cannot resolve expands to
 _LIMIT = "\ue003"  # what a macro expands to when a limit stopped following it: fails closed
 _ARGUMENT = "\ue004"  # a program's own arguments (`0', `1', args, syntax): unknown until it runs
-_NAME = re.compile(r"[A-Za-z_\ue000\ue003\ue004][A-Za-z0-9_\ue000\ue003\ue004]*")
+# A macro the code never defines: empty, as Stata reads it, unless something this does not see set
+# it (an earlier run in the same session, a command's local() option, an ado-file's c_local).
+# Where it would be the whole command word, the statement is refused as unchecked.
+_UNDEFINED = "\ue005"
+_NAME = re.compile(r"[A-Za-z_\ue000\ue003\ue004\ue005][A-Za-z0-9_\ue000\ue003\ue004\ue005]*")
 _MACRO_NAME = re.compile(r"[A-Za-z0-9_]+")
 _END = re.compile(r"end(?:\s+(?://|/\*).*)?")
 _ALONE = re.compile(r"(mata|python|java)\s*:?")  # these alone open a block ending with `end`
@@ -596,7 +600,10 @@ def _may_refuse(value: str) -> bool:
 class _Macros:
     """Local and global macros by source order, plus every value each ever gets (for loops)."""
 
-    def __init__(self, initial: Mapping[str, tuple[str, ...]] | None = None) -> None:
+    def __init__(
+        self, initial: Mapping[str, tuple[str, ...]] | None = None, *, fresh_locals: bool = False
+    ) -> None:
+        self.fresh_locals = fresh_locals  # a do-file's own scope: no local is set before it runs
         self.initial = dict(initial or {})
         self.current: dict[str, tuple[str, ...]] = dict(self.initial)
         self.ever: dict[str, set[str]] = {k: set(v) for k, v in self.initial.items()}
@@ -604,8 +611,11 @@ class _Macros:
     def restart(self) -> None:
         self.current = dict(self.initial)
 
-    def lookup(self, key: str, *, anywhere: bool = False) -> tuple[str, ...]:
-        values = list(self.current.get(key, ("",)))  # never defined: empty, as in Stata
+    def lookup(self, key: str, *, anywhere: bool = False, fresh: bool = False) -> tuple[str, ...]:
+        """A macro's possible values; one never defined is empty in Stata, but a global (or a
+        local where an earlier run may have set locals) could hold anything: _UNDEFINED."""
+        known_empty = key.startswith("L:") and (fresh or self.fresh_locals)
+        values = list(self.current.get(key, ("" if known_empty else _UNDEFINED,)))
         if anywhere and key in self.ever:
             values += sorted(self.ever[key])
         return _prioritized(values)
@@ -656,7 +666,7 @@ def _definitions(
     text: str, macros: _Macros, in_program: bool = False
 ) -> list[tuple[str, list[str]]]:
     """The macros one (expanded) statement defines, with their possible values."""
-    text = _strip_prefixes(text)
+    text = _strip_prefixes(text.replace(_UNDEFINED, ""))
     words = text.split(" ", 2)
     first = words[0]
     if first in ("mata", "mata:") and len(words) > 1:
@@ -686,7 +696,41 @@ def _definitions(
         return [(f"L:{i}", [value]) for i, value in enumerate(values, 1)]
     if first == "gettoken":
         return _gettoken(text[len(first) :], macros, in_program)
-    return []
+    shift = _MACRO_SHIFT.fullmatch(text)
+    if shift is not None:
+        return _shifted(macros, int(shift.group(1) or 1))
+    return _set_by_commands(text)
+
+
+_LOCAL_OPTION = re.compile(r"(?<![A-Za-z0-9_])local\(\s*([A-Za-z0-9_]+)\s*\)")
+_READS_INTO = re.compile(
+    r"(?:file\s+r(?:e(?:ad?)?)?\s+\S+|(?:ts|fv)?unab\s+(?:\S+\s+)?|display.*_request2?\()"
+    r"\s*\(?\s*([A-Za-z0-9_]+)"
+)
+_MACRO_SHIFT = re.compile(r"ma(?:c(?:ro?)?)?\s+shift(?:\s+([0-9]+))?\s*")
+
+
+def _set_by_commands(text: str) -> list[tuple[str, list[str]]]:
+    """Macros ordinary commands set from data or files (`levelsof x, local(c)`, `file read h c`,
+    `unab c : ...`, `display _request(c)`): their values are known only when they run."""
+    found = [("L:" + name, [_UNKNOWN]) for name in _LOCAL_OPTION.findall(text)]
+    into = _READS_INTO.match(text)
+    if into is not None:
+        key = ("G:" if "_request" in into.group() else "L:") + into.group(1)
+        found.append((key, [_UNKNOWN]))
+    return found
+
+
+def _shifted(macros: _Macros, by: int) -> list[tuple[str, list[str]]]:
+    """After `macro shift`, each positional macro may hold any later argument."""
+    positions = sorted(
+        int(k[2:]) for k in macros.current if _POSITIONAL.fullmatch(k) and k != "L:0"
+    )
+    found: list[tuple[str, list[str]]] = []
+    for i in positions:
+        later = [v for j in positions if j >= i for v in macros.current[f"L:{j}"]]
+        found.append((f"L:{i}", [*later, ""] if by else later))
+    return found
 
 
 def _syntax(spec: str, macros: _Macros, in_program: bool) -> list[tuple[str, list[str]]]:
@@ -944,6 +988,10 @@ class _Call:
 Hit = tuple[str, str, str]  # (category or UNCHECKED, command as written, reason when unchecked)
 
 _ARGUMENT_REASON = "the command comes from a program's arguments, known only when it runs"
+_UNDEFINED_REASON = (
+    "the command comes from a macro this code never defines (an earlier run, or a command "
+    "this does not follow, may have set it)"
+)
 _UNKNOWN_REASON = (
     "the command comes from a macro whose value is known only when it runs (an expression, an "
     "extended function, r() or e() results, ...)"
@@ -952,7 +1000,9 @@ _DYNAMIC = {"dyndoc": ("dyndoc", ""), "dyntext": ("dyndoc", ""), "markstat": ("m
 
 
 def _shown(word: str) -> str:
-    return word.replace(_UNKNOWN, "?").replace(_LIMIT, "?").replace(_ARGUMENT, "?")
+    for marker in (_UNKNOWN, _LIMIT, _ARGUMENT, _UNDEFINED):
+        word = word.replace(marker, "?")
+    return word
 
 
 def _unchecked(word: str, reason: str) -> Hit:
@@ -968,6 +1018,13 @@ def _hits(text: str, calls: list[_Call], depth: int = 0) -> list[Hit]:
     captured = False
     while True:  # every round moves past a prefix, so this ends
         pos = _skip(text, pos, _BLANKS + "}")
+        if pos < len(text) and text[pos] == _UNDEFINED:
+            end = _skip(text, pos, _UNDEFINED)
+            if end >= len(text) or text[end] in _BLANKS:  # the whole word: macros never defined
+                found.append(_unchecked("?", _UNDEFINED_REASON))
+                pos = _skip(text, end, _BLANKS)  # ... and what Stata runs when they are empty
+            else:
+                pos = end
         if pos >= len(text):
             break
         if text[pos] == "!":
@@ -977,7 +1034,7 @@ def _hits(text: str, calls: list[_Call], depth: int = 0) -> list[Hit]:
         name = _NAME.match(text, pos)
         if name is None:
             break  # not a command word
-        word, after = name.group(), name.end()
+        word, after = name.group().replace(_UNDEFINED, ""), name.end()
         if _LIMIT in word:  # "?": the statement's own first word is shown
             found.append(_unchecked("?", LIMITS["macros"]))
             break
@@ -995,6 +1052,8 @@ def _hits(text: str, calls: list[_Call], depth: int = 0) -> list[Hit]:
         if word == "else":
             pos = after
             continue
+        if _UNDEFINED in text:  # its arguments read as Stata reads them: those macros empty
+            text = text[:after] + text[after:].replace(_UNDEFINED, "")
         found += _word_hits(word, text, after)
         if word in _DO:
             found += _add_call(word, text[after:], calls, captured)
@@ -1058,7 +1117,7 @@ def _if_hits(rest: str, calls: list[_Call], depth: int) -> list[Hit]:
             continue
         word = name.group()
         if word not in _TRIGGERS:
-            marker = _LIMIT in word or _ARGUMENT in word or _UNKNOWN in word
+            marker = any(m in word for m in (_LIMIT, _ARGUMENT, _UNKNOWN, _UNDEFINED))
             if not marker or _OPERATOR_NEXT.match(rest, start + len(token)):
                 continue  # a marker inside the expression, not where a command starts
         if tries >= _MAX_IF_TRIES:
@@ -1136,7 +1195,7 @@ def _add_call(
     kind: str = "do",
     extension: str = ".do",
 ) -> list[Hit]:
-    rest = rest.strip(_BLANKS)
+    rest = rest.replace(_UNDEFINED, "").strip(_BLANKS)
     comma = _top_level(rest, ",")
     tokens = _tokens(rest[:comma])
     if not tokens:
@@ -1181,10 +1240,11 @@ class _Run:
         macros: Mapping[str, tuple[str, ...]] | None = None,
         *,
         data: bool = True,
+        fresh: bool = False,
     ) -> None:
         lines = self.line_by_line
         statements = _physical_lines(text) if lines else _statements(text, data=data)
-        self._walk(statements, name, depth, _Macros(macros))
+        self._walk(statements, name, depth, _Macros(macros, fresh_locals=fresh))
 
     def _walk(
         self, statements: list[_Statement], name: str | None, depth: int, macros: _Macros
@@ -1194,10 +1254,11 @@ class _Run:
         macros.restart()
         for statement in statements:
             calls: list[_Call] = []
-            hits = self._check(statement, macros, calls)
+            checked = self._check(statement, macros, calls)
+            hits = [h for h in checked if h[0] in self.refused]  # refused for certain, or else
+            hits = hits or [h for h in checked if h[0] == UNCHECKED]  # what could not be checked
             for category, command, via_macro, reason in hits:
-                if category in self.refused or category == UNCHECKED:
-                    self._refuse(statement, name, category, command, via_macro, reason)
+                self._refuse(statement, name, category, command, via_macro, reason)
             for call in calls:
                 if depth == 0 and call.kind == "do" and call.word in _DO:
                     macro = "`" in statement.text or "$" in statement.text
@@ -1233,7 +1294,7 @@ class _Run:
         def lookup(key: str) -> tuple[str, ...]:
             if statement.in_program and _POSITIONAL.fullmatch(key):
                 return (_ARGUMENT,)  # a program's `0', `1', ...: its caller's, not the file's
-            return macros.lookup(key, anywhere=statement.nested)
+            return macros.lookup(key, anywhere=statement.nested, fresh=statement.in_program)
 
         def hits_of(code: str, into: list[_Call]) -> list[Hit]:
             if statement.mata:
@@ -1262,7 +1323,7 @@ class _Run:
         def lookup(key: str) -> tuple[str, ...]:
             if statement.in_program and _POSITIONAL.fullmatch(key):
                 return (_ARGUMENT,)
-            return macros.lookup(key)
+            return macros.lookup(key, fresh=statement.in_program)
 
         for variant in _expand(text, lookup):
             variant = variant.replace("\ue001", "`").replace("\ue002", "$")
@@ -1320,7 +1381,8 @@ class _Run:
                 text = _dyndoc_code(text)
             elif call.kind == "markstat":
                 text = _markstat_code(text)
-            self.file(text, name, depth + 1, inherited, data=not call.nostop)
+            fresh = call.word != "include" or macros.fresh_locals  # do/run: a scope of its own
+            self.file(text, name, depth + 1, inherited, data=not call.nostop, fresh=fresh)
             return None
         return None
 
@@ -1330,7 +1392,7 @@ _POSITIONAL = re.compile(r"L:[0-9]+")
 
 def _clean(text: str) -> str:
     """The statement with our own marker characters made harmless, so text cannot forge them."""
-    for marker in (_UNKNOWN, _LIMIT, _ARGUMENT):
+    for marker in (_UNKNOWN, _LIMIT, _ARGUMENT, _UNDEFINED):
         text = text.replace(marker, "?")
     return text
 
@@ -1443,6 +1505,7 @@ def check(
     *,
     name: str | None = None,
     load: Callable[[str], Loaded] | None = None,
+    fresh_locals: bool = False,
 ) -> list[Violation]:
     """Every refused command in `text` (and the do-files it calls), in order; never raises.
 
@@ -1453,13 +1516,17 @@ def check(
     checked with its own arguments. What cannot be checked (a limit reached, a command computed at
     run time where the policy needs it written out) is refused with category UNCHECKED. If reading
     fails for any reason, the code is read again one physical line at a time; if that fails too,
-    the whole text is refused as unchecked.
+    the whole text is refused as unchecked. `fresh_locals`: the text runs as a do-file (`do`),
+    in a local scope of its own; otherwise (code run with `include` in a session) a local it never
+    defines may have been set by an earlier run, and is refused where it would be the command.
     """
     if not policy.refused:
         return []
     for line_by_line in (False, True):
         with contextlib.suppress(Exception):
-            return _check_or_raise(text, policy, name=name, load=load, line_by_line=line_by_line)
+            return _check_or_raise(
+                text, policy, name=name, load=load, line_by_line=line_by_line, fresh=fresh_locals
+            )
     reason = "an internal error stopped the check (please report it)"  # pragma: no cover
     return [Violation(UNCHECKED, "?", 1, name, _shorten(str(text)[:80]), reason=reason)]
 
@@ -1471,10 +1538,11 @@ def _check_or_raise(
     name: str | None = None,
     load: Callable[[str], Loaded] | None = None,
     line_by_line: bool = False,
+    fresh: bool = False,
 ) -> list[Violation]:
     """`check` without its safety net, so tests and the fuzzer see every internal error."""
     run = _Run(policy.refused, load, line_by_line)
     if name is not None:
         run.done.add((name, "do", False, False, ()))
-    run.file(text if isinstance(text, str) else str(text), name, 0)
+    run.file(text if isinstance(text, str) else str(text), name, 0, fresh=fresh)
     return list(dict.fromkeys(run.found))

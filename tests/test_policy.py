@@ -421,11 +421,11 @@ def test_macro_tricks(code: str, expected: list[Hit]) -> None:
 def test_macro_limits_do_not_open_a_bypass() -> None:
     assert hits("`e'" * 500 + "shell ls") == [("shell", "shell", 1)]  # many empty macros
     many = " ".join(f"v{i}" for i in range(40))
-    # 41 values: the refusable one is kept first, the ones past the cap fail closed
-    assert hits(f"foreach c in {many} shell {{\n    `c' ls\n}}") == [
-        ("shell", "shell", 2),
-        (UNCHECKED, "`c'", 2),
-    ]
+    # 41 values: the refusable one is kept first; the ones past the cap fail closed, which
+    # shows once the refused category is allowed
+    loop = f"foreach c in {many} shell {{\n    `c' ls\n}}"
+    assert hits(loop) == [("shell", "shell", 2)]
+    assert hits(loop, Policy(frozenset({"shell"}))) == [(UNCHECKED, "`c'", 2)]
     two = "foreach p in cap qui {\nforeach c in display shell {\n    `p' `c' ls\n}\n}"
     assert hits(two) == [("shell", "shell", 3)]
     nested = "local a shell\nlocal b a\nlocal c b\nlocal d c\n" + "````d'''' ls"
@@ -456,7 +456,18 @@ def test_macro_hits_say_so() -> None:
     ],
 )
 def test_unresolved_or_harmless_macros_are_not_refused(code: str) -> None:
-    assert hits(code) == []
+    assert hits(code, fresh_locals=True) == []  # as a do-file, which starts with no locals
+
+
+@pytest.mark.parametrize(
+    "code", ["`c' ls", "args cmd\n`cmd' ls", "syntax anything\n`anything'", "$g ls", "qui `c'"]
+)
+def test_a_macro_never_defined_is_refused_where_an_earlier_run_may_have_set_it(code: str) -> None:
+    # code runs in the session's scope, where an earlier run may have left locals and globals
+    (found,) = check(code, STRICT)
+    assert found.category == UNCHECKED and "never defines" in found.reason
+    if "$" in code:  # globals outlive every do-file
+        assert check(code, STRICT, fresh_locals=True) == [found]
 
 
 # --- do-files calling do-files --------------------------------------------------------------------
@@ -702,7 +713,8 @@ def test_check_never_raises_on_stata_like_text(parts: list[str]) -> None:
     # the strict core, so an internal error cannot hide behind check's line-by-line fallback
     found = policy_module._check_or_raise(text, STRICT, name="main.do", load=files.get)
     assert found == check(text, STRICT, name="main.do", load=files.get)
-    assert all(isinstance(v, Violation) and v.category in CATEGORIES for v in found)
+    assert all(isinstance(v, Violation) for v in found)
+    assert all(v.category in CATEGORIES or (v.category == UNCHECKED and v.reason) for v in found)
     assert all(v.line >= 1 for v in found)
 
 
@@ -983,3 +995,17 @@ def test_dynamic_documents_are_followed_like_do_files() -> None:
     texdoc = {"doc.texdoc": "/***\nshell is prose here\n***/\nshell ls\n"}
     assert hits("texdoc do doc", load=loader(texdoc)) == [("shell", "shell", 4)]
     assert hits("include x.do, adopath", load=loader({"x.do": "rm x"})) == [("erase", "rm", 1)]
+
+
+def test_macros_set_by_commands_and_shifted_arguments_are_not_taken_as_empty() -> None:
+    for setter in (
+        "levelsof make, local(c) clean",
+        "file read fh c",
+        "unab c : price mpg",
+        "display _request(c)",
+    ):
+        code = f"{setter}\n`c' ls" if "_request" not in setter else f"{setter}\n$c ls"
+        assert [v.category for v in check(code, STRICT, fresh_locals=True)] == [UNCHECKED], code
+    shifted = {"h.do": "macro shift\n`1' ls\n"}
+    assert hits("do h.do x shell", load=loader(shifted)) == [("shell", "shell", 2)]
+    assert hits("do h.do x display", load=loader(shifted)) == []
