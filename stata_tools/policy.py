@@ -996,6 +996,9 @@ _UNKNOWN_REASON = (
     "the command comes from a macro whose value is known only when it runs (an expression, an "
     "extended function, r() or e() results, ...)"
 )
+_QUOTED_COMMAND = frozenset(
+    {"bootstrap", "bs", "bstrap", "jackknife", "jknife", "permute", "simulate", "statsby"}
+)
 _DYNAMIC = {"dyndoc": ("dyndoc", ""), "dyntext": ("dyndoc", ""), "markstat": ("markstat", ".stmd")}
 
 
@@ -1069,6 +1072,10 @@ def _hits(text: str, calls: list[_Call], depth: int = 0) -> list[Hit]:
             if sub is not None:
                 rest = text[after + sub.end() :]
                 found += _add_call(f"{word} do", rest, calls, captured, extension=f".{word}")
+        elif word in _QUOTED_COMMAND:  # Stata 8's `bootstrap "command" ...`, under version 8
+            quoted = re.match(r'[ \t]*(?:"([^"]*)"|`"(.*?)"\')', text[after:])
+            if quoted is not None:
+                found += _hits(quoted.group(1) or quoted.group(2) or "", calls, depth + 1)
         elif word == "if":
             found += _if_hits(text[after:], calls, depth)
         elif word == "mata":

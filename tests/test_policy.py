@@ -783,6 +783,8 @@ BYPASSES = [
     ("version 17: nobreak shell ls", [("shell", "shell", 1)]),
     ("bootstrap r(mean), reps(2) nodots: nobreak shell ls", [("shell", "shell", 1)]),
     ("collect: varabbrev !ls", [("shell", "!", 1)]),
+    ('version 8: bootstrap "shell ls" r(N), reps(2)', [("shell", "shell", 1)]),
+    ('simulate "nobreak rm x", reps(2)', [("erase", "rm", 1)]),
     ("nobreak {\n    shell ls\n}", [("shell", "shell", 2)]),
     ("local p nobreak\n`p' shell ls", [("shell", "shell", 2)]),
     ("nobreak local c shell\n`c' ls", [("shell", "shell", 2)]),
