@@ -13,27 +13,33 @@ one is refused by default. Abbreviations are Stata's: `sh:ell` means `sh`, `she`
     python   python in every form: `python:`, python ... end, python script, python set exec, ...
     java     java in every form (java:, java ... end, java set ...), javacall
     plugin   plugin call, program ..., plugin
-    install  net ins:tall, net get, ssc inst:all, ssc uninstall, ssc copy, ado uninstall,
-             adoupdate ..., update, update all|swap|ado|executable|utilities
+    install  net ins:tall, net get, ssc inst:all, ssc uninstall, ssc copy, ado uninst:all,
+             ado upd:ate ..., up:date, adoupdate ..., up:date,
+             update all|swap|ado|executable|utilities
 
-What is followed: the prefixes `capture`, `quietly`, `noisily` (abbreviated, with or without a
-colon) and every `prefix ... :` (`by x:`, `bysort x (y):`, `frame f:`, `version 17:`, `svy:`,
-`mi xeq:`, ...); one-line `if exp command` (a refused word anywhere after `if` counts, so
-`if rm > 1 display x` is refused) and `else command`; every statement inside loops, `if`
-and `else` bodies, `quietly {}` and program definitions, with its own line; Mata (`mata: ...` and
-mata ... end) calling `stata("literal")`, `unlink()` or `rmdir()`; macros resolved with a small
-symbol table built in source order (`local c shell`, `local c "shell"`, `local c = "sh" + "ell"`,
-`global g shell` then `$g`/`${g}`, `foreach c in shell ...`, `gettoken`, `tokenize`; definitions in
-loops and programs count for every use inside loops and programs; a macro never defined in the code
-expands to nothing, as in Stata); and `do`, `run` and `include` of other do-files through the `load`
-callback, with cycle detection and a depth limit. A command word that comes from a macro this cannot
-resolve (an extended function, `args`, `syntax`, ...) is not refused: false positives hurt users.
+What is followed: the prefixes `capture`, `quietly`, `noisily`, `nobreak`, `break`, `novarabbrev`
+and `varabbrev` (abbreviated, with or without a colon) and every `prefix ... :` (`by x:`,
+`bysort x (y):`, `frame f:`, `version 17:`, `svy:`, `mi xeq:`, ...); one-line `if exp command` (a
+refused word anywhere after `if` counts, so `if rm > 1 display x` is refused) and `else command`;
+every statement inside loops, `if` and `else` bodies, `quietly {}` and program definitions, with
+its own line; Mata (`mata: ...` and mata ... end; a statement with open parentheses continues on
+the next line) calling `stata()`/`_stata()` with a literal, `unlink()` or `rmdir()`, and setting
+macros with st_local()/st_global(); macros resolved with a small symbol table built in source order
+(`local c shell`, `local c "shell"`, `local c = "sh" + "ell"`, `global g shell` then `$g`/`${g}`,
+`foreach c in shell ...`, `gettoken`, `tokenize`, `args`, `syntax`, `macro shift`; definitions in
+loops and programs count for every use inside loops and programs); and `do`, `run`, `include`,
+`texdoc do`, `dyndoc`, `dyntext` and `markstat` of other files through the `load` callback, every
+call with its own arguments, files told apart by the real path the loader names.
 
-This guards against accidents and prompt-injected agents, not against a determined attacker:
-Stata is a full programming language and code can build a command at run time in ways no static
-check follows (`file write` a do-file then `do` it, macros set by earlier calls or by programs,
-Mata with computed strings, ado-files put on the adopath, `cd` before `do`, ...). Allowing
-`python` or `java` allows everything. Run untrusted code in a sandbox; see docs/security.md.
+It fails closed: what it cannot check is a Violation of category UNCHECKED whose reason says why
+(a command word or Mata command known only at run time, a macro never defined where an earlier run
+may have set it, a called file it cannot read, or a limit reached, named in LIMITS). Only
+`STATA_TOOLS_ALLOW=all` lets such code run.
+
+This is the friendly first line of defence, not the lock: Stata is a full programming language and
+code can build a command at run time in ways no static check follows (`file write` a do-file then
+`do` it, ado-files put on the adopath, `cd` before `do`, ...). Allowing `python` or `java` allows
+everything. The operating-system sandbox around Stata is the lock; see docs/security.md.
 """
 
 from __future__ import annotations
