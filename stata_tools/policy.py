@@ -682,7 +682,10 @@ def _definitions(
         if found is None or found.group(2).startswith(("++", "--")):
             return []  # `local ++i`, `local x++`, a name this cannot read
         key = ("G:" if first in _GLOBAL else "L:") + found.group(1)
-        return [(key, [_assigned(found.group(2))])]
+        value = [_assigned(found.group(2))]
+        if first == "c_local":  # also the caller's, once this file or program returns
+            return [(key, value), ("C:" + found.group(1), value)]
+        return [(key, value)]
     if first in ("foreach", "forv", "forva", "forval", "forvalu", "forvalue", "forvalues"):
         if len(words) < 2 or not _MACRO_NAME.fullmatch(words[1]):
             return []
@@ -944,7 +947,8 @@ def _statements(text: str, *, data: bool = True) -> list[_Statement]:
         if statement.opens_brace:
             braces += 1
         opened = _opens(body)
-        if opened == "input" and not (data and at_top and not _captured(body)):
+        plain = data and at_top and not scanner.semicolon and not _captured(body)
+        if opened == "input" and not plain:
             continue
         if opened is not None:
             blocks.append(opened)
@@ -1218,6 +1222,10 @@ def _add_call(
         return [_unchecked(f"{word} {path}", LIMITS["macros"])]
     if _ARGUMENT in path:
         return [_unchecked(f"{word} {path}", "the file's name comes from a program's arguments")]
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", path):  # Stata fetches and runs it
+        return [_unchecked(f"{word} {path}", "a file from the web is read only when it runs")]
+    if path == "{":  # Mata's `do { ... } while ()`, read as Stata in a Mata block
+        return []
     options = "" if comma is None else rest[comma + 1 :]
     nostop = re.search(r"(?<![A-Za-z0-9_])nostop(?![A-Za-z0-9_])", options) is not None
     if path and _UNKNOWN not in path:
@@ -1241,6 +1249,7 @@ class _Run:
     line_by_line: bool = False  # the fallback reader, for when the real one fails
     done: set[tuple[object, ...]] = field(default_factory=set)  # (file, its inputs) checked
     loaded: dict[str, tuple[str, str] | BaseException | None] = field(default_factory=dict)
+    after: dict[tuple[object, ...], dict[str, tuple[str, ...]]] = field(default_factory=dict)
     checks: int = 0
     found: list[Violation] = field(default_factory=list)
     calls: list[DoCall] = field(default_factory=list)  # this file's own calls, for called_files
@@ -1254,10 +1263,13 @@ class _Run:
         *,
         data: bool = True,
         fresh: bool = False,
-    ) -> None:
+    ) -> _Macros:
+        """Check one file's text; its macros as they stand at the end."""
         lines = self.line_by_line
         statements = _physical_lines(text) if lines else _statements(text, data=data)
-        self._walk(statements, name, depth, _Macros(macros, fresh_locals=fresh))
+        table = _Macros(macros, fresh_locals=fresh)
+        self._walk(statements, name, depth, table)
+        return table
 
     def _walk(
         self, statements: list[_Statement], name: str | None, depth: int, macros: _Macros
@@ -1310,8 +1322,8 @@ class _Run:
             return macros.lookup(key, anywhere=statement.nested, fresh=statement.in_program)
 
         def hits_of(code: str, into: list[_Call]) -> list[Hit]:
-            if statement.mata:
-                return _mata_hits(code, into, 0, as_stata=statement.in_program)
+            if statement.mata:  # also as Stata, in case Stata did not open the block we assume
+                return _mata_hits(code, into, 0, as_stata=True)
             return _hits(code, into)
 
         found: dict[Hit, None] = {}
@@ -1384,18 +1396,26 @@ class _Run:
                 for i, arg in enumerate(call.args, 1):
                     inherited[f"L:{i}"] = (arg,)
             key = (identity, call.kind, call.word == "include", call.nostop, _frozen(inherited))
-            if key in self.done:
-                return None  # this file with these inputs is checked already (or a cycle)
-            if self.checks >= _MAX_FILES:
-                return written, LIMITS["files"]
-            self.done.add(key)
-            self.checks += 1
-            if call.kind == "dyndoc":
-                text = _dyndoc_code(text)
-            elif call.kind == "markstat":
-                text = _markstat_code(text)
-            fresh = call.word != "include" or macros.fresh_locals  # do/run: a scope of its own
-            self.file(text, name, depth + 1, inherited, data=not call.nostop, fresh=fresh)
+            if key not in self.done:
+                if self.checks >= _MAX_FILES:
+                    return written, LIMITS["files"]
+                self.done.add(key)
+                self.checks += 1
+                if call.kind == "dyndoc":
+                    text = _dyndoc_code(text)
+                elif call.kind == "markstat":
+                    text = _markstat_code(text)
+                fresh = call.word != "include" or macros.fresh_locals  # do/run: its own scope
+                table = self.file(
+                    text, name, depth + 1, inherited, data=not call.nostop, fresh=fresh
+                )
+                shared = call.word == "include"
+                self.after[key] = {
+                    k: v for k, v in table.current.items() if shared or k.startswith(("G:", "C:"))
+                }
+            # what it leaves behind: globals, c_local, and for `include` its locals too
+            for k, values in self.after.get(key, {}).items():  # (nothing yet inside a cycle)
+                macros.define("L:" + k[2:] if k.startswith("C:") else k, values)
             return None
         return None
 

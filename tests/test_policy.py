@@ -1011,3 +1011,41 @@ def test_macros_set_by_commands_and_shifted_arguments_are_not_taken_as_empty() -
     shifted = {"h.do": "macro shift\n`1' ls\n"}
     assert hits("do h.do x shell", load=loader(shifted)) == [("shell", "shell", 2)]
     assert hits("do h.do x display", load=loader(shifted)) == []
+
+
+def test_what_a_called_file_leaves_behind_is_seen_by_its_caller() -> None:
+    defs = {"defs.do": "local c shell\nglobal g erase\n"}
+    # include shares the caller's locals; do and run leave only globals (and c_local)
+    assert hits("include defs.do\n`c' ls", load=loader(defs), fresh_locals=True) == [
+        ("shell", "shell", 2)
+    ]
+    assert hits("do defs.do\n$g x\n`c' ls", load=loader(defs), fresh_locals=True) == [
+        ("erase", "erase", 2)
+    ]
+    setter = {"set.do": "c_local c rm\n"}
+    assert hits("do set.do\n`c' x", load=loader(setter), fresh_locals=True) == [("erase", "rm", 2)]
+    # checked once for the same inputs, remembered for every later call
+    assert hits("include defs.do\ninclude defs.do\n`c' ls", load=loader(defs)) == [
+        ("shell", "shell", 3)
+    ]
+
+
+@pytest.mark.parametrize(
+    "code", ["do https://example.com/x.do", "run http://example.com/x", "include ftp://h/x.do"]
+)
+def test_a_file_fetched_from_the_web_is_refused(code: str) -> None:
+    (found,) = check(code, STRICT, load=loader({}))
+    assert (
+        found.category == UNCHECKED
+        and found.reason == "a file from the web is read only when it runs"
+    )
+
+
+def test_input_under_delimit_semicolon_is_read_as_code() -> None:
+    assert hits("#delimit ;\ninput x;\n1;\nend;\nshell ls;\n") == [("shell", "shell", 5)]
+
+
+def test_lines_of_a_mata_block_are_also_read_as_stata() -> None:
+    # in case Stata did not open the block this reads (`capture mata`, ...): commands still count
+    assert hits("cap mata\nshell ls\nend") == [("shell", "shell", 2)]
+    assert hits("mata\nrm = 1\nshell = rm + 1\ndo {\n    i++\n} while (i < 3)\nend") == []
