@@ -398,6 +398,8 @@ LIMITS = {
 
 def _top_level(text: str, target: str, start: int = 0) -> int | None:
     """Index of the first `target` from `start` outside strings, parentheses and brackets."""
+    if text.find(target, start) < 0:  # the common case, without walking the text
+        return None
     depth = 0
     i, n = start, len(text)
     while i < n:
