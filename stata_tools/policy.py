@@ -383,6 +383,7 @@ _MAX_VALUES = 16  # candidate values kept per macro
 _MAX_ROUNDS = 32  # rounds of macro expansion per statement (nesting, re-reading values)
 _MAX_GROWTH = 20_000  # characters expansion may add to a statement
 _MAX_MATA_JOIN = 64  # Mata lines one statement may span (an open parenthesis continues it)
+_MAX_TEXT = 16 << 20  # characters of one file or code text
 LIMITS = {
     "nesting": f"commands nested more than {_MAX_NESTING} deep (`if`, Mata's stata(), ...)",
     "if": f"more than {_MAX_IF_TRIES} words in one `if` that could start a command",
@@ -393,6 +394,7 @@ LIMITS = {
         f"combinations, {_MAX_ROUNDS} rounds of expansion or {_MAX_GROWTH:,} added characters"
     ),
     "mata": f"a Mata statement longer than {_MAX_MATA_JOIN} lines",
+    "size": f"more than {_MAX_TEXT >> 20} MB of code in one file, more than a check reads",
 }
 
 
@@ -1267,6 +1269,10 @@ class _Run:
         fresh: bool = False,
     ) -> _Macros:
         """Check one file's text; its macros as they stand at the end."""
+        if len(text) > _MAX_TEXT:
+            first = _Statement(1, _shorten(text[:200].split("\n", 1)[0]))
+            self._refuse(first, name, UNCHECKED, "?", False, LIMITS["size"])
+            return _Macros(macros, fresh_locals=fresh)
         lines = self.line_by_line
         statements = _physical_lines(text) if lines else _statements(text, data=data)
         table = _Macros(macros, fresh_locals=fresh)

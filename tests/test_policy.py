@@ -1049,3 +1049,12 @@ def test_lines_of_a_mata_block_are_also_read_as_stata() -> None:
     # in case Stata did not open the block this reads (`capture mata`, ...): commands still count
     assert hits("cap mata\nshell ls\nend") == [("shell", "shell", 2)]
     assert hits("mata\nrm = 1\nshell = rm + 1\ndo {\n    i++\n} while (i < 3)\nend") == []
+
+
+def test_text_larger_than_a_check_reads_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(policy_module, "_MAX_TEXT", 1000)
+    (found,) = check("display 1\n" * 200, STRICT, name="big.do")
+    assert (found.category, found.line, found.file) == (UNCHECKED, 1, "big.do")
+    assert found.reason.startswith("more than ") and "MB of code in one file" in found.reason
+    called = check("do big.do", STRICT, load=loader({"big.do": "display 1\n" * 200}))
+    assert [(v.file, v.category) for v in called] == [("big.do", UNCHECKED)]
