@@ -1069,23 +1069,24 @@ def _hits(text: str, calls: list[_Call], depth: int = 0) -> list[Hit]:
         if word == "else":
             pos = after
             continue
-        if _UNDEFINED in text:  # its arguments read as Stata reads them: those macros empty
-            text = text[:after] + text[after:].replace(_UNDEFINED, "")
-        found += _word_hits(word, text, after)
+        # its arguments as Stata reads them, with the macros never defined empty (the command
+        # after a prefix's colon, an `if` or Mata is judged on `text`, where they still show)
+        rest = text[after:].replace(_UNDEFINED, "")
+        found += _word_hits(word, rest, 0)
         if word in _DO:
-            found += _add_call(word, text[after:], calls, captured)
+            found += _add_call(word, rest, calls, captured)
         elif word in _DYNAMIC:
-            rest = text[after:]
             kind, extension = _DYNAMIC[word]
             if kind == "markstat":
                 using = re.match(r"[ \t]*using(?![A-Za-z0-9_])", rest)
                 rest = rest[using.end() :] if using else ""
             found += _add_call(word, rest, calls, captured, kind=kind, extension=extension)
         elif word in ("texdoc", "webdoc"):
-            sub = re.match(r"[ \t]*do(?![A-Za-z0-9_])", text[after:])
+            sub = re.match(r"[ \t]*do(?![A-Za-z0-9_])", rest)
             if sub is not None:
-                rest = text[after + sub.end() :]
-                found += _add_call(f"{word} do", rest, calls, captured, extension=f".{word}")
+                found += _add_call(
+                    f"{word} do", rest[sub.end() :], calls, captured, extension=f".{word}"
+                )
         elif word in _QUOTED_COMMAND:  # Stata 8's `bootstrap "command" ...`, under version 8
             quoted = re.match(r'[ \t]*(?:"([^"]*)"|`"(.*?)"\')', text[after:])
             if quoted is not None:
@@ -1124,7 +1125,7 @@ def _word_hits(word: str, text: str, after: int) -> list[Hit]:
     return found
 
 
-_OPERATOR_NEXT = re.compile(r"[ \t]*(?:[=<>!~&|+\-*/^,)\]]|$)")
+_OPERATOR_NEXT = re.compile(r"[ \t]*[=<>!~&|+\-*/^,)\]]")
 
 
 def _if_hits(rest: str, calls: list[_Call], depth: int) -> list[Hit]:

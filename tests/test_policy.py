@@ -839,6 +839,7 @@ BYPASSES = [
     ("`e(cmd)' x", [(UNCHECKED, "`e(cmd)'", 1)]),
     ("qui `r(cmd)' x", [(UNCHECKED, "qui", 1)]),
     ('if 1 `=lower("SHELL")\' ls', [(UNCHECKED, "if", 1)]),
+    ("if 1 `u'", [(UNCHECKED, "if", 1)]),  # `u' may hold a whole command from an earlier run
 ]
 
 
