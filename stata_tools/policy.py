@@ -1036,12 +1036,9 @@ def _hits(text: str, calls: list[_Call], depth: int = 0) -> list[Hit]:
     while True:  # every round moves past a prefix, so this ends
         pos = _skip(text, pos, _BLANKS + "}")
         if pos < len(text) and text[pos] == _UNDEFINED:
-            end = _skip(text, pos, _UNDEFINED)
-            if end >= len(text) or text[end] in _BLANKS:  # the whole word: macros never defined
-                found.append(_unchecked("?", _UNDEFINED_REASON))
-                pos = _skip(text, end, _BLANKS)  # ... and what Stata runs when they are empty
-            else:
-                pos = end
+            found.append(_unchecked("?", _UNDEFINED_REASON))  # a command word from macros never
+            end = _skip(text, pos, _UNDEFINED)  # defined: what they hold is unknown here; what
+            pos = _skip(text, end, _BLANKS)  # follows is what Stata runs when they are empty
         if pos >= len(text):
             break
         if text[pos] == "!":
@@ -1052,6 +1049,8 @@ def _hits(text: str, calls: list[_Call], depth: int = 0) -> list[Hit]:
         if name is None:
             break  # not a command word
         word, after = name.group().replace(_UNDEFINED, ""), name.end()
+        if len(word) < len(name.group()):  # `sh`u'ell`: part of the word from such a macro
+            found.append(_unchecked("?", _UNDEFINED_REASON))
         if _LIMIT in word:  # "?": the statement's own first word is shown
             found.append(_unchecked("?", LIMITS["macros"]))
             break

@@ -840,6 +840,7 @@ BYPASSES = [
     ("qui `r(cmd)' x", [(UNCHECKED, "qui", 1)]),
     ('if 1 `=lower("SHELL")\' ls', [(UNCHECKED, "if", 1)]),
     ("if 1 `u'", [(UNCHECKED, "if", 1)]),  # `u' may hold a whole command from an earlier run
+    ("`u'hell ls", [(UNCHECKED, "`u'hell", 1)]),  # in a session `u' may be "s"
 ]
 
 
