@@ -660,7 +660,7 @@ def _captured(text: str) -> bool:
     while (found := _NAME.match(text, pos)) is not None and found.group() in _SIMPLE_PREFIXES:
         if found.group() in _CAPTURE:
             return True
-        pos = _skip(text, _skip(text, found.end(), _BLANKS) + 0, _BLANKS)
+        pos = _skip(text, found.end(), _BLANKS)
         if text.startswith(":", pos):
             pos = _skip(text, pos + 1, _BLANKS)
     return False
