@@ -16,7 +16,7 @@ from pathlib import Path
 
 from stata_tools.dofile import DoFileError, decode_source, scan_commands, split_commands
 from stata_tools.logs.parse import parse_lines, smcl_to_text
-from stata_tools.policy import CATEGORIES, Policy, _check_or_raise, check
+from stata_tools.policy import CATEGORIES, UNCHECKED, Policy, _check_or_raise, check
 
 CORPUS = Path(os.environ.get("STATA_TOOLS_FUZZ_CORPUS", "/work/shared/stata-corpus"))
 MAX_SEED_WINDOW = 2048  # bytes of a seed file one input starts from
@@ -201,7 +201,10 @@ def fuzz_policy(text: str, rng: random.Random) -> None:
     if check(text, policy, name="fuzz.do", load=lambda path: text) != found:
         raise AssertionError("check and its strict core disagree")
     for violation in found:
-        if violation.category not in policy.refused or violation.line < 1:
+        unchecked = violation.category == UNCHECKED
+        if not (unchecked or violation.category in policy.refused) or violation.line < 1:
+            raise AssertionError(f"bad violation {violation!r}")
+        if unchecked != bool(violation.reason):  # a refusal it could not check says why
             raise AssertionError(f"bad violation {violation!r}")
         violation.message()
 

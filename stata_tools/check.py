@@ -17,10 +17,10 @@ from typing import Any
 
 from stata_tools.dofile import SyntaxProblem, decode_source, scan_commands
 from stata_tools.files import NotAFile, read_regular_file
-from stata_tools.guard import MAX_CALLED_BYTES, CalledDoFile, read_called
+from stata_tools.guard import MAX_CALLED_BYTES, CalledDoFile, policy_source, read_called
 from stata_tools.policy import (
     ALLOW_ENV,
-    CATEGORIES,
+    UNCHECKED,
     DoCall,
     Policy,
     Violation,
@@ -239,7 +239,11 @@ def check_source(
     top = walk.file(text, name, path, encoding, depth=0, ancestors=(path.resolve(),))
     refusals: tuple[Violation, ...] = ()
     if policy is not None:
-        refusals = tuple(check(text, policy, name=name, load=lambda w: cached(w).text))
+        refusals = tuple(
+            check(
+                text, policy, name=name, load=lambda w: policy_source(cached(w)), fresh_locals=True
+            )
+        )
     problems, notes = _findings(top, refusals)
     return CheckReport(
         file=top,
@@ -455,15 +459,19 @@ def _findings(top: FileCheck, refusals: Sequence[Violation]) -> tuple[list[Findi
                 stack.append(child.file)
     for violation in refusals:
         macro = " (from a macro)" if violation.via_macro else ""
-        does = CATEGORIES[violation.category].does
+        if violation.category == UNCHECKED:
+            kind = "unchecked"
+            fix = f"write the command out, or turn the policy off with {ALLOW_ENV}=all"
+        else:
+            kind, fix = "refused", f"to allow it, set {ALLOW_ENV}={violation.category}"
         problems.append(
             Finding(
-                "refused",
+                kind,
                 violation.file or top.name,
                 violation.line,
-                f"{violation.source}: `{violation.command}`{macro} {does}; the command policy "
-                "refuses it, so nothing would run",
-                f"to allow it, set {ALLOW_ENV}={violation.category}",
+                f"{violation.source}: `{violation.command}`{macro} {violation.does}; the command "
+                "policy refuses it, so nothing would run",
+                fix,
             )
         )
     problems.sort(key=lambda f: (f.file != top.name, f.file, f.line or 0))

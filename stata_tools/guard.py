@@ -13,10 +13,10 @@ from pathlib import Path
 
 from stata_tools.dofile import decode_source
 from stata_tools.files import read_regular_file
-from stata_tools.policy import Policy, check, refusal_message
+from stata_tools.policy import CouldNotCheck, Policy, Source, check, refusal_message
 from stata_tools.roots import OutsideRoots, Roots
 
-__all__ = ["CalledDoFile", "CommandRefused", "check_run", "read_called"]
+__all__ = ["CalledDoFile", "CommandRefused", "check_run", "policy_source", "read_called"]
 
 MAX_CALLED_BYTES = 16 << 20
 
@@ -47,15 +47,30 @@ def read_called(written: str, folders: Sequence[Path], roots: Roots | None) -> C
     unreadable: list[str] = []
     for candidate in allowed:
         try:
-            data = read_regular_file(candidate, MAX_CALLED_BYTES)
+            data = read_regular_file(candidate, MAX_CALLED_BYTES + 1)
         except FileNotFoundError:
             continue
         except OSError as error:
             unreadable.append(f"{candidate}: {error.strerror}" if error.strerror else str(error))
             continue
+        if len(data) > MAX_CALLED_BYTES:
+            unreadable.append(f"{candidate}: larger than {MAX_CALLED_BYTES >> 20} MB")
+            continue
         text, encoding = decode_source(data)
         return CalledDoFile(written, candidate, text, encoding, allowed, outside, tuple(unreadable))
     return CalledDoFile(written, None, None, None, allowed, outside, tuple(unreadable))
+
+
+def policy_source(called: CalledDoFile) -> Source | None:
+    """What the policy's loader returns for a called do-file: its text under its real path.
+
+    A file that exists but cannot be read (too large, a FIFO, no permission) cannot be checked,
+    so the policy refuses the call rather than letting Stata run what it never saw."""
+    if called.path is not None and called.text is not None:
+        return Source(called.text, str(called.path.resolve()))
+    if called.unreadable:
+        raise CouldNotCheck("; ".join(called.unreadable))
+    return None
 
 
 def check_run(
@@ -68,13 +83,15 @@ def check_run(
     """CommandRefused or OutsideRoots when the run must not start; nothing otherwise."""
     outside: list[Path] = []
 
-    def load(written: str) -> str | None:
+    def load(written: str) -> Source | None:
         called = read_called(written, folders, roots)
         if not called.tried and called.outside:
             outside.append(called.outside[0])
-        return called.text
+        return policy_source(called)
 
-    violations = check(text, policy, name=name, load=load)
+    # a do-file (`name`) runs with `do`, in a scope of its own; code runs with `include` in the
+    # session's scope, where an earlier run may have left locals the policy cannot see
+    violations = check(text, policy, name=name, load=load, fresh_locals=name is not None)
     if violations:
         raise CommandRefused(refusal_message(violations))
     if outside and roots is not None:

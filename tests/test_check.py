@@ -219,7 +219,10 @@ def test_calls_are_followed_only_so_deep(project: Path) -> None:
         (project / f"f{depth}.do").write_text(f"do f{depth + 1}\n")
     report = checked(project, "f0.do")
     assert len(report.files()) == MAX_DEPTH
-    assert kinds(report) == []  # the run may still be fine: a note, not a problem
+    # the run's own check cannot follow it either, so it refuses the run (fail closed)
+    assert kinds(report) == [("unchecked", f"f{MAX_DEPTH - 1}.do", 1)]
+    assert "do-files calling do-files more than 16 deep" in report.problems[0].message
+    assert report.problems[0].fix.endswith("STATA_TOOLS_ALLOW=all")
     assert [(n.kind, n.file) for n in report.notes] == [("not-followed", f"f{MAX_DEPTH - 1}.do")]
 
 
@@ -308,7 +311,8 @@ def test_a_called_fifo_is_a_problem_found_without_blocking(project: Path) -> Non
     (project / "main.do").write_text("do pipe\n")
     os.mkfifo(project / "pipe.do")
     report = checked(project)
-    assert kinds(report) == [("missing", "main.do", 1)]
+    assert kinds(report) == [("missing", "main.do", 1), ("unchecked", "main.do", 1)]
+    assert "is a FIFO (named pipe)" in report.problems[1].message
     assert report.problems[0].message.startswith(
         f"`do pipe`: {project / 'pipe.do'} is a FIFO (named pipe), not a regular file; looked for "
     )

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools.guard import CommandRefused, check_run, read_called
+from stata_tools import guard
+from stata_tools.guard import CommandRefused, check_run, policy_source, read_called
 from stata_tools.policy import Policy
 from stata_tools.roots import OutsideRoots, Roots
 
@@ -72,7 +73,39 @@ def test_read_called_looks_in_each_folder_in_order(tmp_path: Path, project: Path
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
-def test_a_called_fifo_is_skipped_without_blocking(project: Path) -> None:
+def test_a_called_fifo_is_refused_without_blocking(project: Path) -> None:
     os.mkfifo(project / "pipe.do")
     assert read_called("pipe.do", [project], roots_of(project)).path is None
-    check_run("do pipe.do\n", "main.do", Policy(), roots_of(project), [project])
+    with pytest.raises(CommandRefused) as refused:  # what Stata would read from it is unknown
+        check_run("do pipe.do\n", "main.do", Policy(), roots_of(project), [project])
+    assert "`do pipe.do` on line 1 of main.do could not be checked: " in str(refused.value)
+    assert "is a FIFO (named pipe), not a regular file" in str(refused.value)
+
+
+def test_each_call_of_a_called_file_is_checked_with_its_own_arguments(project: Path) -> None:
+    (project / "helper.do").write_text("display 1\n`1' ls\n")
+    check_run("do helper.do display\n", "main.do", Policy(), roots_of(project), [project])
+    with pytest.raises(CommandRefused) as refused:
+        code = "do helper.do display\ndo helper.do shell\n"
+        check_run(code, "main.do", Policy(), roots_of(project), [project])
+    assert "`shell` (from a macro) on line 2 of helper.do" in str(refused.value)
+
+
+def test_the_policy_sees_a_called_file_by_its_real_path(project: Path) -> None:
+    source = policy_source(read_called("sub/../clean.do", [project], roots_of(project)))
+    assert source is not None
+    assert (source.text, source.path) == ("display 1\n", str((project / "clean.do").resolve()))
+    assert policy_source(read_called("nothere.do", [project], roots_of(project))) is None
+
+
+def test_a_called_file_too_large_to_check_is_refused(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(guard, "MAX_CALLED_BYTES", 1 << 20)
+    (project / "big.do").write_text("display 1\n" * 110_000)  # 1.1 MB: more than is read
+    called = read_called("big.do", [project], roots_of(project))
+    assert called.text is None and called.unreadable[0].endswith("big.do: larger than 1 MB")
+    with pytest.raises(CommandRefused) as refused:
+        check_run("do big.do\n", "main.do", Policy(), roots_of(project), [project])
+    assert "`do big.do` on line 1 of main.do could not be checked: " in str(refused.value)
+    assert "larger than 1 MB" in str(refused.value)

@@ -10,8 +10,11 @@ from stata_tools import policy as policy_module
 from stata_tools.policy import (
     ALLOW_ENV,
     CATEGORIES,
+    UNCHECKED,
+    CouldNotCheck,
     Policy,
     PolicyError,
+    Source,
     Violation,
     called_files,
     check,
@@ -418,7 +421,11 @@ def test_macro_tricks(code: str, expected: list[Hit]) -> None:
 def test_macro_limits_do_not_open_a_bypass() -> None:
     assert hits("`e'" * 500 + "shell ls") == [("shell", "shell", 1)]  # many empty macros
     many = " ".join(f"v{i}" for i in range(40))
-    assert hits(f"foreach c in {many} shell {{\n    `c' ls\n}}") == [("shell", "shell", 2)]
+    # 41 values: the refusable one is kept first; the ones past the cap fail closed, which
+    # shows once the refused category is allowed
+    loop = f"foreach c in {many} shell {{\n    `c' ls\n}}"
+    assert hits(loop) == [("shell", "shell", 2)]
+    assert hits(loop, Policy(frozenset({"shell"}))) == [(UNCHECKED, "`c'", 2)]
     two = "foreach p in cap qui {\nforeach c in display shell {\n    `p' `c' ls\n}\n}"
     assert hits(two) == [("shell", "shell", 3)]
     nested = "local a shell\nlocal b a\nlocal c b\nlocal d c\n" + "````d'''' ls"
@@ -441,10 +448,7 @@ def test_macro_hits_say_so() -> None:
         "`c' ls",  # never defined: empty, so the command is `ls`
         'local c display\n`c\' "shell"',
         "local c shell\nlocal c display\n`c' ls",  # later definitions overwrite
-        "local c : env SHELL\n`c' ls",  # an extended function: unknown
-        'local c = lower("SHELL")\n`c\' ls',  # not a literal concatenation
         "args cmd\n`cmd' ls",
-        "tempfile f\n`f' x",
         "syntax anything\n`anything'",
         "foreach c of varlist shell rm {\n    summarize `c'\n}",
         'local c shell\ndisplay "`c\'"',
@@ -452,7 +456,18 @@ def test_macro_hits_say_so() -> None:
     ],
 )
 def test_unresolved_or_harmless_macros_are_not_refused(code: str) -> None:
-    assert hits(code) == []
+    assert hits(code, fresh_locals=True) == []  # as a do-file, which starts with no locals
+
+
+@pytest.mark.parametrize(
+    "code", ["`c' ls", "args cmd\n`cmd' ls", "syntax anything\n`anything'", "$g ls", "qui `c'"]
+)
+def test_a_macro_never_defined_is_refused_where_an_earlier_run_may_have_set_it(code: str) -> None:
+    # code runs in the session's scope, where an earlier run may have left locals and globals
+    (found,) = check(code, STRICT)
+    assert found.category == UNCHECKED and "never defines" in found.reason
+    if "$" in code:  # globals outlive every do-file
+        assert check(code, STRICT, fresh_locals=True) == [found]
 
 
 # --- do-files calling do-files --------------------------------------------------------------------
@@ -521,17 +536,31 @@ def test_a_file_calling_itself() -> None:
 def test_depth_limit() -> None:
     files = {f"f{i}.do": f"do f{i + 1}.do\nrm f{i}\n" for i in range(40)}
     found = check("do f0.do", STRICT, load=loader(files))
-    # 16 levels: the checked code and 15 files below it; each file's call comes before its `rm`
-    assert [v.file for v in found] == [f"f{i}.do" for i in range(14, -1, -1)]
+    # 16 levels: the checked code and 15 files below it; each file's call comes before its `rm`;
+    # the call that would go deeper is refused as unchecked, naming the limit
+    assert [(v.file, v.category) for v in found] == [("f14.do", UNCHECKED)] + [
+        (f"f{i}.do", "erase") for i in range(14, -1, -1)
+    ]
+    assert found[0].command == "do f15.do" and "more than 16 deep" in found[0].reason
+    assert "could not be checked: do-files calling do-files more than 16 deep" in found[0].message()
 
 
-def test_unresolvable_unreadable_and_failing_loads_are_skipped() -> None:
+def test_unresolvable_and_missing_files_are_skipped_failing_loads_refused() -> None:
     def broken(path: str) -> str | None:
         raise OSError(path)
 
+    def too_big(path: str) -> str | None:
+        raise CouldNotCheck(f"{path}: larger than 16 MB")
+
     assert hits("do `f'\ndo $g\nshell ls", load=loader({})) == [("shell", "shell", 3)]
     assert hits("do missing.do\nshell ls", load=loader({})) == [("shell", "shell", 2)]
-    assert hits("do x.do\nshell ls", load=broken) == [("shell", "shell", 2)]
+    # a loader that fails cannot show what Stata would run: refused, not skipped
+    assert hits("do x.do\nshell ls", load=broken) == [
+        (UNCHECKED, "do x.do", 1),
+        ("shell", "shell", 2),
+    ]
+    (found,) = check("do x.do", STRICT, load=too_big)
+    assert found.reason == "x.do: larger than 16 MB" and found.setting == "all"
     assert hits("do x.do\nshell ls") == [("shell", "shell", 2)]  # no loader at all
     raw = {"b.do": b"\xef\xbb\xbfrm x\n"}  # bytes with a BOM: decoded like the lexer does
     assert hits("do b.do", load=raw.get) == [("erase", "rm", 1)]  # type: ignore[arg-type]
@@ -684,7 +713,8 @@ def test_check_never_raises_on_stata_like_text(parts: list[str]) -> None:
     # the strict core, so an internal error cannot hide behind check's line-by-line fallback
     found = policy_module._check_or_raise(text, STRICT, name="main.do", load=files.get)
     assert found == check(text, STRICT, name="main.do", load=files.get)
-    assert all(isinstance(v, Violation) and v.category in CATEGORIES for v in found)
+    assert all(isinstance(v, Violation) for v in found)
+    assert all(v.category in CATEGORIES or (v.category == UNCHECKED and v.reason) for v in found)
     assert all(v.line >= 1 for v in found)
 
 
@@ -738,3 +768,295 @@ def test_called_files_lists_each_call_with_its_line_as_check_reads_it() -> None:
     assert called_files("do a\n")[0].names == ("a.do", "a")
     assert called_files("do sub.d/a.do\n")[0].names == ("sub.d/a.do",)
     assert called_files("display 1\n") == []
+
+
+# --- fail closed: inputs that once got through, and their harmless look-alikes --------------------
+
+BYPASSES = [
+    # colon-less prefixes ([P] break, [P] varabbrev), alone and mixed with the others
+    ("nobreak shell rm -rf ~", [("shell", "shell", 1)]),
+    ("novarabbrev !ls", [("shell", "!", 1)]),
+    ("break erase x", [("erase", "erase", 1)]),
+    ("varabbrev rm x", [("erase", "rm", 1)]),
+    ("nobreak: cap noi shell ls", [("shell", "shell", 1)]),
+    ("qui novarabbrev nobreak python: print(1)", [("python", "python", 1)]),
+    ("version 17: nobreak shell ls", [("shell", "shell", 1)]),
+    ("bootstrap r(mean), reps(2) nodots: nobreak shell ls", [("shell", "shell", 1)]),
+    ("collect: varabbrev !ls", [("shell", "!", 1)]),
+    ('version 8: bootstrap "shell ls" r(N), reps(2)', [("shell", "shell", 1)]),
+    ('simulate "nobreak rm x", reps(2)', [("erase", "rm", 1)]),
+    ("nobreak {\n    shell ls\n}", [("shell", "shell", 2)]),
+    ("local p nobreak\n`p' shell ls", [("shell", "shell", 2)]),
+    ("nobreak local c shell\n`c' ls", [("shell", "shell", 2)]),
+    # ado update (Stata 18's adoupdate), abbreviated options
+    ("ado update, update", [("install", "ado update …, update", 1)]),
+    ("ado update estout, update all", [("install", "ado update …, update", 1)]),
+    ("ado upd, up", [("install", "ado upd …, update", 1)]),
+    ("adoupdate, up", [("install", "adoupdate …, update", 1)]),
+    ("ado uninst estout", [("install", "ado uninst", 1)]),
+    # Mata: extra parentheses, calls over several lines, commands it cannot prove
+    ('mata: stata(("shell ls"))', [("shell", "shell", 1)]),
+    ('mata: _stata((("sh" + "ell ls")), 1)', [("shell", "shell", 1)]),
+    ('mata\nstata(\n    "shell ls"\n)\nend', [("shell", "shell", 2)]),
+    ('mata\nstata("sh" +\n    "ell ls")\nend', [("shell", "shell", 2)]),
+    ('mata: stata(\n"shell ls")', [(UNCHECKED, "stata()", 1)]),
+    ('mata\nstata\n("shell ls")\nend', [(UNCHECKED, "stata()", 2)]),
+    ('mata\nx = "sh" + "ell"\nstata(x)\nend', [(UNCHECKED, "stata()", 3)]),
+    ('mata\nf = &stata()\n(*f)("shell ls")\nend', [(UNCHECKED, "stata()", 2)]),
+    ('mata: _stata("$" + "g ls")', [(UNCHECKED, "_stata()", 1)]),
+    ('mata\nunlink(\n    "x.dta")\nend', [("erase", "unlink()", 2)]),
+    ('mata\n_unlink\n("x.dta")\nend', [("erase", "unlink()", 2)]),
+    ('mata: st_local("c", "shell")\n`c\' ls', [("shell", "shell", 2)]),
+    ('mata\nst_global("g", "er" + "ase")\nend\n$g x', [("erase", "erase", 4)]),
+    # `input` reads data only as a plain top-level command; elsewhere its lines are code
+    ("capture input x\noops\nshell ls\nend", [("shell", "shell", 3)]),
+    ("foreach i in 1 {\n    input x\n    shell ls\n    end\n}", [("shell", "shell", 3)]),
+    ("if 1 {\ninput x\n!ls\nend\n}", [("shell", "!", 3)]),
+    ('display "input"\nshell ls', [("shell", "shell", 2)]),
+    ("list, input\nshell ls", [("shell", "shell", 2)]),
+    ("input x\n1 /* a comment that never closes\nend\nshell ls", [("shell", "shell", 4)]),
+    # a program runs what it is given: its own arguments at the command position
+    ("program run_it\n    `0'\nend\nrun_it shell ls", [(UNCHECKED, "`0'", 2)]),
+    ("program run_it\n    args cmd\n    `cmd' ls\nend", [(UNCHECKED, "`cmd'", 3)]),
+    ("program run_it\n    syntax anything\n    `anything'\nend", [(UNCHECKED, "`anything'", 3)]),
+    ("program run_it\n    gettoken c 0 : 0\n    `c' `0'\nend", [(UNCHECKED, "`c'", 3)]),
+    ("program run_it\n    syntax , Cmd(string)\n    `cmd'\nend", [(UNCHECKED, "`cmd'", 3)]),
+    ("program run_it\n    do `1'\nend", [(UNCHECKED, "do ?", 2)]),
+    # limits reached: refused, naming the limit
+    ("if 1 " * 12 + "shell ls", [("shell", "shell", 1)]),
+    ("if 1 " * 12 + "cap shell ls", [("shell", "shell", 1)]),
+    ("if cap & qui & noi & cap & qui & noi & cap & qui & noi x", [(UNCHECKED, "if", 1)]),
+    (
+        'mata: stata("' + 'mata: stata(`"' * 9 + "shell ls" + "\"')" * 9 + '")',
+        [(UNCHECKED, "stata()", 1)],
+    ),
+    ("local a \\`a'\n`a' ls", [(UNCHECKED, "`a'", 2)]),
+    # a command word computed when it runs: known only then, so refused
+    ("local c : env SHELL\n`c' ls", [(UNCHECKED, "`c'", 2)]),
+    ('local c = lower("SHELL")\n`c\' ls', [(UNCHECKED, "`c'", 2)]),
+    ("`=char(33)' ls", [(UNCHECKED, "`=char(33)'", 1)]),
+    ("`:di char(33)' ls", [(UNCHECKED, "`:di", 1)]),
+    ("`e(cmd)' x", [(UNCHECKED, "`e(cmd)'", 1)]),
+    ("qui `r(cmd)' x", [(UNCHECKED, "qui", 1)]),
+    ('if 1 `=lower("SHELL")\' ls', [(UNCHECKED, "if", 1)]),
+    ("if 1 `u'", [(UNCHECKED, "if", 1)]),  # `u' may hold a whole command from an earlier run
+    ("`u'hell ls", [(UNCHECKED, "`u'hell", 1)]),  # in a session `u' may be "s"
+]
+
+
+@pytest.mark.parametrize(("code", "expected"), BYPASSES)
+def test_bypass_inputs_are_refused(code: str, expected: list[Hit]) -> None:
+    assert hits(code) == expected
+
+
+LOOK_ALIKES = [
+    'display "shell"',
+    'display "nobreak shell"',
+    "gen shell_id = 1",
+    "summarize shell_id break_id",
+    "rename varabbrev_flag x",
+    "nobreak {\n    display 1\n}",
+    "novarabbrev summarize price",
+    "set varabbrev off",
+    "ado update",
+    "ado update estout",
+    "ado dir",
+    "adoupdate estout, dir(PLUS)",
+    "input str10 name\nshell\nerase\n!ls\nend\nlist",
+    "input x y\n1 2\nend",
+    'mata: stata("display 1")',
+    'mata: st_local("c", "display")\n`c\' 1',
+    'mata\nx = "shell"\nprintf("%s\\n", x)\nend',
+    "mata\nstata_version = 17\nend",
+    'mata\nstata(\n    "summarize price"\n)\nend',
+    "program show\n    args x\n    display `x'\nend",
+    "program reg2\n    syntax varlist\n    regress `varlist'\nend",
+    "program p\n    if `1' == 1 replace x = 2\nend",
+    "program p\n    tokenize `0'\n    summarize `1'\nend",
+    "program p\n    syntax varlist [, Quietly noCONStant]\n"
+    "    `quietly' regress `varlist', `constant'\nend",
+    "program p\n    syntax [, Detail]\n    `detail' summarize\nend",
+    "tempfile f\nsave `f'\nuse `f', clear",
+    "forvalues i = 1/3 {\n    display `i'\n}",
+    "dyndoc report.md, replace",  # no loader: nothing to read, as for `do`
+]
+
+
+@pytest.mark.parametrize("code", LOOK_ALIKES)
+def test_look_alikes_stay_allowed(code: str) -> None:
+    assert hits(code) == []
+
+
+def test_unchecked_refusals_name_the_reason_and_the_setting() -> None:
+    (found,) = check('mata\nx = "sh" + "ell"\nstata(x)\nend', STRICT, name="a.do")
+    assert (found.category, found.line, found.file, found.setting) == (UNCHECKED, 3, "a.do", "all")
+    assert found.message().startswith(
+        "`stata()` on line 3 of a.do could not be checked: Mata's stata() runs a command computed "
+        "when it runs, not written out; the command policy refuses what it cannot check."
+    )
+    message = refusal_message([found, *check("rm x", STRICT)])
+    assert "- `stata()` on line 3 of a.do could not be checked: Mata's stata()" in message
+    assert f"To allow them, set {ALLOW_ENV}=erase" in message
+    assert f"turn the policy off with {ALLOW_ENV}=all" in message
+    # limits say which one was reached
+    (deep,) = check("if cap & qui & noi & cap & qui & noi & cap & qui & noi x", STRICT)
+    assert deep.reason == "more than 8 words in one `if` that could start a command"
+    (rounds,) = check("local a \\`a'\n`a' ls", STRICT)
+    assert "rounds of expansion" in rounds.reason
+
+
+def test_a_policy_that_allows_a_category_still_refuses_what_it_cannot_check() -> None:
+    allow_shell = Policy(frozenset({"shell"}))
+    assert hits('mata: stata("shell ls")', allow_shell) == []
+    assert hits("mata\nstata(x)\nend", allow_shell) == [(UNCHECKED, "stata()", 2)]
+    assert check("mata\nstata(x)\nend", Policy.from_env({ALLOW_ENV: "all"})) == []
+
+
+def test_macro_combinations_past_the_cap_fail_closed_only_where_a_command_starts() -> None:
+    values = " ".join(f"v{i}" for i in range(30))
+    loops = f"foreach a in {values} {{\nforeach b in {values} {{\n"
+    assert hits(loops + "    regress `a' `b'\n}\n}") == []  # 900 combinations, all arguments
+    assert hits(loops + "    `a'`b' x\n}\n}") == [(UNCHECKED, "`a'`b'", 3)]
+
+
+# --- called do-files: every call with its own arguments, each file by its real path ---------------
+
+
+def test_every_call_is_checked_with_its_own_arguments() -> None:
+    helper = {"helper.do": "`1' ls\n"}
+    assert check("do helper.do display\ndo helper.do shell", STRICT, load=loader(helper)) == [
+        Violation("shell", "shell", 1, "helper.do", "`1' ls", via_macro=True)
+    ]
+    named = {"h.do": "args first cmd\n`cmd' x\n"}
+    assert hits("do h.do a erase", load=loader(named)) == [("erase", "erase", 2)]
+    assert hits("do h.do a b", load=loader(named)) == []
+    for body in ("`*'", "`0'", "syntax anything\n`anything'", "tokenize `0'\n`1' `2'"):
+        found = hits("do h.do shell ls", load=loader({"h.do": body}))
+        assert [c for c, _, _ in found] == ["shell"], body
+    many = " ".join(f"a{i}" for i in range(20))  # no cap on arguments: `21' is as known as `1'
+    assert hits(f"do h.do {many} shell", load=loader({"h.do": "`21' ls"})) == [
+        ("shell", "shell", 1)
+    ]
+    loop = "foreach c in display shell {\n    do h.do `c'\n}"
+    assert hits(loop, load=loader({"h.do": "`1' ls"})) == [("shell", "shell", 1)]
+
+
+def test_same_named_files_in_different_folders_are_different_files() -> None:
+    files = {
+        "a/helper.do": Source("display 1\n", "/p/a/helper.do"),
+        "b/helper.do": Source("shell ls\n", "/p/b/helper.do"),
+    }
+    found = check("do a/helper.do\ndo b/helper.do", STRICT, load=loader(files))
+    assert [(v.file, v.line, v.command) for v in found] == [("b/helper.do", 1, "shell")]
+    # one file reached under two names is one file: checked once for the same inputs
+    same = {"x.do": Source("rm x\n", "/p/x.do"), "./x.do": Source("rm x\n", "/p/x.do")}
+    load = loader(same)
+    assert [v.file for v in check("do x.do\ndo ./x.do", STRICT, load=load)] == ["x.do"]
+    assert load.calls == ["x.do", "./x.do"]
+
+
+def test_a_file_run_with_nostop_has_no_input_data() -> None:
+    files = {"d.do": "input x\nshell ls\nend\n"}
+    assert hits("do d.do", load=loader(files)) == []
+    assert hits("do d.do, nostop", load=loader(files)) == [("shell", "shell", 2)]
+
+
+def test_recursion_and_the_number_of_checks_are_bounded_and_fail_closed() -> None:
+    recursive = {"r.do": "do r.do `=`1'+1'\nshell\n"}  # a computed argument: one more check
+    assert hits("do r.do 1", load=loader(recursive)) == [("shell", "shell", 2)]
+    files = {f"f{i}.do": "".join(f"do g{j}.do {i}\n" for j in range(25)) for i in range(20)}
+    files |= {f"g{j}.do": "display `1'\n" for j in range(25)}
+    found = check("".join(f"do f{i}.do\n" for i in range(20)), STRICT, load=loader(files))
+    assert found and {(v.category, v.reason) for v in found} == {
+        (UNCHECKED, "more than 400 checks of called do-files in one check")
+    }
+    # each f file is 26 checks (itself and 25 calls): the 401st is f15.do's call of g9.do
+    assert (found[0].file, found[0].command) == ("f15.do", "do g9.do")
+
+
+# --- files that run Stata code: dyndoc, dyntext, markstat, texdoc ---------------------------------
+
+
+def test_dynamic_documents_are_followed_like_do_files() -> None:
+    report = (
+        "# Results\nshell in prose is text\n<<dd_do>>\nsysuse auto\nshell ls\n<</dd_do>>\n"
+        "The mean is <<dd_display: %4.2f r(mean)>>.\n"
+    )
+    load = loader({"report.md": report, "t.txt": "<<dd_do:quietly>>\n!ls\n<</dd_do>>\n"})
+    found = check("dyndoc report.md, replace\ndyntext t.txt, saving(o.txt)", STRICT, load=load)
+    assert [(v.file, v.line, v.command) for v in found] == [
+        ("report.md", 5, "shell"),
+        ("t.txt", 2, "!"),
+    ]
+    paper = (
+        "Text about shell scripts\n\n    sysuse auto\n    erase x\n\n```s\nshell ls\n```\n"
+        '```{m}\nunlink("x")\n```\nInline `s 1+1` is an expression.\n'
+    )
+    load = loader({"paper.stmd": paper})
+    found = check("markstat using paper, pdf", STRICT, load=load)
+    assert [(v.line, v.command) for v in found] == [(4, "erase"), (7, "shell"), (10, "unlink()")]
+    assert load.calls == ["paper.stmd"]
+    texdoc = {"doc.texdoc": "/***\nshell is prose here\n***/\nshell ls\n"}
+    assert hits("texdoc do doc", load=loader(texdoc)) == [("shell", "shell", 4)]
+    assert hits("include x.do, adopath", load=loader({"x.do": "rm x"})) == [("erase", "rm", 1)]
+
+
+def test_macros_set_by_commands_and_shifted_arguments_are_not_taken_as_empty() -> None:
+    for setter in (
+        "levelsof make, local(c) clean",
+        "file read fh c",
+        "unab c : price mpg",
+        "display _request(c)",
+    ):
+        code = f"{setter}\n`c' ls" if "_request" not in setter else f"{setter}\n$c ls"
+        assert [v.category for v in check(code, STRICT, fresh_locals=True)] == [UNCHECKED], code
+    shifted = {"h.do": "macro shift\n`1' ls\n"}
+    assert hits("do h.do x shell", load=loader(shifted)) == [("shell", "shell", 2)]
+    assert hits("do h.do x display", load=loader(shifted)) == []
+
+
+def test_what_a_called_file_leaves_behind_is_seen_by_its_caller() -> None:
+    defs = {"defs.do": "local c shell\nglobal g erase\n"}
+    # include shares the caller's locals; do and run leave only globals (and c_local)
+    assert hits("include defs.do\n`c' ls", load=loader(defs), fresh_locals=True) == [
+        ("shell", "shell", 2)
+    ]
+    assert hits("do defs.do\n$g x\n`c' ls", load=loader(defs), fresh_locals=True) == [
+        ("erase", "erase", 2)
+    ]
+    setter = {"set.do": "c_local c rm\n"}
+    assert hits("do set.do\n`c' x", load=loader(setter), fresh_locals=True) == [("erase", "rm", 2)]
+    # checked once for the same inputs, remembered for every later call
+    assert hits("include defs.do\ninclude defs.do\n`c' ls", load=loader(defs)) == [
+        ("shell", "shell", 3)
+    ]
+
+
+@pytest.mark.parametrize(
+    "code", ["do https://example.com/x.do", "run http://example.com/x", "include ftp://h/x.do"]
+)
+def test_a_file_fetched_from_the_web_is_refused(code: str) -> None:
+    (found,) = check(code, STRICT, load=loader({}))
+    assert (
+        found.category == UNCHECKED
+        and found.reason == "a file from the web is read only when it runs"
+    )
+
+
+def test_input_under_delimit_semicolon_is_read_as_code() -> None:
+    assert hits("#delimit ;\ninput x;\n1;\nend;\nshell ls;\n") == [("shell", "shell", 5)]
+
+
+def test_lines_of_a_mata_block_are_also_read_as_stata() -> None:
+    # in case Stata did not open the block this reads (`capture mata`, ...): commands still count
+    assert hits("cap mata\nshell ls\nend") == [("shell", "shell", 2)]
+    assert hits("mata\nrm = 1\nshell = rm + 1\ndo {\n    i++\n} while (i < 3)\nend") == []
+
+
+def test_text_larger_than_a_check_reads_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(policy_module, "_MAX_TEXT", 1000)
+    (found,) = check("display 1\n" * 200, STRICT, name="big.do")
+    assert (found.category, found.line, found.file) == (UNCHECKED, 1, "big.do")
+    assert found.reason.startswith("more than ") and "MB of code in one file" in found.reason
+    called = check("do big.do", STRICT, load=loader({"big.do": "display 1\n" * 200}))
+    assert [(v.file, v.category) for v in called] == [("big.do", UNCHECKED)]
