@@ -194,3 +194,15 @@ def test_ctrl_c_stops_the_run_and_prints_the_log_path(env: dict[str, str], tmp_p
     assert child.returncode == 130
     assert f"stopped by Ctrl-C; the log so far: {log}" in err
     assert out == ""
+
+
+def test_statas_native_writes_to_fd_1_go_to_the_runs_stdout_file_not_the_terminal(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    done = cli("run", "--code", 'display "via fd 1"', env={**env, "FAKE_STATA_RAW_FD1": "1"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("via fd 1") == 2  # the echo and the output, once each
+    assert done.stdout.splitlines()[-1].startswith("Stata ok · rc 0 · ")
+    assert "via fd 1" not in done.stderr
+    (captured,) = tmp_path.glob("*/stdout.txt")
+    assert "via fd 1" in captured.read_text()
