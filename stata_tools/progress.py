@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from stata_tools.dofile import Command
 from stata_tools.events import CommandStarted, ErrorRaised, Snapshot
 from stata_tools.graphs import exported_file
-from stata_tools.logs.parse import Kind, LogLine
+from stata_tools.logs.parse import Kind, LogLine, strip_comments
 
 MESSAGE_LIMIT = 200
 COMMAND_LIMIT = 60
 OUTPUT_LIMIT = 70
 LOOKAHEAD = 3  # echoes may skip commands Stata never echoes (quietly'd blocks)
+MIN_PREFIX = 20  # a first echo line this long (blanks removed) may match before its `> ` lines
+QUIET_S = 1.0  # an echo with no new line for this long is complete (Stata writes it at once)
 _SLOT_START = 0.05
 _SLOT_SPAN = 0.85
 _HEARTBEAT_HALF_LIFE = 8
@@ -44,6 +46,11 @@ _NONE: tuple[()] = ()  # most lines cause no event
 def normalize(text: str) -> str:
     """Compare commands the way the echo shows them: whitespace runs collapsed."""
     return _SPACE.sub(" ", text).strip()
+
+
+def squash(text: str) -> str:
+    """Text without any blanks: echoes expand tabs and wrap anywhere, so only the rest counts."""
+    return "".join(text.split())
 
 
 def shorten(text: str, limit: int) -> str:
@@ -90,9 +97,35 @@ class ErrorRecord:
     command_index: int | None
 
 
+def echo_target(command: Command) -> tuple[str, tuple[str, ...]]:
+    """What Stata echoes for a command at the top level, blanks removed: its head (every line
+    of a plain command; a block's lines up to its `{`) and, for a block, each later line."""
+    lines = list(command.lines)
+    if lines:
+        lines[0] = lines[0][command.column :]
+    if not command.is_block:
+        return squash("".join(lines)), ()
+    end = next((j for j in range(len(lines)) if strip_comments(lines[: j + 1]).endswith("{")), 0)
+    return squash("".join(lines[: end + 1])), tuple(squash(line) for line in lines[end + 1 :])
+
+
+def _calls_do_file(command: Command) -> bool:
+    """A block whose body runs do-files: their echoes look like top-level ones."""
+    return command.is_block and any(opens_nested_do(part) for part in command.text.split("; "))
+
+
+def _is_note(text: str) -> bool:
+    return text.lstrip().startswith(("(note:", "note:"))
+
+
 @dataclass(slots=True)
 class Tracker:
-    """Follows one run's log lines; pure state, the caller supplies the clock."""
+    """Follows one run's log lines; pure state, the caller supplies the clock.
+
+    An echo counts only at the top level: a block's own lines (Stata echoes an `if … {` body
+    line by line, the branch not taken too) belong to it, and while it runs do-files, their
+    echoes to them. The next command is found among the following few by its echo joined with
+    its `> ` lines; after commands Stata never echoed, by an exact echo of any later one."""
 
     commands: Sequence[Command]
     label: str
@@ -106,10 +139,23 @@ class Tracker:
     _heartbeats: int = 0
     _progress: float = 0.0
     _newest: str = ""
-    _recent: deque[str] = field(default_factory=lambda: deque(maxlen=2))
+    _recent: deque[str] = field(default_factory=lambda: deque(maxlen=3))
     _rc_pending: bool = True
     _first_echo: bool = True
     _export_text: str = ""
+    _targets: list[str] = field(default_factory=list)
+    _bodies: list[tuple[str, ...]] = field(default_factory=list)
+    _body: tuple[str, ...] = ()  # the current block's lines not echoed yet
+    _body_at: int = 0
+    _body_fresh: bool = False  # nothing seen since the block's head: its body may be numbered
+    _said: str | None = None  # a top-level echo (blanks removed) not matched yet
+    _said_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        for command in self.commands:
+            target, body = echo_target(command)
+            self._targets.append(target)
+            self._bodies.append(body)
 
     @property
     def total(self) -> int:
@@ -122,24 +168,32 @@ class Tracker:
     def feed(self, line: LogLine, now: float) -> Sequence[CommandStarted | ErrorRaised]:
         """Account for one classified log line; return the events it causes."""
         kind = line.kind
+        if kind is Kind.CONTINUATION:
+            return self._on_continuation(line.text, now)
+        events: list[CommandStarted | ErrorRaised] = []
+        if self._said is not None:  # the echo before this line is complete
+            events += self._settle(now, complete=True)
         if kind is Kind.OUTPUT or kind is Kind.ERROR:  # most lines: checked first
             if line.text.strip():
                 self._newest = line.text
                 self._recent.append(line.text)
                 self._note_export(line.text)
-            return _NONE
+            return events or _NONE
         if kind is Kind.ECHO:
             self._recent.clear()
-            return self._on_echo(line.text, now)
-        if kind is Kind.LOOP_ECHO:
+            self._body_fresh = False
+            events += self._on_echo(line.text, now)
+        elif kind is Kind.LOOP_ECHO:
             self._recent.clear()
+            if self._body_fresh:  # a loop or program: its lines are numbered, not ours to see
+                self._body, self._body_fresh = (), False
         elif kind is Kind.END_OF_DO:
             self._depth = max(0, self._depth - 1)
         elif kind is Kind.RETURN_CODE and line.rc is not None:
-            return self._on_return_code(line.rc, now)
+            events += self._on_return_code(line.rc, now)
         elif kind is Kind.BREAK:
             self.break_seen = True
-        return _NONE
+        return events
 
     def _note_export(self, text: str) -> None:
         """Collect `graph export` messages, which Stata wraps onto `> ` lines when long."""
@@ -157,6 +211,8 @@ class Tracker:
 
     def heartbeat(self, now: float) -> Snapshot:
         """A little more progress within the current command's slot, never reaching the next."""
+        if self._said is not None and now - self._said_at >= QUIET_S:
+            self._settle(now, complete=True)
         self._heartbeats += 1
         n = self._heartbeats
         creep = n / (n + _HEARTBEAT_HALF_LIFE)
@@ -186,19 +242,70 @@ class Tracker:
         return shorten(" · ".join(parts), MESSAGE_LIMIT)
 
     def _on_echo(self, text: str, now: float) -> list[CommandStarted | ErrorRaised]:
+        said = squash(text)
         first, self._first_echo = self._first_echo, False
-        if first and self.wrapper is not None and normalize(text) == normalize(self.wrapper):
+        if first and self.wrapper is not None and said and squash(self.wrapper).startswith(said):
             return []
         if self._depth > 0:
             if opens_nested_do(text):
                 self._depth += 1
             return []
-        matched = self._match(text)
-        if matched is None:
+        if self._in_body(said):
             return []
+        if not said:
+            return []
+        self._said, self._said_at = said, now
+        return self._settle(now, complete=False)
+
+    def _on_continuation(self, text: str, now: float) -> Sequence[CommandStarted | ErrorRaised]:
+        if self._said is None:
+            return _NONE
+        self._said += squash(text)
+        self._said_at = now
+        return self._settle(now, complete=False)
+
+    def _in_body(self, said: str) -> bool:
+        """Whether an echo is the next line of the current block (searched forward in it)."""
+        body = self._body
+        for j in range(self._body_at, len(body)):
+            line = body[j]
+            if (line.startswith(said) if said else not line) and (said or j == self._body_at):
+                self._body_at = j + 1
+                return True
+        return False
+
+    def _settle(self, now: float, *, complete: bool) -> list[CommandStarted | ErrorRaised]:
+        """Match the pending echo; an incomplete one only within the next few commands."""
+        said = self._said
+        assert said is not None
+        inside = self._body_at < len(self._body)  # the current block's lines are not all seen
+        strict = self.current is not None and _calls_do_file(self.current)
+        stop = min(len(self.commands), self.index + (1 if strict else LOOKAHEAD))
+        found: int | None = None
+        for position in range(self.index, stop):
+            target = self._targets[position]
+            if said == target or (
+                not strict and len(said) >= MIN_PREFIX and target.startswith(said)
+            ):
+                found = position
+                break
+        if found is None and complete and not inside and not strict:
+            found = next(
+                (p for p in range(stop, len(self.commands)) if self._targets[p] == said), None
+            )
+        if found is None:
+            if complete:
+                self._said = None
+            return []
+        self._said = None
+        return self._start(found + 1, now)
+
+    def _start(self, matched: int, now: float) -> list[CommandStarted | ErrorRaised]:
         self.index = matched
         self._heartbeats = 0
         self._rc_pending = True
+        self._body, self._body_at = self._bodies[matched - 1], 0
+        self._body_fresh = True
         command = self.commands[matched - 1]
         if opens_nested_do(command.text):
             self._depth = 1
@@ -206,24 +313,14 @@ class Tracker:
         snapshot = self.snapshot(now)
         return [CommandStarted(matched, self.total, command.head, command.first_line, snapshot)]
 
-    def _match(self, echo: str) -> int | None:
-        said = normalize(echo)
-        if not said:
-            return None
-        stop = min(len(self.commands), self.index + LOOKAHEAD)
-        for position in range(self.index, stop):
-            head = normalize(self.commands[position].head)
-            if said == head or (len(said) >= 20 and head.startswith(said)):
-                return position + 1
-        return None
-
     def _on_return_code(self, rc: int, now: float) -> list[CommandStarted | ErrorRaised]:
         if rc == 1:
             self.break_seen = True
         if not self._rc_pending:
             return []  # the same error repeated while blocks and do-files unwind
         self._rc_pending = False
-        message = "\n".join(self._recent)
+        lines = [text for text in self._recent if not _is_note(text)][-2:]
+        message = "\n".join(lines)
         if rc == 1 and not message:
             message = "--Break--"
         self.errors.append(ErrorRecord(rc, message, self.index or None))

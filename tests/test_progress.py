@@ -183,3 +183,184 @@ def test_graph_exports_are_collected_even_when_stata_wraps_the_message() -> None
             "svg",
         ),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Shapes from real logs (../shared/stata-corpus/pairs), as short literal excerpts
+
+
+def started_at(do_file: str, log: str, **kwargs: object) -> list[tuple[int, int]]:
+    """(command index, log line number) of every CommandStarted."""
+    tracker = Tracker(split_commands(do_file), "a.do", 0.0, **kwargs)  # type: ignore[arg-type]
+    parser = LogParser()
+    found = []
+    for n, raw in enumerate(log.splitlines(), 1):
+        for event in tracker.feed(parser.feed(raw), now=float(n)):
+            if isinstance(event, CommandStarted):
+                found.append((event.index, n))
+    return found
+
+
+# 06c_eth_sensanalysis_confirmedcovid_eth16: `if _rc==0{ … } else di …` at the top level; Stata
+# echoes the body line by line, and its lines look like the commands that follow.
+IF_DO = """\
+stcox i.ethnicity_16 i.male age1 age2 age3 i.imd, strata(stp) nolog
+if _rc==0{
+estimates
+estimates save ./output/model1_onsconfirmeddeath_eth16, replace
+eststo model3
+
+local hr "`hr' ./output/model1_onsconfirmeddeath_eth16 "
+}
+else di "WARNING MODEL1 DID NOT FIT (OUTCOME onsconfirmeddeath)"
+estimates
+estimates save ./output/model1_onsconfirmeddeath_eth16, replace
+eststo model3
+"""
+IF_LOG = """\
+. stcox i.ethnicity_16 i.male age1 age2 age3 i.imd, strata(stp) nolog
+
+Stratified Cox regr. -- no ties
+
+. if _rc==0{
+. estimates
+
+active results
+. estimates save ./output/model1_onsconfirmeddeath_eth16, replace
+file ./output/model1_onsconfirmeddeath_eth16.ster saved
+. eststo model3
+.\x20
+. local hr "`hr' ./output/model1_onsconfirmeddeath_eth16 "
+. }
+
+. else di "WARNING MODEL1 DID NOT FIT (OUTCOME onsconfirmeddeath)"
+
+. estimates
+
+active results
+
+. estimates save ./output/model1_onsconfirmeddeath_eth16, replace
+file ./output/model1_onsconfirmeddeath_eth16.ster saved
+
+. eststo model3
+"""
+
+
+def test_an_if_block_echoed_line_by_line_belongs_to_the_if_command() -> None:
+    assert started_at(IF_DO, IF_LOG) == [(1, 1), (2, 5), (3, 18), (4, 22), (5, 25)]
+
+
+def test_an_error_inside_a_top_level_if_block_names_the_if_command() -> None:
+    log = IF_LOG.split(". eststo model3")[0] + ". eststo model3\nmodel3 invalid name\nr(198);\n"
+    tracker, events = run_tracker(IF_DO, log)
+    errors = [e for e in events if isinstance(e, ErrorRaised)]
+    assert [(e.rc, e.message) for e in errors] == [(198, "model3 invalid name")]
+    assert tracker.errors[0].command_index == 2
+
+
+def test_an_unechoed_quietly_block_does_not_swallow_later_commands() -> None:
+    do_file = "quietly {\nregress y x\n}\nregress y x\ndisplay 1\n"
+    log = ". quietly {\n\n. regress y x\nout\n\n. display 1\n1\n"
+    assert [index for index, _ in started_at(do_file, log)] == [1, 3]
+
+
+# 01_eth_cr_analysis_dataset: tab-expanded echo wrapped at 80 columns, first line short
+ARB_DO = 'lab var ace_inhibitors\t\t\t\t\t\t\t"ACE in last 12 months"\n' + (
+    'lab var arbs \t\t\t\t\t\t\t\t"ARB in last 12 months"\n'
+    'lab var betablockers \t\t\t\t\t\t\t"Beta blocker in last 12 months"\n'
+)
+ARB_LOG = """\
+. lab var ace_inhibitors                                          "ACE in last\x20
+> 12 months"
+
+. lab var arbs                                                            "ARB\x20
+> in last 12 months"
+
+. lab var betablockers                                            "Beta blocker
+>  in last 12 months"
+"""
+
+
+def test_wrapped_tab_expanded_echoes_match_even_with_a_short_first_line() -> None:
+    assert started_at(ARB_DO, ARB_LOG) == [(1, 1), (2, 5), (3, 7)]  # 2: only when joined
+
+
+# 01_eth_cr_analysis_dataset: a `foreach … ///` list whose `{` is alone on the last line
+BRACE_DO = """\
+foreach var of varlist \tchronic_respiratory_disease ///
+\t\t\t\t\t\tthiazide_diuretics ///
+\t\t\t\t\t\t{
+\tcapture confirm string variable `var'
+\tformat `var'_date %td
+}
+format `var'_date %td
+"""
+BRACE_LOG = """\
+. foreach var of varlist  chronic_respiratory_disease ///
+>                                                 thiazide_diuretics ///
+>                                                 {
+  2.         capture confirm string variable `var'
+  3.         format `var'_date %td
+  4. }
+
+. format `var'_date %td
+"""
+
+
+def test_a_block_whose_brace_is_on_a_continuation_line() -> None:
+    assert started_at(BRACE_DO, BRACE_LOG) == [(1, 1), (2, 8)]
+
+
+def test_the_place_is_found_again_after_a_run_of_unechoed_commands() -> None:
+    # 06c: the do-file opened its own log after six commands; the log starts at the seventh
+    do_file = "".join(f"display {n}\n" for n in range(1, 7)) + "cap file close t\ndisplay 8\n"
+    log = ". \n. cap file close t\n\n. display 8\n8\n"
+    assert started_at(do_file, log) == [(7, 3), (8, 4)]
+
+
+def test_no_advance_on_body_lines_even_when_they_match_a_later_command() -> None:
+    do_file = "if 1 {\n    display 1\n    display 2\n}\ndisplay 1\ndisplay 2\n"
+    log = ". if 1 {\n.     display 1\n1\n.     display 2\n2\n. }\n\n. display 1\n1\n"
+    assert started_at(do_file, log) == [(1, 1), (2, 8)]
+
+
+def test_loop_body_lines_never_advance_the_count() -> None:
+    do_file = "forvalues i = 1/2 {\n\n    display 9\n}\ndisplay 9\n"
+    log = ". forvalues i = 1/2 {\n  2. \n.     display 9\n  3. }\n9\n9\n\n. display 9\n9\n"
+    assert started_at(do_file, log) == [(1, 1), (2, 8)]
+
+
+def test_an_echo_is_settled_by_the_next_line_or_after_a_quiet_second() -> None:
+    do_file = "clear\n" * 5 + "regress y x\n"
+    tracker = Tracker(split_commands(do_file), "a.do", 0.0)
+    parser = LogParser()
+    assert tracker.feed(parser.feed(". regress y x"), 1.0) == []  # beyond the next three
+    tracker.heartbeat(1.5)
+    assert tracker.index == 0
+    tracker.heartbeat(2.5)
+    assert tracker.index == 6
+
+
+@pytest.mark.parametrize(
+    ("lines", "errors"),
+    [
+        (["r; t=0.02 10:59:06"], []),
+        (["--Break--", "r(1); t=519.16 10:59:06"], [(1, "--Break--")]),
+        (["variable q not found", "r(111); t=0.00 10:59:06"], [(111, "variable q not found")]),
+    ],
+)
+def test_rmsg_lines(lines: list[str], errors: list[tuple[int, str]]) -> None:
+    _, events = run_tracker("sleep 10\n", "\n".join([". sleep 10", *lines]))
+    assert [(e.rc, e.message) for e in events if isinstance(e, ErrorRaised)] == errors
+
+
+def test_the_error_message_leaves_out_the_note_before_it() -> None:
+    log = (
+        ". save ./output/analysis_dataset.dta, replace\n"
+        "(note: file ./output/analysis_dataset.dta not found)\n"
+        "file ./output/analysis_dataset.dta could not be opened\n"
+        "r(603);\n"
+    )
+    _, events = run_tracker("save ./output/analysis_dataset.dta, replace\n", log)
+    errors = [(e.rc, e.message) for e in events if isinstance(e, ErrorRaised)]
+    assert errors == [(603, "file ./output/analysis_dataset.dta could not be opened")]

@@ -7,11 +7,11 @@ program displayed it; deciding which echoes are the user's commands is the track
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Kind", "LogLine", "LogParser", "parse_lines", "smcl_to_text"]
+__all__ = ["Kind", "LogLine", "LogParser", "parse_lines", "smcl_to_text", "strip_comments"]
 
 
 class Kind(StrEnum):
@@ -333,7 +333,7 @@ _NOT_DEFINE_WORDS = frozenset({"drop", "dir", "l", "li", "lis", "list"})
 _INPUT_WORDS = frozenset({"inp", "inpu", "input"})
 
 
-def _strip_comments(pieces: list[str]) -> str:
+def strip_comments(pieces: Sequence[str]) -> str:
     """An echoed line and its `> ` continuations without comments: `/* */` may span pieces,
     `//` ends its piece (a `///` continuation's next line is the next piece)."""
     joined = _BLOCK_COMMENT.sub(" ", "\n".join(pieces))
@@ -342,14 +342,14 @@ def _strip_comments(pieces: list[str]) -> str:
 
 def _code(pieces: list[str]) -> str:
     """A command without comments and prefixes, for deciding whether it opens a block."""
-    code = _strip_comments(pieces)
+    code = strip_comments(pieces)
     match = _PREFIX.match(code)
     return code[match.end() :] if match else code
 
 
 def _is_empty(pieces: list[str]) -> bool:
     """A body line that holds no command: blank, a comment, or a `*` comment line."""
-    code = _strip_comments(pieces)
+    code = strip_comments(pieces)
     return not code or code.startswith("*")
 
 
@@ -607,7 +607,7 @@ class LogParser:
         block.pieces = [body]
         block.opened = False
         if block.ends_with == "end":
-            if _strip_comments(block.pieces) == "end":
+            if strip_comments(block.pieces) == "end":
                 self._block = None
         else:
             self._count_braces(block, opened_only=False)
@@ -617,7 +617,7 @@ class LogParser:
         """Stata's rule: `}` only first on a line, `{` only last (it may come on a `> ` line)."""
         if block.ends_with != "}":
             return
-        code = _strip_comments(block.pieces)
+        code = strip_comments(block.pieces)
         if not opened_only and code.startswith("}"):
             block.depth -= 1
         if code.endswith("{") and not block.opened:
