@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
+from corpus import corpus_params
+from recordings import commands_of, pairs, read_lines, truth
 
-from stata_tools.dofile import split_commands
+from stata_tools.dofile import decode_source, split_commands
 from stata_tools.events import CommandStarted, ErrorRaised
 from stata_tools.logs.parse import LogParser
 from stata_tools.progress import Tracker, format_elapsed, opens_nested_do, shorten
@@ -364,3 +367,21 @@ def test_the_error_message_leaves_out_the_note_before_it() -> None:
     _, events = run_tracker("save ./output/analysis_dataset.dta, replace\n", log)
     errors = [(e.rc, e.message) for e in events if isinstance(e, ErrorRaised)]
     assert errors == [(603, "file ./output/analysis_dataset.dta could not be opened")]
+
+
+@pytest.mark.parametrize("do_file", corpus_params("pairs/*.do"))
+def test_a_recording_that_starts_mid_file_is_followed_from_its_first_echo(do_file: Path) -> None:
+    """The pairs' logs begin after the do-file's own `log using`: the tracker must find its place
+    and count every command the log echoes, never ahead of where the log is."""
+    pair = next(p for p in pairs(do_file.parent) if p.do_file == do_file)
+    log_lines = read_lines(pair.log)
+    where = truth(log_lines, decode_source(do_file.read_bytes())[0])
+    tracker = Tracker(commands_of(do_file), do_file.name, 0.0)
+    parser = LogParser()
+    started = set()
+    for n, raw in enumerate(log_lines):
+        for event in tracker.feed(parser.feed(raw), float(n)):
+            if isinstance(event, CommandStarted):
+                started.add(event.index)
+        assert tracker.index <= where.command_at[n], (n, raw)
+    assert started == set(where.echoed_at)

@@ -17,6 +17,7 @@ class Knobs:
     empty_break_message: bool = False
     lose_tail: bool = False
     record: str | None = None
+    replay: str | None = None
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -42,4 +43,5 @@ def read_knobs(env: Mapping[str, str] | None = None) -> Knobs:
         empty_break_message=_flag(env, "FAKE_STATA_EMPTY_BREAK_MESSAGE"),
         lose_tail=_flag(env, "FAKE_STATA_LOSE_TAIL"),
         record=env.get("FAKE_STATA_RECORD") or None,
+        replay=env.get("FAKE_STATA_REPLAY") or None,
     )

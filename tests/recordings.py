@@ -1,0 +1,129 @@
+"""Real do/log pairs (../shared/stata-corpus/pairs) and where a log really is in its do-file.
+
+The truth here is computed without the tracker or the parser: each echoed line of the log
+(`. x`, `  N. x`, joined with the `> ` lines after it) is aligned, in order, with the do-file's
+physical lines by their text with blanks removed; the command holding the newest aligned line is
+the command Stata is in.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from pathlib import Path
+
+from stata_tools.dofile import Command, decode_source, split_commands
+
+_ECHO = re.compile(r"(?: *\d+)?\. (.*)")
+_FAR = 400  # how many do-file lines ahead an echo may be found
+_SHORT = 6  # an echo this short (blanks removed) is looked for only this close
+_NEAR = 25
+
+
+def squash(text: str) -> str:
+    return "".join(text.split())
+
+
+@dataclass(frozen=True)
+class Pair:
+    do_file: Path
+    log: Path
+
+    @property
+    def name(self) -> str:
+        return self.do_file.stem
+
+
+def pairs(folder: Path) -> list[Pair]:
+    """Each do-file with its log: the log whose header names the same file, else the same stem."""
+    logs = sorted(folder.glob("*.log"))
+    found = []
+    for do_file in sorted(folder.glob("*.do")):
+        text = decode_source(do_file.read_bytes())[0]
+        using = re.findall(r"log\s+using\s+\"?([^\s\",]+)", text)
+        stems = {Path(u).stem for u in using} | {do_file.stem.split("__")[-1]}
+        match = [log for log in logs if log.stem.split("__")[-1] in stems]
+        if match:
+            found.append(Pair(do_file, match[0]))
+    return found
+
+
+def read_lines(path: Path) -> list[str]:
+    data = path.read_bytes()
+    text = decode_source(data)[0]
+    lines = text.replace("\r\n", "\n").split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def commands_of(path: Path) -> list[Command]:
+    return split_commands(decode_source(path.read_bytes())[0])
+
+
+@dataclass
+class Truth:
+    """For every log line, the command (1-based; 0 before any) Stata is in, and which commands
+    were echoed at the top level at their first line (the line of the log, 0-based)."""
+
+    command_at: list[int]
+    echoed_at: dict[int, int]
+    misplaced: list[int]  # top-level echoes of a line inside a command that is not a block
+    in_blocks: list[int]  # top-level echoes of a block's own lines (an `if` body echoed)
+
+
+def truth(log_lines: list[str], source: str) -> Truth:
+    physical = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    squashed = [squash(line) for line in physical]
+    commands = split_commands(source)
+    starts = [c.first_line for c in commands]
+
+    def command_of(line: int) -> tuple[int, bool]:
+        k = bisect_right(starts, line)
+        if k and line <= commands[k - 1].last_line:
+            return k, line == commands[k - 1].first_line
+        return 0, False
+
+    misplaced: list[int] = []
+    in_blocks: list[int] = []
+
+    records: list[tuple[int, str, bool]] = []  # (log line, squashed echo, top level)
+    joined_to = -2  # the log line the newest record reaches
+    for n, raw in enumerate(log_lines):
+        match = _ECHO.fullmatch(raw)
+        if match is not None:
+            records.append((n, squash(match.group(1)), raw.startswith(". ")))
+            joined_to = n
+        elif raw.startswith("> ") and joined_to == n - 1:
+            at, said, top = records[-1]
+            records[-1] = (at, said + squash(raw[2:]), top)
+            joined_to = n
+    command_at = [0] * len(log_lines)
+    echoed_at: dict[int, int] = {}
+    pointer = 0
+    current = 0
+    marks: list[tuple[int, int]] = []
+    for at, said, top in records:
+        if not said:
+            continue
+        reach = _NEAR if len(said) < _SHORT else _FAR
+        for j in range(pointer, min(len(physical), pointer + reach)):
+            line = squashed[j]
+            if line and (said.startswith(line) or line.startswith(said)):
+                pointer = j + 1
+                k, first = command_of(j + 1)
+                if k:
+                    current = max(current, k)
+                    if first and top and k not in echoed_at:
+                        echoed_at[k] = at
+                    elif top and not first:
+                        (in_blocks if commands[k - 1].is_block else misplaced).append(at)
+                marks.append((at, current))
+                break
+    mark = 0
+    value = 0
+    for n in range(len(log_lines)):
+        while mark < len(marks) and marks[mark][0] <= n:
+            value = marks[mark][1]
+            mark += 1
+        command_at[n] = value
+    return Truth(command_at, echoed_at, misplaced, in_blocks)

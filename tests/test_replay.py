@@ -1,0 +1,207 @@
+"""Real logs end to end: each do/log pair in the corpus replayed by the fake Stata
+(FAKE_STATA_REPLAY) through the Session and the MCP server, held against where the log really is."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from corpus import corpus_params
+from fastmcp import Client
+from recordings import Pair, commands_of, pairs, read_lines, truth
+
+from stata_tools import CommandStarted, Finished, Output, RunRequest, Session
+from stata_tools.dofile import decode_source
+from stata_tools.events import ErrorRaised
+from stata_tools.logs.parse import LogParser
+from stata_tools.progress import Tracker
+from stata_tools.server import get_session, mcp
+
+DO_FILES = corpus_params("pairs/*.do")
+_K = re.compile(r" (\d+)/(\d+) · ")
+
+
+def pair_of(do_file: Path) -> Pair:
+    found = [p for p in pairs(do_file.parent) if p.do_file == do_file]
+    assert found, f"no recorded log pairs with {do_file.name}"
+    return found[0]
+
+
+@pytest.fixture
+def replay(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Copy a do-file beside the tests' roots and have the fake replay `recording` for it."""
+
+    def arm(do_file: Path, recording: Path) -> Path:
+        target = tmp_path / do_file.name
+        shutil.copyfile(do_file, target)
+        monkeypatch.setenv("FAKE_STATA_REPLAY", str(recording))
+        monkeypatch.setenv("FAKE_STATA_LINE_DELAY_MS", "0.2")  # paced: many follower batches
+        return target
+
+    return arm
+
+
+async def run_events(session: Session, do_file: Path) -> list[object]:
+    events: list[object] = []
+    async with contextlib.aclosing(session.run(RunRequest(do_file=do_file))) as stream:
+        async for event in stream:
+            events.append(event)
+    return events
+
+
+def source_of(do_file: Path) -> str:
+    return decode_source(do_file.read_bytes())[0]
+
+
+# --------------------------------------------------------------------------------------------
+# The lexer against what Stata echoed
+
+
+@pytest.mark.parametrize("do_file", DO_FILES)
+def test_the_lexer_splits_commands_where_stata_echoed_them(do_file: Path) -> None:
+    pair = pair_of(do_file)
+    found = truth(read_lines(pair.log), source_of(do_file))
+    echoed = sorted(found.echoed_at)
+    assert found.misplaced == []  # no echo starts inside one of our commands
+    assert echoed == list(range(echoed[0], echoed[-1] + 1))  # and each of ours is echoed
+    assert len(echoed) >= 3
+
+
+# --------------------------------------------------------------------------------------------
+# Replays through the Session
+
+
+@pytest.mark.parametrize("do_file", DO_FILES)
+async def test_a_replayed_pair_runs_with_true_progress(do_file: Path, replay) -> None:  # type: ignore[no-untyped-def]
+    pair = pair_of(do_file)
+    target = replay(do_file, pair.log)
+    total = len(commands_of(do_file))
+    events = await run_events(get_session(), target)
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    result = finished.result
+    assert result.ok, result.error
+    assert (result.commands_total, result.commands_done) == (total, total)
+    values = [e.snapshot.progress for e in events if hasattr(e, "snapshot")]  # type: ignore[attr-defined]
+    assert values == sorted(values) and values[-1] == total
+    assert {e.snapshot.total for e in events if hasattr(e, "snapshot")} == {total}  # type: ignore[attr-defined]
+
+    log_lines = read_lines(Path(result.log_path))
+    where = truth(log_lines, source_of(do_file))
+    seen = 0
+    for event in events:  # k in each message is never ahead of the command the log is in
+        if isinstance(event, Output):
+            seen += len(event.lines)
+            found = _K.search(event.snapshot.message)
+            assert found and int(found.group(2)) == total
+            assert int(found.group(1)) <= where.command_at[seen - 1], event.snapshot.message
+    assert seen == len(log_lines)
+    started = [e.index for e in events if isinstance(e, CommandStarted)]
+    assert started == sorted(set(started))
+    assert set(where.echoed_at) <= set(started)  # every command Stata echoed was counted
+
+
+@pytest.mark.parametrize("do_file", DO_FILES)
+async def test_the_tracker_is_never_ahead_on_a_replayed_log(do_file: Path, replay) -> None:  # type: ignore[no-untyped-def]
+    """Line by line over the log our run wrote: the exact check the batches above blur."""
+    pair = pair_of(do_file)
+    events = await run_events(get_session(), replay(do_file, pair.log))
+    log_lines = read_lines(Path(events[-1].result.log_path))  # type: ignore[attr-defined]
+    commands = commands_of(do_file)
+    where = truth(log_lines, source_of(do_file))
+    tracker = Tracker(commands, do_file.name, 0.0, wrapper=f'do "{do_file}"')
+    parser = LogParser()
+    started: dict[int, int] = {}
+    for n, raw in enumerate(log_lines):
+        for event in tracker.feed(parser.feed(raw), float(n)):
+            if isinstance(event, CommandStarted):
+                started[event.index] = n
+        assert tracker.index <= where.command_at[n], (n, raw)
+    assert set(where.echoed_at) <= set(started)
+    for k, at in where.echoed_at.items():  # counted at its echo, or once the echo is joined
+        end = at + 1
+        while end < len(log_lines) and log_lines[end].startswith("> "):
+            end += 1
+        assert at <= started[k] <= end, (k, at, started[k])
+
+
+# --------------------------------------------------------------------------------------------
+# Replays through MCP
+
+
+@pytest.mark.parametrize("do_file", DO_FILES)
+async def test_a_replayed_pair_through_mcp(do_file: Path, replay) -> None:  # type: ignore[no-untyped-def]
+    pair = pair_of(do_file)
+    target = replay(do_file, pair.log)
+    total = len(commands_of(do_file))
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(value: float, of: float | None, message: str | None) -> None:
+        progress.append((value, of, message))
+
+    async with Client(mcp, progress_handler=on_progress) as client:
+        result = await client.call_tool("run_do_file", {"path": str(target)})
+    assert result.is_error is False
+    assert result.meta["commands_total"] == total == result.meta["commands_done"]
+    values = [p for p, _, _ in progress]
+    assert values == sorted(values) and len(set(values)) == len(values)
+    assert values[-1] == total and {t for _, t, _ in progress} == {float(total)}
+    counts = [int(m.group(1)) for _, _, text in progress if (m := _K.search(text or ""))]
+    assert counts == sorted(counts) and counts[-1] == total
+
+
+# --------------------------------------------------------------------------------------------
+# A recorded error
+
+
+def cut_after_echo(log_lines: list[str], at: int) -> list[str]:
+    """The recording up to and including the echo at line `at` and its `> ` lines."""
+    end = at + 1
+    while end < len(log_lines) and log_lines[end].startswith("> "):
+        end += 1
+    return log_lines[:end]
+
+
+def failing_variants(folder: Path) -> list[tuple[Pair, int, bool]]:
+    """Per pair: an error right after a plain command's echo (the median one) and, where the
+    recording has one, inside an `if` block echoed line by line (the if command is to blame)."""
+    variants = []
+    for pair in pairs(folder):
+        log_lines = read_lines(pair.log)
+        commands = commands_of(pair.do_file)
+        where = truth(log_lines, source_of(pair.do_file))
+        plain = [k for k in sorted(where.echoed_at) if not commands[k - 1].is_block]
+        k = plain[len(plain) // 2]
+        variants.append((pair, where.echoed_at[k], False))
+        bodies = [n for n in where.in_blocks if log_lines[n].startswith(". ")]
+        for n in bodies:
+            if commands[where.command_at[n] - 1].text.startswith("if"):
+                variants.append((pair, n, True))
+                break
+    return variants
+
+
+async def test_a_recorded_error_names_the_line_it_came_from(
+    corpus_dir: Path, tmp_path: Path, replay
+) -> None:  # type: ignore[no-untyped-def]
+    variants = failing_variants(corpus_dir / "pairs")
+    assert len(variants) >= 5 and any(inside for _, _, inside in variants)
+    for n, (pair, at, _inside) in enumerate(variants):
+        log_lines = read_lines(pair.log)
+        recording = tmp_path / f"failing{n}.log"
+        shape = ["variable nosuchvar not found", "r(111);"]
+        recording.write_text("\n".join([*cut_after_echo(log_lines, at), *shape]) + "\n")
+        commands = commands_of(pair.do_file)
+        where = truth(log_lines, source_of(pair.do_file))
+        expected = commands[where.command_at[at] - 1]
+        events = await run_events(get_session(), replay(pair.do_file, recording))
+        result = events[-1].result  # type: ignore[attr-defined]
+        assert result.rc == 111 and result.error is not None
+        assert result.error.message == "variable nosuchvar not found"
+        assert (result.error.line, result.error.command) == (expected.first_line, expected.head)
+        assert result.commands_done == expected.index
+        raised = [e for e in events if isinstance(e, ErrorRaised)]
+        assert [e.rc for e in raised] == [111]
