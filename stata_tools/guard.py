@@ -14,13 +14,34 @@ from stata_tools.dofile import decode_source
 from stata_tools.policy import Policy, check, refusal_message
 from stata_tools.roots import ROOTS_ENV, OutsideRoots, Roots
 
-__all__ = ["CommandRefused", "check_run"]
+__all__ = ["CommandRefused", "check_run", "read_called"]
 
 MAX_CALLED_BYTES = 16 << 20
 
 
 class CommandRefused(ValueError):
     """The policy refused commands in the code; the message lists them and the setting."""
+
+
+def _candidates(written: str, folders: Sequence[Path]) -> list[Path]:
+    path = Path(os.path.expanduser(written))
+    return [path] if path.is_absolute() else [folder / path for folder in folders]
+
+
+def read_called(
+    written: str, roots: Roots | None, folders: Sequence[Path]
+) -> tuple[Path, str] | None:
+    """A called do-file where Stata would most likely find it (the folders in order), as (path,
+    text); None when no candidate inside the roots can be read."""
+    for candidate in _candidates(written, folders):
+        if roots is not None and not roots.contains(candidate):
+            continue
+        try:
+            with candidate.open("rb") as handle:
+                return candidate, decode_source(handle.read(MAX_CALLED_BYTES))[0]
+        except OSError:
+            continue
+    return None
 
 
 def check_run(
@@ -34,19 +55,12 @@ def check_run(
     outside: list[Path] = []
 
     def load(written: str) -> str | None:
-        path = Path(os.path.expanduser(written))
-        candidates = [path] if path.is_absolute() else [folder / path for folder in folders]
-        allowed = [c for c in candidates if roots is None or roots.contains(c)]
-        if not allowed:
+        candidates = _candidates(written, folders)
+        if roots is not None and not any(roots.contains(c) for c in candidates):
             outside.append(candidates[0])
             return None
-        for candidate in allowed:
-            try:
-                with candidate.open("rb") as handle:
-                    return decode_source(handle.read(MAX_CALLED_BYTES))[0]
-            except OSError:
-                continue
-        return None
+        found = read_called(written, roots, folders)
+        return found[1] if found else None
 
     violations = check(text, policy, name=name, load=load)
     if violations:

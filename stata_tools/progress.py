@@ -7,10 +7,11 @@ the end of the run sets it to ``total``. Every value handed out is larger than t
 
 from __future__ import annotations
 
+import math
 import re
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from stata_tools.dofile import Command
 from stata_tools.events import CommandStarted, ErrorRaised, Snapshot
@@ -70,31 +71,74 @@ def format_elapsed(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def opens_nested_do(command_text: str) -> bool:
-    """True when the command runs a do-file whose own echo and `end of do-file` reach the log."""
-    words = normalize(command_text).split(" ")
+def _after_prefixes(command_text: str) -> tuple[bool, str]:
+    """(whether capture/quietly silence it, the command after its prefixes and `version #:`)."""
+    rest = normalize(command_text)
     silent = False
-    while words:
-        word = words[0].rstrip(":").lower()
+    while rest:
+        word, _, after = rest.partition(" ")
+        word = word.rstrip(":").lower()
         if word in _SILENT_PREFIXES:
             silent = True
         elif word in _LOUD_PREFIXES:
             silent = False
-        elif word == "version" and len(words) > 1:
-            words = words[1:]
+        elif word == "version" and after:
+            after = after.partition(" ")[2]
         else:
             break
-        words = words[1:]
-    return bool(words) and words[0].lower() in _NESTED and not silent
+        rest = after.lstrip(": ")
+    return silent, rest
+
+
+def opens_nested_do(command_text: str) -> bool:
+    """True when the command runs a do-file whose own echo reaches the log (`do` also prints
+    `end of do-file`); `run`, `quietly do` and `capture do` show nothing."""
+    silent, rest = _after_prefixes(command_text)
+    return not silent and rest.partition(" ")[0].lower() in _NESTED
+
+
+_CALLED = re.compile(r'(do|include)\s+(?:"([^"]*)"|`"(.*?)"\'|([^\s,"]+))', re.IGNORECASE)
+
+
+def called_do_file(command_text: str) -> tuple[str, str] | None:
+    """("do" or "include", the file as written, `.do` added without an extension) for a command
+    whose do-file echoes into the log; None when it does not, or the name holds a macro."""
+    if not opens_nested_do(command_text):
+        return None
+    found = _CALLED.match(_after_prefixes(command_text)[1])
+    if found is None:
+        return None
+    path = next(group for group in found.groups()[1:] if group is not None).strip()
+    if not path or "`" in path or "$" in path:
+        return None
+    if "." not in path.replace("\\", "/").rsplit("/", 1)[-1]:
+        path += ".do"
+    return found.group(1).lower(), path
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A do-file the run calls, lexed: what a child tracker follows."""
+
+    label: str
+    commands: tuple[Command, ...]
+    source: str | None = None  # its path, where the do-files it calls are looked for
+
+
+Resolver = Callable[[str, "str | None"], "Script | None"]
+"""(the file as written, the calling file's path) → the called do-file lexed, or None."""
 
 
 @dataclass(slots=True)
 class ErrorRecord:
-    """The first error the log shows: its code, Stata's message and the command it came from."""
+    """The first error the log shows: its code, Stata's message and the command it came from
+    (`command_index` at the top level; `script` and `command` where it happened, maybe a child)."""
 
     rc: int
     message: str
     command_index: int | None
+    script: str | None = None
+    command: Command | None = None
 
 
 def echo_target(command: Command) -> tuple[str, tuple[str, ...]]:
@@ -131,6 +175,10 @@ class Tracker:
     label: str
     started_at: float
     wrapper: str | None = None
+    resolve: Resolver | None = None  # finds the do-files the run calls, to follow them too
+    source: str | None = None  # the file this tracker follows
+    include: bool = False  # it follows an `include`, whose end Stata does not mark
+    done: bool = False  # its own `end of do-file` was seen
     index: int = 0
     errors: list[ErrorRecord] = field(default_factory=list)
     exports: list[tuple[str, str]] = field(default_factory=list)
@@ -150,6 +198,9 @@ class Tracker:
     _body_fresh: bool = False  # nothing seen since the block's head: its body may be numbered
     _said: str | None = None  # a top-level echo (blanks removed) not matched yet
     _said_at: float = 0.0
+    _unmatched: str | None = None  # the newest complete echo that matched nothing here
+    _child: Tracker | None = None  # the called do-file being followed
+    _opaque: bool = False  # an include we cannot read runs: only exact echoes of ours count
 
     def __post_init__(self) -> None:
         for command in self.commands:
@@ -167,12 +218,16 @@ class Tracker:
 
     def feed(self, line: LogLine, now: float) -> Sequence[CommandStarted | ErrorRaised]:
         """Account for one classified log line; return the events it causes."""
+        if self._child is not None:
+            return self._feed_child(line, now)
         kind = line.kind
         if kind is Kind.CONTINUATION:
             return self._on_continuation(line.text, now)
         events: list[CommandStarted | ErrorRaised] = []
         if self._said is not None:  # the echo before this line is complete
             events += self._settle(now, complete=True)
+            if self._child is not None:  # it started a do-file: the line is the child's
+                return [*events, *self._feed_child(line, now)]
         if kind is Kind.OUTPUT or kind is Kind.ERROR:  # most lines: checked first
             if line.text.strip():
                 self._newest = line.text
@@ -188,7 +243,10 @@ class Tracker:
             if self._body_fresh:  # a loop or program: its lines are numbered, not ours to see
                 self._body, self._body_fresh = (), False
         elif kind is Kind.END_OF_DO:
-            self._depth = max(0, self._depth - 1)
+            if self._depth:
+                self._depth -= 1
+            else:
+                self.done = True
         elif kind is Kind.RETURN_CODE and line.rc is not None:
             events += self._on_return_code(line.rc, now)
         elif kind is Kind.BREAK:
@@ -209,8 +267,52 @@ class Tracker:
             self.exports.append(found)
             self._export_text = ""
 
+    def _feed_child(self, line: LogLine, now: float) -> list[CommandStarted | ErrorRaised]:
+        """A line while a called do-file runs: the child's; its progress moves inside our slot."""
+        child = self._child
+        assert child is not None
+        raised = [e for e in child.feed(line, now) if isinstance(e, ErrorRaised)]
+        if raised:
+            record = child.errors[-1]
+            self._rc_pending = False  # the `do` repeats the child's code as it returns
+            self.errors.append(
+                ErrorRecord(record.rc, record.message, self.index, record.script, record.command)
+            )
+        events: list[CommandStarted | ErrorRaised] = []
+        if child.done:
+            self._end_child(child)
+        elif child.include and child._unmatched is not None:  # maybe our next command
+            said, child._unmatched = child._unmatched, None
+            found = self._exact(said, self.index, min(len(self.commands), self.index + LOOKAHEAD))
+            if found is not None:
+                self._end_child(child)
+                events += self._start(found + 1, now)
+        if self._child is not None:
+            self._advance(self.index - 1 + _SLOT_START + _SLOT_SPAN * child.fraction)
+        snapshot = self.snapshot(now)
+        return [replace(e, snapshot=snapshot) for e in raised] + events
+
+    def _end_child(self, child: Tracker) -> None:
+        self._child = None
+        if child._newest:
+            self._newest = child._newest
+        if self.index:  # heartbeats go on creeping from where the child left the slot
+            reached = (self._progress - (self.index - 1 + _SLOT_START)) / _SLOT_SPAN
+            reached = min(max(reached, 0.0), 0.99)
+            self._heartbeats = math.ceil(_HEARTBEAT_HALF_LIFE * reached / (1 - reached))
+
+    @property
+    def fraction(self) -> float:
+        """How far this tracker is, 0 to below 1."""
+        return self._progress / self.total
+
     def heartbeat(self, now: float) -> Snapshot:
         """A little more progress within the current command's slot, never reaching the next."""
+        if self._child is not None:
+            child = self._child
+            child.heartbeat(now)
+            self._advance(self.index - 1 + _SLOT_START + _SLOT_SPAN * child.fraction)
+            return self.snapshot(now)
         if self._said is not None and now - self._said_at >= QUIET_S:
             self._settle(now, complete=True)
         self._heartbeats += 1
@@ -232,13 +334,19 @@ class Tracker:
         return Snapshot(self._progress, self.total, self.message(now), now - self.started_at)
 
     def message(self, now: float) -> str:
-        """What Claude Code shows on the running tool: file, k/N, elapsed, command, output."""
-        parts = [f"{self.label} {self.index}/{self.total}", format_elapsed(now - self.started_at)]
-        command = self.current
+        """What Claude Code shows on the running tool: file, k/N (and the called do-file's, the
+        innermost two levels), elapsed, the innermost command, its newest output."""
+        chain = [self]
+        while chain[-1]._child is not None:
+            chain.append(chain[-1]._child)  # type: ignore[arg-type]
+        where = " › ".join(f"{t.label} {t.index}/{t.total}" for t in chain[-2:])
+        parts = [where, format_elapsed(now - self.started_at)]
+        inner = chain[-1]
+        command = inner.current
         if command is not None:
             parts.append(shorten(command.head, COMMAND_LIMIT))
-        if self._newest:
-            parts.append("» " + shorten(self._newest, OUTPUT_LIMIT))
+        if inner._newest:
+            parts.append("» " + shorten(inner._newest, OUTPUT_LIMIT))
         return shorten(" · ".join(parts), MESSAGE_LIMIT)
 
     def _on_echo(self, text: str, now: float) -> list[CommandStarted | ErrorRaised]:
@@ -279,7 +387,7 @@ class Tracker:
         said = self._said
         assert said is not None
         inside = self._body_at < len(self._body)  # the current block's lines are not all seen
-        strict = self.current is not None and _calls_do_file(self.current)
+        strict = self._opaque or (self.current is not None and _calls_do_file(self.current))
         stop = min(len(self.commands), self.index + (1 if strict else LOOKAHEAD))
         found: int | None = None
         for position in range(self.index, stop):
@@ -290,15 +398,16 @@ class Tracker:
                 found = position
                 break
         if found is None and complete and not inside and not strict:
-            found = next(
-                (p for p in range(stop, len(self.commands)) if self._targets[p] == said), None
-            )
+            found = self._exact(said, stop, len(self.commands))
         if found is None:
             if complete:
-                self._said = None
+                self._said, self._unmatched = None, said
             return []
         self._said = None
         return self._start(found + 1, now)
+
+    def _exact(self, said: str, start: int, stop: int) -> int | None:
+        return next((p for p in range(start, stop) if self._targets[p] == said), None)
 
     def _start(self, matched: int, now: float) -> list[CommandStarted | ErrorRaised]:
         self.index = matched
@@ -306,12 +415,37 @@ class Tracker:
         self._rc_pending = True
         self._body, self._body_at = self._bodies[matched - 1], 0
         self._body_fresh = True
+        self._opaque = False
         command = self.commands[matched - 1]
         if opens_nested_do(command.text):
-            self._depth = 1
+            self._follow(command, now)
         self._advance(matched - 1 + _SLOT_START)
         snapshot = self.snapshot(now)
         return [CommandStarted(matched, self.total, command.head, command.first_line, snapshot)]
+
+    def _follow(self, command: Command, now: float) -> None:
+        """A called do-file starts: follow it when it can be read, else wait for its end."""
+        called = called_do_file(command.text)
+        script = None
+        if called is not None and self.resolve is not None:
+            try:
+                script = self.resolve(called[1], self.source)
+            except Exception:  # a file we cannot read or lex: progress by heartbeat, as before
+                script = None
+        include = called is not None and called[0] == "include"
+        if script is not None and script.commands:
+            self._child = Tracker(
+                script.commands,
+                script.label,
+                now,
+                resolve=self.resolve,
+                source=script.source,
+                include=include,
+            )
+        elif include or _after_prefixes(command.text)[1].partition(" ")[0].lower() == "include":
+            self._opaque = True  # no `end of do-file` will come: wait for an exact echo of ours
+        else:
+            self._depth = 1
 
     def _on_return_code(self, rc: int, now: float) -> list[CommandStarted | ErrorRaised]:
         if rc == 1:
@@ -323,7 +457,7 @@ class Tracker:
         message = "\n".join(lines)
         if rc == 1 and not message:
             message = "--Break--"
-        self.errors.append(ErrorRecord(rc, message, self.index or None))
+        self.errors.append(ErrorRecord(rc, message, self.index or None, self.label, self.current))
         return [ErrorRaised(rc, message, self.snapshot(now))]
 
     def _advance(self, value: float) -> None:

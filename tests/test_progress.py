@@ -10,7 +10,15 @@ from recordings import commands_of, pairs, read_lines, truth
 from stata_tools.dofile import decode_source, split_commands
 from stata_tools.events import CommandStarted, ErrorRaised
 from stata_tools.logs.parse import LogParser
-from stata_tools.progress import Tracker, format_elapsed, opens_nested_do, shorten
+from stata_tools.progress import (
+    Resolver,
+    Script,
+    Tracker,
+    called_do_file,
+    format_elapsed,
+    opens_nested_do,
+    shorten,
+)
 
 DO_FILE = """\
 * setup
@@ -385,3 +393,152 @@ def test_a_recording_that_starts_mid_file_is_followed_from_its_first_echo(do_fil
                 started.add(event.index)
         assert tracker.index <= where.command_at[n], (n, raw)
     assert started == set(where.echoed_at)
+
+
+# --------------------------------------------------------------------------------------------
+# Called do-files followed too
+
+MASTER = 'display "start"\ndo 01_clean.do\ndisplay "end"\n'
+CHILD = "clear\nset obs 10\nforvalues i = 1/2 {\n    display `i'\n}\ndisplay 9\n"
+MASTER_LOG = """\
+. display "start"
+start
+
+. do 01_clean.do
+
+. clear
+
+. set obs 10
+Number of observations (_N) was 0, now 10.
+
+. forvalues i = 1/2 {
+  2.     display `i'
+  3. }
+1
+2
+
+. display 9
+9
+
+.\x20
+end of do-file
+
+. display "end"
+end
+"""
+
+
+def scripts(**files: str) -> Resolver:
+    def resolve(written: str, caller: str | None) -> Script | None:
+        text = files.get(written.replace(".", "_"))
+        return None if text is None else Script(written, tuple(split_commands(text)), written)
+
+    return resolve
+
+
+def follow(do_file: str, log: str, resolve: Resolver | None) -> list[tuple[str, float, object]]:
+    """(message, progress, events) after each line."""
+    tracker = Tracker(split_commands(do_file), "master.do", 0.0, resolve=resolve)
+    parser = LogParser()
+    seen = []
+    for n, raw in enumerate(log.splitlines()):
+        events = tracker.feed(parser.feed(raw), float(n))
+        snapshot = tracker.heartbeat(float(n))
+        seen.append((snapshot.message, snapshot.progress, events))
+    return seen
+
+
+def test_a_called_do_file_is_followed_inside_its_commands_slot() -> None:
+    seen = follow(MASTER, MASTER_LOG, scripts(**{"01_clean_do": CHILD}))
+    messages = [m for m, _, _ in seen]
+    assert messages[5].startswith("master.do 2/3 › 01_clean.do 1/4 · 5.0s · clear")
+    assert messages[8].startswith("master.do 2/3 › 01_clean.do 2/4 · 8.0s · set obs 10 · » Numb")
+    assert messages[17].startswith("master.do 2/3 › 01_clean.do 4/4 · 17.0s · display 9 · » 9")
+    assert messages[22].startswith('master.do 3/3 · 22.0s · display "end"')
+    values = [p for _, p, _ in seen]
+    assert all(b > a for a, b in pairwise(values))
+    inside = values[4:21]  # the child's lines: within the `do` command's slot, moving with it
+    assert inside[0] >= 1.05 and inside[-1] < 1.9
+    assert inside[-1] - inside[0] > 0.6
+
+
+def test_a_called_do_file_that_cannot_be_read_falls_back_to_waiting_for_its_end() -> None:
+    seen = follow(MASTER, MASTER_LOG, scripts())
+    assert seen[17][0].startswith("master.do 2/3 · 17.0s · do 01_clean.do")
+    assert seen[22][0].startswith("master.do 3/3 ")
+
+
+def test_an_error_in_a_called_do_file_names_the_child_and_its_line() -> None:
+    log = MASTER_LOG.split(". forvalues")[0] + (
+        ". forvalues i = 1/2 {\n  2.     display `i'\n  3. }\n"
+        "nothing not found\nr(111);\nr(111);\n\nend of do-file\nr(111);\n"
+    )
+    tracker = Tracker(
+        split_commands(MASTER), "master.do", 0.0, resolve=scripts(**{"01_clean_do": CHILD})
+    )
+    parser = LogParser()
+    raised = [e for raw in log.splitlines() for e in tracker.feed(parser.feed(raw), 1.0)]
+    errors = [e for e in raised if isinstance(e, ErrorRaised)]
+    assert [(e.rc, e.message) for e in errors] == [(111, "nothing not found")]
+    record = tracker.errors[0]
+    assert (record.command_index, record.script) == (2, "01_clean.do")
+    assert record.command is not None and record.command.first_line == 3
+
+
+@pytest.mark.parametrize(
+    ("prefix", "followed"),
+    [("capture noisily ", True), ("noi ", True), ("quietly ", False), ("capture ", False)],
+)
+def test_prefixes_on_the_do_are_understood(prefix: str, followed: bool) -> None:
+    master = MASTER.replace("do 01_clean.do", prefix + "do 01_clean.do")
+    log = MASTER_LOG.replace(". do 01_clean.do", ". " + prefix + "do 01_clean.do")
+    if not followed:  # nothing of the child reaches the log
+        log = log.split(". clear")[0] + '. display "end"\nend\n'
+    seen = follow(master, log, scripts(**{"01_clean_do": CHILD}))
+    assert any("› 01_clean.do" in m for m, _, _ in seen) is followed
+    assert seen[-1][0].startswith("master.do 3/3 ")
+
+
+def test_the_innermost_two_levels_are_shown() -> None:
+    master = "do a\n"
+    child_a = "do b\ndisplay 2\n"
+    child_b = "display 1\n"
+    log = (
+        ". do a\n\n. do b\n\n. display 1\n1\n\n. \nend of do-file\n\n"
+        ". display 2\n2\n\n. \nend of do-file\n"
+    )
+    seen = follow(master, log, scripts(a_do=child_a, b_do=child_b))
+    assert seen[5][0].startswith("a.do 1/2 › b.do 1/1 · ")
+    assert seen[11][0].startswith("master.do 1/1 › a.do 2/2 · ")
+
+
+def test_an_included_file_ends_at_the_next_command_of_its_caller() -> None:
+    master = "include setup\ndisplay 2\n"
+    log = ". include setup\n\n. display 1\n1\n\n. \n. display 2\n2\n"
+    seen = follow(master, log, scripts(setup_do="display 1\n"))
+    assert seen[3][0].startswith("master.do 1/2 › setup.do 1/1 · ")
+    assert seen[7][0].startswith("master.do 2/2 · ")  # once its echo is complete
+
+
+def test_an_include_that_cannot_be_read_does_not_stop_the_count() -> None:
+    master = "include `setup'\ndisplay 2\n"
+    log = ". include `setup'\n\n. display 2\n2\n\n. display 2\n"
+    seen = follow(master, log, scripts())
+    assert seen[2][0].startswith("master.do 2/2 · ")
+
+
+@pytest.mark.parametrize(
+    ("command", "called"),
+    [
+        ("do 01_clean", ("do", "01_clean.do")),
+        ('cap noi do "my dir/clean.do" arg1', ("do", "my dir/clean.do")),
+        ("include setup.doh", ("include", "setup.doh")),
+        ("version 17: do x", ("do", "x.do")),
+        ("do `file'", None),
+        ("do $root/x.do", None),
+        ("quietly do x", None),
+        ("run x", None),
+    ],
+)
+def test_which_do_file_a_command_calls(command: str, called: tuple[str, str] | None) -> None:
+    assert called_do_file(command) == called

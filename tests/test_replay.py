@@ -199,7 +199,9 @@ async def test_a_recorded_error_names_the_line_it_came_from(
         expected = commands[where.command_at[at] - 1]
         events = await run_events(get_session(), replay(pair.do_file, recording))
         result = events[-1].result  # type: ignore[attr-defined]
-        assert result.rc == 111 and result.error is not None
+        assert result.rc == 111 and result.error is not None, Path(result.log_path).read_text()[
+            -600:
+        ]
         assert result.error.message == "variable nosuchvar not found"
         assert (result.error.line, result.error.command) == (expected.first_line, expected.head)
         assert result.commands_done == expected.index

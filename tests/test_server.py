@@ -338,3 +338,20 @@ async def test_allowed_categories_reach_stata(
     assert result.is_error is False  # Stata ran it: the file's absence is Stata's to report
     after = text_of(result).split(". display _rc\n")[1]
     assert after.strip().isdigit() and after.strip() != "0"
+
+
+async def test_progress_follows_a_called_do_file(
+    client: Client, recorder: Recorder, tmp_path: Path
+) -> None:
+    (tmp_path / "01_clean.do").write_text('display "a"\nsleep 300\ndisplay "b"\nsleep 300\n')
+    master = tmp_path / "master.do"
+    master.write_text('display "start"\ndo 01_clean.do\ndisplay "end"\n')
+    result = await client.call_tool(
+        "run_do_file", {"path": str(master), "working_dir": str(tmp_path)}
+    )
+    assert result.is_error is False
+    messages = [m or "" for _, _, m in recorder.progress]
+    assert any(m.startswith("master.do 2/3 › 01_clean.do 2/4 · ") for m in messages), messages
+    assert any(m.startswith("master.do 2/3 › 01_clean.do 4/4 · ") for m in messages), messages
+    values = [p for p, _, _ in recorder.progress]
+    assert values == sorted(values) and len(set(values)) == len(values) and values[-1] == 3

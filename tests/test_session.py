@@ -191,3 +191,42 @@ def test_a_query_before_any_run_sees_pystata_stata(fake_stata_dir: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "pystata.stata"
+
+
+CLEAN_DO = 'clear\nset obs 3\nsleep 150\ndisplay "cleaned"\nsleep 150\ndisplay "done"\n'
+
+
+async def test_a_called_do_file_is_followed_through_the_fake(
+    session: Session, tmp_path: Path
+) -> None:
+    (tmp_path / "01_clean.do").write_text(CLEAN_DO)
+    master = tmp_path / "master.do"
+    master.write_text('display "start"\ncapture noisily do 01_clean\ndisplay "end"\n')
+    events = await collect(session, RunRequest(do_file=master, working_dir=tmp_path))
+    result = events[-1].result  # type: ignore[attr-defined]
+    assert result.ok and result.commands_done == 3
+    snapshots = [e.snapshot for e in events if hasattr(e, "snapshot")]  # type: ignore[attr-defined]
+    nested = [s.message for s in snapshots if "› 01_clean.do" in s.message]
+    assert {m.split(" · ")[0] for m in nested} >= {
+        f"master.do 2/3 › 01_clean.do {k}/6" for k in (3, 5)
+    }
+    assert any(m.endswith("· sleep 150 · » cleaned") for m in nested), nested
+    inside = [s.progress for s in snapshots if "› 01_clean.do" in s.message]
+    assert 1.05 <= inside[0] < inside[-1] < 1.9
+    values = [s.progress for s in snapshots]
+    assert values == sorted(values) and values[-1] == 3
+
+
+async def test_an_error_in_a_called_do_file_names_its_file_and_line(
+    session: Session, tmp_path: Path
+) -> None:
+    (tmp_path / "01_clean.do").write_text("clear\n\n* the failing line\ndisplay nosuchvar\n")
+    master = tmp_path / "master.do"
+    master.write_text('display "start"\ndo 01_clean\ndisplay "never"\n')
+    events = await collect(session, RunRequest(do_file=master, working_dir=tmp_path))
+    result = events[-1].result  # type: ignore[attr-defined]
+    assert result.rc == 111 and result.error is not None
+    assert (result.error.source, result.error.line) == ("01_clean.do", 4)
+    assert result.error.command == "display nosuchvar"
+    assert result.error.message == "nosuchvar not found"
+    assert result.commands_done == 2

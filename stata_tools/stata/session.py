@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import time
@@ -27,17 +28,17 @@ from stata_tools.events import (
     Started,
 )
 from stata_tools.graphs import GraphFile
-from stata_tools.guard import CommandRefused, check_run
+from stata_tools.guard import CommandRefused, check_run, read_called
 from stata_tools.logs.follow import LineDecoder, LogFollower
 from stata_tools.logs.parse import LogParser
 from stata_tools.policy import Policy
-from stata_tools.progress import Tracker, format_elapsed
+from stata_tools.progress import Resolver, Script, Tracker, format_elapsed
 from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
 from stata_tools.roots import OutsideRoots, Roots
 from stata_tools.runs import RunStore
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import Installation, find_installation
-from stata_tools.stata.engine import Engine, Execution, Job, StataInfo, stata_quote
+from stata_tools.stata.engine import UNKNOWN_RC, Engine, Execution, Job, StataInfo, stata_quote
 
 _UNSAFE_PATH_CHARS = ("`", "$", "\n", "\r")
 T = TypeVar("T")
@@ -83,6 +84,7 @@ class PreparedRun:
     code: str | None = None
     notes: tuple[str, ...] = ()
     text: str = ""  # what was lexed: the code, or the do-file decoded
+    roots: Roots | None = None  # where the do-files it calls may be read (to follow them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,9 @@ def prepare(
     not empty."""
     base = cwd or Path.cwd()
     try:
-        prepared = _prepare(request, base, default_timeout_s, roots)
+        prepared = dataclasses.replace(
+            _prepare(request, base, default_timeout_s, roots), roots=roots
+        )
         if policy is not None:
             folders = [prepared.working_dir or base]
             if prepared.do_file is not None:
@@ -386,7 +390,14 @@ class Session:
             max_graphs=self.settings.max_graphs,
         )
         began = self.clock()
-        tracker = Tracker(prepared.commands, prepared.label, began, wrapper=job.command)
+        tracker = Tracker(
+            prepared.commands,
+            prepared.label,
+            began,
+            wrapper=job.command,
+            resolve=called_scripts(prepared.roots, prepared.working_dir or Path.cwd()),
+            source=str(prepared.do_file) if prepared.do_file else None,
+        )
         parser = LogParser()
         excerpt = ExcerptBuilder(self.settings.output_budget_chars)
         stop = anyio.Event()
@@ -476,6 +487,8 @@ class Session:
             rc, status, duration = 1, RunStatus.TIMED_OUT, self.clock() - tracker.started_at
         else:
             rc = execution.rc
+            if rc == UNKNOWN_RC and tracker.errors:  # its text had streamed out: the log knows
+                rc = tracker.errors[-1].rc
             duration = execution.ended - execution.started
             if timed_out:
                 status = RunStatus.TIMED_OUT
@@ -498,7 +511,7 @@ class Session:
             )
             output = _excerpt_of_file(job.stdout_path, self.settings.output_budget_chars)
         graphs = _graphs_of(execution, tracker, notes)
-        error = _error_of(prepared, tracker, execution) if rc != 0 else None
+        error = _error_of(prepared, tracker, execution, rc) if rc != 0 else None
         done = tracker.index if rc != 0 else len(prepared.commands)
         return RunResult(
             run_id=run_id,
@@ -564,18 +577,43 @@ def _command_for(prepared: PreparedRun, run_dir: Path) -> str:
     return f"include {stata_quote(str(code_path))}"
 
 
-def _error_of(prepared: PreparedRun, tracker: Tracker, execution: Execution | None) -> StataError:
-    rc = execution.rc if execution else 1
+def called_scripts(roots: Roots | None, working_dir: Path) -> Resolver:
+    """How the tracker reads the do-files a run calls: where the policy's check found them (the
+    working directory, then the calling file's folder), inside the roots, lexed."""
+
+    def resolve(written: str, caller: str | None) -> Script | None:
+        folders = [working_dir] + ([Path(caller).parent] if caller else [])
+        found = read_called(written, roots, folders)
+        if found is None:
+            return None
+        path, text = found
+        try:
+            commands = split_commands(text)
+        except DoFileError:
+            return None
+        return Script(path.name, tuple(commands), str(path))
+
+    return resolve
+
+
+def _error_of(
+    prepared: PreparedRun, tracker: Tracker, execution: Execution | None, rc: int
+) -> StataError:
     record = next((e for e in tracker.errors if e.rc == rc), None)
     message = record.message if record else _message_from(execution)
-    index = record.command_index if record else (tracker.index or None)
-    command = prepared.commands[index - 1] if index else None
+    source = prepared.label
+    if record is not None and record.command is not None:
+        command: Command | None = record.command  # where it happened: maybe a called do-file
+        source = record.script or source
+    else:
+        index = record.command_index if record else (tracker.index or None)
+        command = prepared.commands[index - 1] if index else None
     return StataError(
         rc=rc,
         message=message,
         command=command.head if command else None,
         line=command.first_line if command else None,
-        source=prepared.label,
+        source=source,
     )
 
 
