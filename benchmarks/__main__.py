@@ -1,4 +1,4 @@
-"""`python -m benchmarks [latency|big|overhead ...]`: print figures for each benchmark."""
+"""`python -m benchmarks [latency|big|overhead|tracker ...]`: print figures for each benchmark."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ import sys
 
 import anyio
 
-from benchmarks import big_log, latency, overhead
+from benchmarks import big_log, latency, overhead, tracker
 
-BENCHES = {"latency": latency.main, "overhead": overhead.main, "big": big_log.main}
+BENCHES = {
+    "latency": latency.main,
+    "overhead": overhead.main,
+    "big": big_log.main,
+    "tracker": tracker.main,
+}
 
 
 async def main(names: list[str]) -> None:

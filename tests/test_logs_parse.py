@@ -47,6 +47,13 @@ LINE_SHAPES = [
     ". program define hello",
     "  1.     display 1",
     "  2. end",
+    "      7,857  total observations",
+    "  --Break--",
+    "   ",
+    ". if _rc==0{",
+    ".         use x, clear",
+    "r; t=0.02 10:59:06",
+    "....--Break--",
 ]
 
 

@@ -328,6 +328,7 @@ _BLOCK_COMMENT = re.compile(r"/\*.*?(?:\*/|\Z)", re.S)  # an unclosed one runs t
 _LINE_COMMENT = re.compile(r"(?:^|(?<=\s))//.*$", re.M)
 _LOG_USING = re.compile(r"(?:^|\s|:)(?:cmd)?log\s+using\b")
 _ECHOED = frozenset({Kind.ECHO, Kind.CONTINUATION, Kind.LOOP_ECHO})
+_ECHO, _CONTINUATION, _OUTPUT, _ERROR = Kind.ECHO, Kind.CONTINUATION, Kind.OUTPUT, Kind.ERROR
 _PROGRAM_WORDS = frozenset({"pr", "pro", "prog", "progr", "progra", "program"})
 _NOT_DEFINE_WORDS = frozenset({"drop", "dir", "l", "li", "lis", "list"})
 _INPUT_WORDS = frozenset({"inp", "inpu", "input"})
@@ -382,6 +383,13 @@ def _opens_block(pieces: list[str]) -> _Block | None:
     return None
 
 
+def _plain_indented(raw: str) -> bool:
+    """A line starting with a blank that can only be output (table rows): not blank, not a
+    header label (their colon is by column 11), not a break (numbered echoes matter only
+    inside a block, where this is not asked)."""
+    return ":" not in raw[:12] and not raw.isspace() and not raw.rstrip().endswith("--Break--")
+
+
 class LogParser:
     """Stateful: headers, SMCL mode (sniffed from a first line "{smcl}", never from the file name),
     block echoes and Mata mode all depend on earlier lines. Feed one parser per file."""
@@ -401,7 +409,7 @@ class LogParser:
         self._block: _Block | None = None
         self._echo: list[str] = []  # the latest top-level echo and its continuations
         self._rule_before = False  # the previous non-blank line was a dash rule
-        self._last_command = ""
+        self._log_using = False  # the newest top-level echo is a `log using`
         self._output_since_command = False
 
     @property
@@ -420,7 +428,7 @@ class LogParser:
                 return self._emit(Kind.HEADER, "", raw)
         elif (
             raw
-            and raw[0] not in _NOT_PLAIN_FIRST
+            and (raw[0] not in _NOT_PLAIN_FIRST or (raw[0] == " " and _plain_indented(raw)))
             and not self._smcl
             and self._block is None
             and self._label_block is None
@@ -448,9 +456,9 @@ class LogParser:
         self, kind: Kind, text: str, raw: str, *, rc: int | None = None, number: int | None = None
     ) -> LogLine:
         self._prev = kind
-        if kind is not Kind.ECHO and kind is not Kind.CONTINUATION:
+        if self._echo and kind is not _ECHO and kind is not _CONTINUATION:
             self._echo = []
-        if kind in (Kind.OUTPUT, Kind.ERROR):
+        if kind is _OUTPUT or kind is _ERROR:
             self._output_since_command = True
         return LogLine(kind, text, raw, rc=rc, number=number)
 
@@ -475,10 +483,11 @@ class LogParser:
                 self._block = None
             return self._emit(Kind.BLANK, text, raw)
 
-        label = self._header_or_footer(text, raw)
-        if label is not None:
-            return label
-        self._label_block = None
+        if self._label_block is not None or ":" in text[:12]:  # labels end by column 11
+            label = self._header_or_footer(text, raw)
+            if label is not None:
+                return label
+            self._label_block = None
 
         if self._expect_header:
             self._expect_header = False
@@ -486,7 +495,7 @@ class LogParser:
                 self._label_block = Kind.HEADER
                 self._last_label = ""
                 return self._emit(Kind.HEADER, text, raw)
-        self._rule_before = _RULE.fullmatch(text) is not None
+        self._rule_before = text[0] == "-" and _RULE.fullmatch(text) is not None
 
         if self._mata:
             mata = self._in_mata(text, raw, echo_style)
@@ -494,12 +503,14 @@ class LogParser:
                 return mata
 
         stripped = text.rstrip()
-        rc = _RC.fullmatch(text)
-        if rc:
-            self._block = None
-            return self._emit(Kind.RETURN_CODE, f"r({rc.group(1)});", raw, rc=int(rc.group(1)))
-        if _TIMING.fullmatch(text):
-            return self._emit(Kind.TIMING, stripped, raw)
+        if text[0] == "r":
+            rc = _RC.fullmatch(text)
+            if rc:
+                self._block = None
+                code = rc.group(1)
+                return self._emit(Kind.RETURN_CODE, f"r({code});", raw, rc=int(code))
+            if _TIMING.fullmatch(text):
+                return self._emit(Kind.TIMING, stripped, raw)
         if stripped.endswith("--Break--") and _BREAK.fullmatch(text):
             self._block = None
             return self._emit(Kind.BREAK, stripped, raw)
@@ -516,20 +527,22 @@ class LogParser:
         if text.startswith(". ") and echo_style:
             command = text[2:]
             self._echo = [command]
-            self._last_command = command
+            self._log_using = _LOG_USING.search(command) is not None
             self._output_since_command = False
             self._block = _opens_block(self._echo)
-            self._expect_header = bool(_LOG_USING.search(command))
+            self._expect_header = self._log_using
             return self._emit(Kind.ECHO, command, raw)
         if (text.startswith("> ") or text == ">") and self._prev in _ECHOED:
             more = text[2:]
-            if self._echo:
-                self._echo.append(more)  # a top-level echo goes on: its `{` may come only now
-                self._last_command = "\n".join(self._echo)
-                self._block = self._block or _opens_block(self._echo)
-                self._expect_header = bool(_LOG_USING.search(self._last_command))
+            if self._echo:  # a top-level echo goes on: its `{` may come only now
+                self._echo.append(more)
+                if len(self._echo) == 2 and not self._log_using:  # wrapped inside `log using`
+                    self._log_using = _LOG_USING.search("".join(self._echo)) is not None
+                self._expect_header = self._log_using
+                if self._block is None and "{" in more:
+                    self._block = _opens_block(self._echo)
             return self._emit(Kind.CONTINUATION, more, raw)
-        if _MATA_RULE.fullmatch(text):
+        if text[0] == "-" and _MATA_RULE.fullmatch(text):
             self._mata = True
             self._mata_end = False
             self._block = None
@@ -553,7 +566,7 @@ class LogParser:
                 return None
             # A header's labels follow its dash rule (printed as output when it came late, as
             # after `log using` run in a loop); a footer's labels come first.
-            opening = _LOG_USING.search(self._last_command) and not self._output_since_command
+            opening = self._log_using and not self._output_since_command
             self._label_block = Kind.HEADER if opening or self._rule_before else Kind.FOOTER
         if label == "opened on":
             self._label_block = Kind.HEADER
