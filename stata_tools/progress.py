@@ -195,7 +195,7 @@ class Tracker:
     _bodies: list[tuple[str, ...]] = field(default_factory=list)
     _body: tuple[str, ...] = ()  # the current block's lines not echoed yet
     _body_at: int = 0
-    _body_fresh: bool = False  # nothing seen since the block's head: its body may be numbered
+    _body_fresh: bool = False  # nothing seen since the block's head: is its body echoed, how?
     _said: str | None = None  # a top-level echo (blanks removed) not matched yet
     _said_at: float = 0.0
     _unmatched: str | None = None  # the newest complete echo that matched nothing here
@@ -228,6 +228,8 @@ class Tracker:
             events += self._settle(now, complete=True)
             if self._child is not None:  # it started a do-file: the line is the child's
                 return [*events, *self._feed_child(line, now)]
+        if self._body_fresh and kind is not Kind.ECHO and kind is not Kind.LOOP_ECHO:
+            self._body, self._body_fresh = (), False  # no echo of its lines (`quietly {`)
         if kind is Kind.OUTPUT or kind is Kind.ERROR:  # most lines: checked first
             if line.text.strip():
                 self._newest = line.text

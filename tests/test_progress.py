@@ -270,9 +270,10 @@ def test_an_error_inside_a_top_level_if_block_names_the_if_command() -> None:
 
 
 def test_an_unechoed_quietly_block_does_not_swallow_later_commands() -> None:
+    # pystata's own shape for a quietly block: `. quietly {`, a blank line, nothing of the body
     do_file = "quietly {\nregress y x\n}\nregress y x\ndisplay 1\n"
     log = ". quietly {\n\n. regress y x\nout\n\n. display 1\n1\n"
-    assert [index for index, _ in started_at(do_file, log)] == [1, 3]
+    assert started_at(do_file, log) == [(1, 1), (2, 3), (3, 6)]
 
 
 # 01_eth_cr_analysis_dataset: tab-expanded echo wrapped at 80 columns, first line short
