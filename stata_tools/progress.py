@@ -23,6 +23,7 @@ COMMAND_LIMIT = 60
 OUTPUT_LIMIT = 70
 LOOKAHEAD = 3  # echoes may skip commands Stata never echoes (quietly'd blocks)
 MIN_PREFIX = 20  # a first echo line this long (blanks removed) may match before its `> ` lines
+MIN_FIRST = 8  # a first line this long that is exactly a command's names it, whatever follows
 QUIET_S = 1.0  # an echo with no new line for this long is complete (Stata writes it at once)
 _SLOT_START = 0.05
 _SLOT_SPAN = 0.85
@@ -192,12 +193,14 @@ class Tracker:
     _first_echo: bool = True
     _export_text: str = ""
     _targets: list[str] = field(default_factory=list)
+    _firsts: list[str] = field(default_factory=list)  # each command's first line, blanks removed
     _bodies: list[tuple[str, ...]] = field(default_factory=list)
     _body: tuple[str, ...] = ()  # the current block's lines not echoed yet
     _body_at: int = 0
     _body_fresh: bool = False  # nothing seen since the block's head: is its body echoed, how?
     _said: str | None = None  # a top-level echo (blanks removed) not matched yet
     _said_at: float = 0.0
+    _said_first: str = ""  # the pending echo's first line
     _unmatched: str | None = None  # the newest complete echo that matched nothing here
     _child: Tracker | None = None  # the called do-file being followed
     _opaque: bool = False  # an include we cannot read runs: only exact echoes of ours count
@@ -207,6 +210,7 @@ class Tracker:
             target, body = echo_target(command)
             self._targets.append(target)
             self._bodies.append(body)
+            self._firsts.append(squash(command.head))
 
     @property
     def total(self) -> int:
@@ -364,7 +368,7 @@ class Tracker:
             return []
         if not said:
             return []
-        self._said, self._said_at = said, now
+        self._said, self._said_at, self._said_first = said, now, said
         return self._settle(now, complete=False)
 
     def _on_continuation(self, text: str, now: float) -> Sequence[CommandStarted | ErrorRaised]:
@@ -399,6 +403,11 @@ class Tracker:
             ):
                 found = position
                 break
+        if found is None and complete and not strict:
+            # edited since the log was written, past its first line: that line still tells
+            first = self._said_first
+            if len(first) >= MIN_FIRST and first != said:
+                found = next((p for p in range(self.index, stop) if self._firsts[p] == first), None)
         if found is None and complete and not inside and not strict:
             found = self._exact(said, stop, len(self.commands))
         if found is None:

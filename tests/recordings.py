@@ -16,6 +16,7 @@ from pathlib import Path
 from stata_tools.dofile import Command, decode_source, split_commands
 
 _ECHO = re.compile(r"(?: *\d+)?\. (.*)")
+_RC = re.compile(r"r\((\d+)\);(?:\s+t=.*)?\s*")
 _FAR = 400  # how many do-file lines ahead an echo may be found
 _SHORT = 6  # an echo this short (blanks removed) is looked for only this close
 _NEAR = 25
@@ -127,3 +128,26 @@ def truth(log_lines: list[str], source: str) -> Truth:
             mark += 1
         command_at[n] = value
     return Truth(command_at, echoed_at, misplaced, in_blocks)
+
+
+def recorded_error(log_lines: list[str]) -> tuple[int, int] | None:
+    """(rc, log line) of the error a recorded run stopped with: an `r(NNN);` followed only by
+    blank lines, `end of do-file` and the same code again; None when the run went on."""
+    tail = [n for n, line in enumerate(log_lines) if line.strip()]
+    while tail and log_lines[tail[-1]].strip() == "end of do-file":
+        tail.pop()
+    if not tail or not (found := _RC.fullmatch(log_lines[tail[-1]].strip())):
+        return None
+    rc, at = int(found.group(1)), tail[-1]
+    before = [n for n in tail if n < at]
+    if before and log_lines[before[-1]].strip() == "end of do-file":  # the `do` repeating it
+        earlier = [n for n in before if log_lines[n].strip() not in ("end of do-file", "")]
+        again = _RC.fullmatch(log_lines[earlier[-1]].strip()) if earlier else None
+        if again and int(again.group(1)) == rc:
+            at = earlier[-1]
+    return rc, at
+
+
+def first_lines_echoed(log_lines: list[str]) -> set[str]:
+    """Every echo's text with blanks removed, to tell a command the log never shows."""
+    return {squash(m.group(1)) for line in log_lines if (m := _ECHO.fullmatch(line))}

@@ -543,3 +543,18 @@ def test_an_include_that_cannot_be_read_does_not_stop_the_count() -> None:
 )
 def test_which_do_file_a_command_calls(command: str, called: tuple[str, str] | None) -> None:
     assert called_do_file(command) == called
+
+
+def test_an_echo_edited_after_its_first_line_still_names_its_command() -> None:
+    # 20_eth_an_model_checks: the log was written by an earlier revision (`legend` vs `llegend`)
+    do_file = (
+        "display 1\n"
+        "sts graph, by(x) ///\n    noorigin llegend(size(tiny) cols(3)) ///\n"
+        "    xlabel(30 (10) 80)\ndisplay 2\n"
+    )
+    log = (
+        ". display 1\n1\n\n"
+        ". sts graph, by(x) ///\n>     noorigin legend(size(tiny)) ///\n"
+        ">     xlabel(30 (10) 80)\n\n. display 2\n2\n"
+    )
+    assert started_at(do_file, log) == [(1, 1), (2, 7), (3, 8)]
