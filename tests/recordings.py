@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stata_tools.dofile import Command, decode_source, split_commands
+from stata_tools.logs.parse import smcl_to_text
 
 _ECHO = re.compile(r"(?: *\d+)?\. (.*)")
 _RC = re.compile(r"r\((\d+)\);(?:\s+t=.*)?\s*")
@@ -38,7 +39,7 @@ class Pair:
 
 def pairs(folder: Path) -> list[Pair]:
     """Each do-file with its log: the log whose header names the same file, else the same stem."""
-    logs = sorted(folder.glob("*.log"))
+    logs = sorted([*folder.glob("*.log"), *folder.glob("*.smcl")])
     found = []
     for do_file in sorted(folder.glob("*.do")):
         text = decode_source(do_file.read_bytes())[0]
@@ -50,11 +51,18 @@ def pairs(folder: Path) -> list[Pair]:
     return found
 
 
+_SMCL_ONLY = {"{smcl}", "{com}{sf}{ul off}", "{txt}{sf}{ul off}"}
+
+
 def read_lines(path: Path) -> list[str]:
+    """A log's lines; an SMCL log's as the text Stata shows (its own markup lines left out)."""
     data = path.read_bytes()
     text = decode_source(data)[0]
     lines = text.replace("\r\n", "\n").split("\n")
-    return lines[:-1] if lines and lines[-1] == "" else lines
+    lines = lines[:-1] if lines and lines[-1] == "" else lines
+    if lines and lines[0].strip() == "{smcl}":
+        lines = [smcl_to_text(line) for line in lines[1:] if line.strip() not in _SMCL_ONLY]
+    return lines
 
 
 def commands_of(path: Path) -> list[Command]:

@@ -1476,3 +1476,42 @@ def test_replay_raises_the_recorded_error(
     body = log_text(tmp_path / "b.log")
     at = body.index("variable q not found")
     assert body[at : at + 5] == ["variable q not found", "r(111);", "", "end of do-file", "r(111);"]
+
+
+def test_replay_of_an_smcl_recording_writes_the_text_stata_shows(
+    stata: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded: tuple[Path, Path]
+) -> None:
+    do_file, _ = recorded
+    recording = tmp_path / "own.smcl"  # the shapes of cs_egranger.smcl
+    recording.write_text(
+        "{smcl}\n{com}{sf}{ul off}{txt}{.-}\n      name:  {res}<unnamed>\n"
+        "       {txt}log:  {res}/workspace/logs/own.smcl\n  {txt}log type:  {res}smcl\n"
+        " {txt}opened on:  {res}10 Jan 2021, 10:57:21\n{txt}\n{com}. \n"
+        '. global outcomes "tested positivetest"\n{txt}\n{com}. display {c -(}1{c )-}\n'
+        "{res}{bf:{err}x}{txt}{col 10}y{hline 3}\n{com}. log close\n"
+        "      {txt}name:  {res}<unnamed>\n"
+        "       {txt}log:  {res}/workspace/logs/own.smcl\n  {txt}log type:  {res}smcl\n"
+        " {txt}closed on:  {res}10 Jan 2021, 10:57:21\n{txt}{.-}\n{smcl}\n{txt}{sf}{ul off}\n"
+    )
+    monkeypatch.setenv("FAKE_STATA_REPLAY", str(recording))
+    run(stata, "log using b.log, text replace")
+    _, err = run(stata, f'do "{do_file}"')
+    run(stata, "log close")
+    assert err is None
+    body = log_body(tmp_path / "b.log")
+    start = body.index(". log using ./logs/own, replace t")
+    assert body[start + 1 : start + 13] == [
+        "-" * 79,
+        "      name:  <unnamed>",
+        "       log:  /workspace/logs/own.smcl",
+        "  log type:  smcl",
+        " opened on:  10 Jan 2021, 10:57:21",
+        "",
+        ". ",
+        '. global outcomes "tested positivetest"',
+        "",
+        ". display {1}",
+        "x        y---",
+        ". log close",
+    ]
+    assert "{" not in "".join(body[start + 13 :])

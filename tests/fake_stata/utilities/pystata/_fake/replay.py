@@ -36,6 +36,7 @@ class Recording:
     ended: bool  # the do-file's own `end of do-file` is in the recording
     rc: int | None  # the error the run stopped with
     log_name: str  # the file name in the recording's header (`log:`), if any
+    smcl: bool = False  # read from SMCL: lines are not wrapped yet
 
 
 def read_recording(path: str) -> Recording:
@@ -48,8 +49,9 @@ def read_recording(path: str) -> Recording:
     lines = [ln.rstrip("\r") for ln in text.split("\n")]
     if lines and lines[-1] == "":
         lines.pop()
-    if lines and lines[0].strip() == "{smcl}":
-        raise ValueError(f"fake Stata: {path} is an SMCL log; replay takes text logs")
+    smcl = bool(lines) and lines[0].strip() == "{smcl}"
+    if smcl:  # what Stata shows for it: the text our log gets (wrapped there at our linesize)
+        lines = [smcl_text(ln) for ln in lines[1:] if ln.strip() not in _SMCL_ONLY]
     name = next((m.group(1).strip() for ln in lines[:8] if (m := _LOG_PATH.match(ln))), "")
     end = len(lines)
     while end and not lines[end - 1].strip():
@@ -73,7 +75,62 @@ def read_recording(path: str) -> Recording:
                 rc = int(found.group(1))
         elif texts and (found := _RC.fullmatch(texts[-1])):
             rc = int(found.group(1))
-    return Recording(tuple(body), closed, ended, rc, os.path.basename(name))
+    return Recording(tuple(body), closed, ended, rc, os.path.basename(name), smcl)
+
+
+_SMCL_ONLY = frozenset({"{smcl}", "{com}{sf}{ul off}", "{txt}{sf}{ul off}"})
+_TAG = re.compile(r"\{([^{}]*)\}")
+_SILENT = frozenset(
+    "txt text res result err error com inp input sf rm bf it ul hi hilite reset p p_end pstd "
+    "phang pmore pin asis smcl".split()
+)
+_CHARS = {"-(": "\x00", ")-": "\x01", "|": "|", "-": "-", "S|": "$", "'g": "`"}
+RULE_WIDTH = 79  # `{.-}` at Stata's default linesize of 80
+
+
+def smcl_text(raw: str) -> str:
+    """One line of an SMCL log as the screen (and a text log) shows it: the common directives,
+    innermost first (`{bf:{err}x}`); escaped braces stay braces."""
+    while (done := _smcl_pass(raw)) != raw:
+        raw = done
+    return raw.replace("\x00", "{").replace("\x01", "}")
+
+
+def _smcl_pass(raw: str) -> str:
+    out: list[str] = []
+    pos = 0
+    for tag in _TAG.finditer(raw):
+        out.append(raw[pos : tag.start()])
+        pos = tag.end()
+        body = tag.group(1)
+        head, colon, inside = body.partition(":")
+        name, _, args = head.strip().partition(" ")
+        before = "".join(out)
+        width = len(before)
+        if name in ("col", ".-", "hline") and "{" in before:  # widths once the tags before are gone
+            out.append(tag.group(0))
+            continue
+        number = int(args.split()[0]) if args.split() and args.split()[0].isdigit() else None
+        if name in ("c", "char"):
+            out.append(_CHARS.get(args.strip(), "+" if len(args.strip()) > 1 else args.strip()))
+        elif name == ".-":
+            out.append("-" * max(RULE_WIDTH - width, 0))
+        elif name == "hline":
+            out.append("-" * (number if number is not None else max(RULE_WIDTH - width, 0)))
+        elif name == "space":
+            out.append(" " * (number or 1))
+        elif name == "col":
+            out.append(" " * max((number or 1) - 1 - width, 0))
+        elif name in ("ralign", "lalign", "center", "centre") and colon:
+            size = number or len(inside)
+            align = {"ralign": inside.rjust, "lalign": inside.ljust}.get(name, inside.center)
+            out.append(align(size))
+        elif colon:
+            out.append(inside)  # {bf:x}, {res:x}, {search r(111), local:r(111);}, {help x:x}
+        elif name not in _SILENT:
+            out.append("\x00" + body + "\x01")  # not a directive: literal text
+    out.append(raw[pos:])
+    return "".join(out)
 
 
 def _log_using_index(cmds: list[Cmd], log_name: str) -> int:
@@ -99,7 +156,10 @@ class ReplayCommands(Core):
             self._echo_only(cmds[: start + 1], fs)
             for text in recording.lines:
                 self._check_break()
-                self.console.show_verbatim(text)
+                if recording.smcl:
+                    self.console.show(line(TXT, text))
+                else:
+                    self.console.show_verbatim(text)
             fs.need_blank = True
             if recording.rc is None and not recording.ended:
                 if recording.closed:
