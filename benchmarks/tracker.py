@@ -17,6 +17,7 @@ from stata_tools.progress import Tracker
 OUTPUT_ROWS = 40  # table rows after each estimation command
 
 _UNIT_DO = (
+    "\n* model {n}\n"
     "use ./output/analysis_dataset_{n}.dta, clear\n"
     "stcox i.ethnicity_16 i.male age1 age2 age3\t\ti.imd\t\t\t///\n"
     "\t\t\t\ti.bmicat_sa i.hba1ccat gp_consult_count, strata(stp) nolog\n"
@@ -34,6 +35,8 @@ _UNIT_DO = (
 
 def _unit_log(n: int) -> list[str]:
     lines = [
+        ". ",
+        f". * model {n}",
         f". use ./output/analysis_dataset_{n}.dta, clear",
         "",
         ". stcox i.ethnicity_16 i.male age1 age2 age3              i.imd                   ///",

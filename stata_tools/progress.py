@@ -7,6 +7,7 @@ the end of the run sets it to ``total``. Every value handed out is larger than t
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import deque
@@ -194,6 +195,7 @@ class Tracker:
     _export_text: str = ""
     _targets: list[str] = field(default_factory=list)
     _firsts: list[str] = field(default_factory=list)  # each command's first line, blanks removed
+    _where: dict[str, list[int]] = field(default_factory=dict)  # target → positions, in order
     _bodies: list[tuple[str, ...]] = field(default_factory=list)
     _body: tuple[str, ...] = ()  # the current block's lines not echoed yet
     _body_at: int = 0
@@ -211,6 +213,7 @@ class Tracker:
             self._targets.append(target)
             self._bodies.append(body)
             self._firsts.append(squash(command.head))
+            self._where.setdefault(target, []).append(len(self._targets) - 1)
 
     @property
     def total(self) -> int:
@@ -418,7 +421,12 @@ class Tracker:
         return self._start(found + 1, now)
 
     def _exact(self, said: str, start: int, stop: int) -> int | None:
-        return next((p for p in range(start, stop) if self._targets[p] == said), None)
+        """The first command from `start` (before `stop`) whose echo is exactly `said`."""
+        positions = self._where.get(said)
+        if not positions:
+            return None
+        at = bisect.bisect_left(positions, start)
+        return positions[at] if at < len(positions) and positions[at] < stop else None
 
     def _start(self, matched: int, now: float) -> list[CommandStarted | ErrorRaised]:
         self.index = matched
