@@ -159,3 +159,77 @@ def recorded_error(log_lines: list[str]) -> tuple[int, int] | None:
 def first_lines_echoed(log_lines: list[str]) -> set[str]:
     """Every echo's text with blanks removed, to tell a command the log never shows."""
     return {squash(m.group(1)) for line in log_lines if (m := _ECHO.fullmatch(line))}
+
+
+_NUMBERED = re.compile(r" *(\d+)\. ?(.*)")
+_MATA_RULE = re.compile(r"-+ mata \(type end to exit\) -+\s*")
+_PROGRAM = re.compile(r"(?:pr|pro|prog|progr|progra|program)\s+(?!(?:drop|dir|l|li|lis|list)\b)\S")
+
+
+def rebuild(log_lines: list[str]) -> list[tuple[str, int | None]]:
+    """A do-file's physical lines rebuilt from a log's own echoes, each with the log line it was
+    echoed at at the top level (None for block bodies and Mata lines): an echo and its `> ` lines
+    as one line, the numbered (and unnumbered `. `) lines after a block's head as its body up to
+    its closing `}` or `end`, Mata prompts between the Mata rule and `end`; a nested do-file's
+    lines (up to its `end of do-file`) left out."""
+    out: list[tuple[str, int | None]] = []
+    nested = 0
+    body: str | None = None  # inside a block's echoed body: "}" or "end" closes it
+    depth = 0
+    mata = False
+    n = 0
+    while n < len(log_lines):
+        line = log_lines[n]
+        if nested:
+            if line.strip() == "end of do-file":
+                nested -= 1
+            elif line.startswith(". ") and _runs_do_file(line[2:]):
+                nested += 1
+            n += 1
+            continue
+        if mata:
+            if line.startswith(": "):
+                out.append((line[2:], None))
+                mata = line[2:].strip() != "end"
+            n += 1
+            continue
+        if _MATA_RULE.fullmatch(line):
+            mata = True
+            n += 1
+            continue
+        numbered = _NUMBERED.fullmatch(line) if body is not None else None
+        if not (numbered or line.startswith(". ")):
+            if line.strip() and body is not None:
+                body = None  # output: the block's echo is over
+            n += 1
+            continue
+        text = numbered.group(2) if numbered else line[2:]
+        at = n
+        n += 1
+        while n < len(log_lines) and log_lines[n].startswith("> "):
+            text += log_lines[n][2:]
+            n += 1
+        code = text.split("//")[0].strip()
+        if body is not None:
+            out.append((text, None))
+            if body == "end":
+                body = None if code == "end" else body
+            else:
+                depth += code.endswith("{") - code.startswith("}")
+                body = None if depth <= 0 else body
+            continue
+        out.append((text, at))
+        if code.endswith("{"):
+            body, depth = "}", 1
+        elif _PROGRAM.match(code) or re.match(r"inp(?:u|ut)?\b", code):
+            body = "end"
+        if _runs_do_file(text):
+            nested += 1
+    return out
+
+
+def _runs_do_file(text: str) -> bool:
+    words = text.replace(":", " ").split()
+    while words and words[0].lower() in ("cap", "capture", "noi", "noisily", "n"):
+        words = words[1:]
+    return bool(words) and words[0] in ("do", "include")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from corpus import corpus_params
-from recordings import commands_of, pairs, read_lines, truth
+from recordings import commands_of, pairs, read_lines, rebuild, truth
 
 from stata_tools.dofile import decode_source, split_commands
 from stata_tools.events import CommandStarted, ErrorRaised
@@ -558,3 +558,23 @@ def test_an_echo_edited_after_its_first_line_still_names_its_command() -> None:
         ">     xlabel(30 (10) 80)\n\n. display 2\n2\n"
     )
     assert started_at(do_file, log) == [(1, 1), (2, 7), (3, 8)]
+
+
+@pytest.mark.parametrize("path", corpus_params("logs/*", "smcl/*"))
+def test_every_real_log_is_followed_through_a_do_file_rebuilt_from_it(path: Path) -> None:
+    """The corpus logs have no do-files: rebuilt from their own echoes, every command is counted
+    at its echo (Mata, `/*** */` blocks, loops, wrapped echoes, nested do-files, CRLF, SMCL)."""
+    log_lines = read_lines(path)
+    rebuilt = rebuild(log_lines)
+    commands = split_commands("\n".join(text for text, _ in rebuilt) + "\n")
+    echoed_at = {c.index: rebuilt[c.first_line - 1][1] for c in commands}
+    assert len(commands) >= 2 and None not in echoed_at.values()
+    tracker = Tracker(commands, path.name, 0.0)
+    parser = LogParser()
+    started: dict[int, int] = {}
+    for n, raw in enumerate(log_lines):
+        for event in tracker.feed(parser.feed(raw), float(n)):
+            if isinstance(event, CommandStarted):
+                started[event.index] = n
+        assert tracker.index == 0 or echoed_at[tracker.index] <= n  # never ahead of the log
+    assert set(started) == set(echoed_at)
