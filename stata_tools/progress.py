@@ -399,14 +399,13 @@ class Tracker:
         strict = self._opaque or (self.current is not None and _calls_do_file(self.current))
         stop = min(len(self.commands), self.index + (1 if strict else LOOKAHEAD))
         found: int | None = None
+        loose = not (strict or inside)  # a block's stray line must be a whole command to count
         for position in range(self.index, stop):
             target = self._targets[position]
-            if said == target or (
-                not strict and len(said) >= MIN_PREFIX and target.startswith(said)
-            ):
+            if said == target or (loose and len(said) >= MIN_PREFIX and target.startswith(said)):
                 found = position
                 break
-        if found is None and complete and not strict:
+        if found is None and complete and loose:
             # edited since the log was written, past its first line: that line still tells
             first = self._said_first
             if len(first) >= MIN_FIRST and first != said:

@@ -578,3 +578,16 @@ def test_every_real_log_is_followed_through_a_do_file_rebuilt_from_it(path: Path
                 started[event.index] = n
         assert tracker.index == 0 or echoed_at[tracker.index] <= n  # never ahead of the log
     assert set(started) == set(echoed_at)
+
+
+def test_an_edited_line_of_a_block_does_not_count_as_a_later_command() -> None:
+    # the log's body line differs from the do-file's (edited since), and starts a later command
+    do_file = (
+        "if _rc==0{\nestimates save ./output/model1_onsdeath, replace\n}\n"
+        "estimates save ./output/model2_onsdeath, replace\ndisplay 1\n"
+    )
+    log = (
+        ". if _rc==0{\n. estimates save ./output/model2_onsdeath\nfile saved\n. }\n\n"
+        ". estimates save ./output/model2_onsdeath, replace\nfile saved\n\n. display 1\n1\n"
+    )
+    assert started_at(do_file, log) == [(1, 1), (2, 6), (3, 9)]
