@@ -206,6 +206,7 @@ class Tracker:
     _unmatched: str | None = None  # the newest complete echo that matched nothing here
     _child: Tracker | None = None  # the called do-file being followed
     _opaque: bool = False  # an include we cannot read runs: only exact echoes of ours count
+    _runs_do_files: bool = False  # the current command is a block that runs do-files
 
     def __post_init__(self) -> None:
         for command in self.commands:
@@ -281,6 +282,10 @@ class Tracker:
         child = self._child
         assert child is not None
         raised = [e for e in child.feed(line, now) if isinstance(e, ErrorRaised)]
+        if child.exports:  # graphs its `graph export` wrote are the run's
+            self.exports += child.exports
+            child.exports.clear()
+        self.break_seen = self.break_seen or child.break_seen
         if raised:
             record = child.errors[-1]
             self._rc_pending = False  # the `do` repeats the child's code as it returns
@@ -396,7 +401,7 @@ class Tracker:
         said = self._said
         assert said is not None
         inside = self._body_at < len(self._body)  # the current block's lines are not all seen
-        strict = self._opaque or (self.current is not None and _calls_do_file(self.current))
+        strict = self._opaque or self._runs_do_files
         stop = min(len(self.commands), self.index + (1 if strict else LOOKAHEAD))
         found: int | None = None
         loose = not (strict or inside)  # a block's stray line must be a whole command to count
@@ -435,6 +440,7 @@ class Tracker:
         self._body_fresh = True
         self._opaque = False
         command = self.commands[matched - 1]
+        self._runs_do_files = _calls_do_file(command)
         if opens_nested_do(command.text):
             self._follow(command, now)
         self._advance(matched - 1 + _SLOT_START)

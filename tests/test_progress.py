@@ -591,3 +591,16 @@ def test_an_edited_line_of_a_block_does_not_count_as_a_later_command() -> None:
         ". estimates save ./output/model2_onsdeath, replace\nfile saved\n\n. display 1\n1\n"
     )
     assert started_at(do_file, log) == [(1, 1), (2, 6), (3, 9)]
+
+
+def test_graphs_exported_by_a_called_do_file_are_the_runs() -> None:
+    log = MASTER_LOG.replace(
+        ". display 9\n9\n", ". display 9\n9\nfile a.png written in PNG format\n"
+    )
+    tracker = Tracker(
+        split_commands(MASTER), "master.do", 0.0, resolve=scripts(**{"01_clean_do": CHILD})
+    )
+    parser = LogParser()
+    for raw in log.splitlines():
+        tracker.feed(parser.feed(raw), 1.0)
+    assert tracker.exports == [("a.png", "png")]
