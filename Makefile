@@ -32,7 +32,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
-fuzz: $(STAMP)  ## lexer, log parser and command policy on mutated inputs (FUZZ_ARGS="--seed 1")
+fuzz: $(STAMP)  ## lexer, log parser, command policy and tracker on mutated inputs (FUZZ_ARGS="--seed 1")
 	$(BIN)/python -m fuzz $(FUZZ_ARGS)
 
 clean:
