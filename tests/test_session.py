@@ -230,3 +230,19 @@ async def test_an_error_in_a_called_do_file_names_its_file_and_line(
     assert result.error.command == "display nosuchvar"
     assert result.error.message == "nosuchvar not found"
     assert result.commands_done == 2
+
+
+async def test_called_do_files_are_found_where_a_master_that_cds_finds_them(
+    session: Session, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    (project / "code").mkdir(parents=True)
+    (project / "code" / "01_clean.do").write_text('display "clean"\ndo code/02_merge.do\n')
+    (project / "code" / "02_merge.do").write_text('display "merge"\nsleep 300\ndisplay "merged"\n')
+    master = project / "master.do"
+    master.write_text(f'cd "{project}"\ndo code/01_clean.do\ndisplay "end"\n')
+    events = await collect(session, RunRequest(do_file=master, working_dir=tmp_path))
+    result = events[-1].result  # type: ignore[attr-defined]
+    assert result.ok
+    messages = [e.snapshot.message for e in events if hasattr(e, "snapshot")]  # type: ignore[attr-defined]
+    assert any(m.startswith("01_clean.do 2/2 › 02_merge.do 2/3 · ") for m in messages), messages

@@ -395,7 +395,11 @@ class Session:
             prepared.label,
             began,
             wrapper=job.command,
-            resolve=called_scripts(prepared.roots, prepared.working_dir or Path.cwd()),
+            resolve=called_scripts(
+                prepared.roots,
+                prepared.working_dir or Path.cwd(),
+                prepared.do_file.parent if prepared.do_file else None,
+            ),
             source=str(prepared.do_file) if prepared.do_file else None,
         )
         parser = LogParser()
@@ -577,12 +581,15 @@ def _command_for(prepared: PreparedRun, run_dir: Path) -> str:
     return f"include {stata_quote(str(code_path))}"
 
 
-def called_scripts(roots: Roots | None, working_dir: Path) -> Resolver:
-    """How the tracker reads the do-files a run calls: where the policy's check found them (the
-    working directory, then the calling file's folder), inside the roots, lexed."""
+def called_scripts(roots: Roots | None, working_dir: Path, master: Path | None) -> Resolver:
+    """How the tracker reads the do-files a run calls: where the policy's check looks (the
+    working directory, then the calling file's folder; then the run's do-file's folder, which a
+    master usually `cd`s to), inside the roots, lexed."""
 
     def resolve(written: str, caller: str | None) -> Script | None:
         folders = [working_dir] + ([Path(caller).parent] if caller else [])
+        if master is not None and master not in folders:
+            folders.append(master)
         found = read_called(written, roots, folders)
         if found is None:
             return None
