@@ -388,10 +388,14 @@ class Tracker:
 
     def _in_body(self, said: str) -> bool:
         """Whether an echo is the next line of the current block (searched forward in it)."""
-        body = self._body
-        for j in range(self._body_at, len(body)):
-            line = body[j]
-            if (line.startswith(said) if said else not line) and (said or j == self._body_at):
+        body, at = self._body, self._body_at
+        if not said:  # a blank line of the block, if that is what comes next
+            if at < len(body) and not body[at]:
+                self._body_at = at + 1
+                return True
+            return False
+        for j in range(at, len(body)):
+            if body[j].startswith(said):
                 self._body_at = j + 1
                 return True
         return False
