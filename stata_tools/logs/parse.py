@@ -306,9 +306,9 @@ def smcl_to_text(line: str) -> str:
 # Classification
 
 _RMSG = r"(?:\s+t=\s*\d+(?:\.\d*)?\s+\d\d?:\d\d:\d\d)"
-_RC = re.compile(
-    rf"r\((\d+)\);{_RMSG}?\s*"
-)  # `set rmsg on` adds the time: `r(1); t=519.16 10:59:06`
+# `set rmsg on` adds the time to a return code, `r(1); t=519.16 10:59:06`, and prints
+# `r; t=0.02 10:59:06` after every command that succeeds.
+_RC = re.compile(rf"r\((\d+)\);{_RMSG}?\s*")
 _TIMING = re.compile(rf"r;{_RMSG}\s*")
 _BREAK = re.compile(r"[.\dxen ]*--Break--\s*")  # may be glued to the end of a line of dots
 # First characters of every line kind but plain output in a text log: blanks and labels start
@@ -323,7 +323,6 @@ _PREFIX = re.compile(
     r"(?:(?:cap|capt|captu|captur|capture|qui|quie|quiet|quietl|quietly"
     r"|n|no|noi|nois|noisi|noisil|noisily)\s*:?\s+)+"
 )
-_COMMENT = re.compile(r"(?:^|\s)//.*$|/\*.*?\*/")
 _BLOCK_COMMENT = re.compile(r"/\*.*?(?:\*/|\Z)", re.S)  # an unclosed one runs to the end
 _LINE_COMMENT = re.compile(r"(?:^|(?<=\s))//.*$", re.M)
 _LOG_USING = re.compile(r"(?:^|\s|:)(?:cmd)?log\s+using\b")
