@@ -293,7 +293,7 @@ class Tracker:
                 ErrorRecord(record.rc, record.message, self.index, record.script, record.command)
             )
         events: list[CommandStarted | ErrorRaised] = []
-        if child.done:
+        if child.done or (raised and child.index == 0):  # ended, or the `do` itself failed
             self._end_child(child)
         elif child.include and child._unmatched is not None:  # maybe our next command
             said, child._unmatched = child._unmatched, None

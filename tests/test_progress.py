@@ -604,3 +604,19 @@ def test_graphs_exported_by_a_called_do_file_are_the_runs() -> None:
     for raw in log.splitlines():
         tracker.feed(parser.feed(raw), 1.0)
     assert tracker.exports == [("a.png", "png")]
+
+
+def test_a_do_that_fails_before_its_file_runs_does_not_hold_the_count() -> None:
+    master = 'capture noisily do 01_clean.do\ndisplay "end"\n'
+    log = (
+        ". capture noisily do 01_clean.do\nfile 01_clean.do not found\nr(601);\n\n"
+        '. display "end"\nend\n'
+    )
+    tracker = Tracker(
+        split_commands(master), "master.do", 0.0, resolve=scripts(**{"01_clean_do": CHILD})
+    )
+    parser = LogParser()
+    for raw in log.splitlines():
+        tracker.feed(parser.feed(raw), 1.0)
+    assert tracker.index == 2 and "›" not in tracker.message(2.0)
+    assert [(e.rc, e.command_index, e.command) for e in tracker.errors] == [(601, 1, None)]
