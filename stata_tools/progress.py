@@ -207,6 +207,7 @@ class Tracker:
     _child: Tracker | None = None  # the called do-file being followed
     _opaque: bool = False  # an include we cannot read runs: only exact echoes of ours count
     _runs_do_files: bool = False  # the current command is a block that runs do-files
+    _depth_echoed: bool = False  # a do-file we cannot read has echoed something
 
     def __post_init__(self) -> None:
         for command in self.commands:
@@ -258,6 +259,8 @@ class Tracker:
             else:
                 self.done = True
         elif kind is Kind.RETURN_CODE and line.rc is not None:
+            if self._depth == 1 and not self._depth_echoed:  # the `do` failed: no file ran
+                self._depth = 0
             events += self._on_return_code(line.rc, now)
         elif kind is Kind.BREAK:
             self.break_seen = True
@@ -369,6 +372,7 @@ class Tracker:
         if first and self.wrapper is not None and said and squash(self.wrapper).startswith(said):
             return []
         if self._depth > 0:
+            self._depth_echoed = True
             if opens_nested_do(text):
                 self._depth += 1
             return []
@@ -473,7 +477,7 @@ class Tracker:
         elif include or _after_prefixes(command.text)[1].partition(" ")[0].lower() == "include":
             self._opaque = True  # no `end of do-file` will come: wait for an exact echo of ours
         else:
-            self._depth = 1
+            self._depth, self._depth_echoed = 1, False
 
     def _on_return_code(self, rc: int, now: float) -> list[CommandStarted | ErrorRaised]:
         if rc == 1:

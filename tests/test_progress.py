@@ -620,3 +620,13 @@ def test_a_do_that_fails_before_its_file_runs_does_not_hold_the_count() -> None:
         tracker.feed(parser.feed(raw), 1.0)
     assert tracker.index == 2 and "›" not in tracker.message(2.0)
     assert [(e.rc, e.command_index, e.command) for e in tracker.errors] == [(601, 1, None)]
+
+
+def test_a_do_of_a_missing_file_we_cannot_read_does_not_hold_the_count_either() -> None:
+    master = 'capture noisily do "$dir/01_clean.do"\ndisplay "end"\n'
+    log = (
+        '. capture noisily do "$dir/01_clean.do"\nfile /01_clean.do not found\nr(601);\n\n'
+        '. display "end"\nend\n'
+    )
+    _, events = run_tracker(master, log)
+    assert [e.index for e in events if isinstance(e, CommandStarted)] == [1, 2]
