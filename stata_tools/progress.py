@@ -181,6 +181,7 @@ class Tracker:
     source: str | None = None  # the file this tracker follows
     include: bool = False  # it follows an `include`, whose end Stata does not mark
     done: bool = False  # its own `end of do-file` was seen
+    echoed: bool = False  # a command echo has reached it
     index: int = 0
     errors: list[ErrorRecord] = field(default_factory=list)
     exports: list[tuple[str, str]] = field(default_factory=list)
@@ -240,12 +241,15 @@ class Tracker:
         if self._body_fresh and kind is not Kind.ECHO and kind is not Kind.LOOP_ECHO:
             self._body, self._body_fresh = (), False  # no echo of its lines (`quietly {`)
         if kind is Kind.OUTPUT or kind is Kind.ERROR:  # most lines: checked first
+            if self._depth == 1 and not self._depth_echoed and line.text.strip():
+                self._depth = 0  # output before any echo: the `do` failed (file not found)
             if line.text.strip():
                 self._newest = line.text
                 self._recent.append(line.text)
                 self._note_export(line.text)
             return events or _NONE
         if kind is Kind.ECHO:
+            self.echoed = True
             self._recent.clear()
             self._body_fresh = False
             events += self._on_echo(line.text, now)
@@ -284,6 +288,9 @@ class Tracker:
         """A line while a called do-file runs: the child's; its progress moves inside our slot."""
         child = self._child
         assert child is not None
+        if not child.echoed and line.kind in (Kind.OUTPUT, Kind.ERROR) and line.text.strip():
+            self._end_child(child)  # output before its first echo: the `do` failed, ran nothing
+            return self.feed(line, now)
         raised = [e for e in child.feed(line, now) if isinstance(e, ErrorRaised)]
         if child.exports:  # graphs its `graph export` wrote are the run's
             self.exports += child.exports

@@ -619,7 +619,8 @@ def test_a_do_that_fails_before_its_file_runs_does_not_hold_the_count() -> None:
     for raw in log.splitlines():
         tracker.feed(parser.feed(raw), 1.0)
     assert tracker.index == 2 and "›" not in tracker.message(2.0)
-    assert [(e.rc, e.command_index, e.command) for e in tracker.errors] == [(601, 1, None)]
+    errors = [(e.rc, e.message, e.script, e.command_index) for e in tracker.errors]
+    assert errors == [(601, "file 01_clean.do not found", "master.do", 1)]
 
 
 def test_a_do_of_a_missing_file_we_cannot_read_does_not_hold_the_count_either() -> None:

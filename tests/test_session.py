@@ -246,3 +246,16 @@ async def test_called_do_files_are_found_where_a_master_that_cds_finds_them(
     assert result.ok
     messages = [e.snapshot.message for e in events if hasattr(e, "snapshot")]  # type: ignore[attr-defined]
     assert any(m.startswith("01_clean.do 2/2 › 02_merge.do 2/3 · ") for m in messages), messages
+
+
+async def test_a_do_of_a_missing_file_under_capture_noisily_does_not_stop_the_count(
+    session: Session, tmp_path: Path
+) -> None:
+    (tmp_path / "here.do").write_text('display "here"\n')
+    master = tmp_path / "master.do"
+    master.write_text(
+        'capture noisily do missing\ncapture noisily do "`nothing\'here"\ndisplay "end"\n'
+    )
+    events = await collect(session, RunRequest(do_file=master, working_dir=tmp_path))
+    assert events[-1].result.ok  # type: ignore[attr-defined]
+    assert [e.index for e in events if isinstance(e, CommandStarted)] == [1, 2, 3]
