@@ -18,9 +18,8 @@ from stata_tools.logs.parse import smcl_to_text
 
 _ECHO = re.compile(r"(?: *\d+)?\. (.*)")
 _RC = re.compile(r"r\((\d+)\);(?:\s+t=.*)?\s*")
-_FAR = 400  # how many do-file lines ahead an echo may be found
-_SHORT = 6  # an echo this short (blanks removed) is looked for only this close
-_NEAR = 25
+_SHORT = 6  # an echo this short (blanks removed) is looked for only this close; others anywhere
+_NEAR = 25  # after the last aligned line (the nearest match wins: a `quietly { }` body is skipped)
 
 
 def squash(text: str) -> str:
@@ -114,7 +113,7 @@ def truth(log_lines: list[str], source: str) -> Truth:
     for at, said, top in records:
         if not said:
             continue
-        reach = _NEAR if len(said) < _SHORT else _FAR
+        reach = _NEAR if len(said) < _SHORT else len(physical)
         for j in range(pointer, min(len(physical), pointer + reach)):
             line = squashed[j]
             if line and (said.startswith(line) or line.startswith(said)):

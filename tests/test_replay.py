@@ -237,3 +237,39 @@ async def test_a_recorded_error_names_the_line_it_came_from(
         assert result.commands_done == expected.index
         raised = [e for e in events if isinstance(e, ErrorRaised)]
         assert [e.rc for e in raised] == [111]
+
+
+def test_the_truth_keeps_an_if_body_in_its_command_and_skips_unechoed_lines() -> None:
+    """The independent alignment the replays are held against, on a log it must get right."""
+    source = (
+        "display 1\nquietly {\n    regress y x\n    predict r\n}\nif 1 {\n    display 2\n}\n"
+        "display 2\nforeach v in a b {\n    display 3\n}\n"
+    )
+    log = [
+        ". display 1",
+        "1",
+        "",
+        ". quietly {",
+        "",
+        ". if 1 {",
+        ".     display 2",
+        "2",
+        ". }",
+        "",
+        ". display 2",
+        "2",
+        "",
+        ". foreach v in a b {",
+        "  2.     display 3",
+        "  3. }",
+        "3",
+        "3",
+    ]
+    found = truth(log, source)
+    assert found.command_at == [1, 1, 1, 2, 2, 3, 3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 5, 5]
+    assert found.echoed_at == {1: 0, 2: 3, 3: 5, 4: 10, 5: 13}
+    assert found.misplaced == [] and found.in_blocks == [6, 8]
+    assert recorded_error([*log, "variable q not found", "r(111);"]) == (111, 19)
+    ended = [*log, "r(111);", "", "end of do-file", "r(111);"]
+    assert recorded_error(ended) == (111, 18)
+    assert recorded_error([*log, "r(111);", "", ". display 4", "4"]) is None
