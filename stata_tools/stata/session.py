@@ -406,7 +406,7 @@ class Session:
         excerpt = ExcerptBuilder(self.settings.output_budget_chars)
         stop = anyio.Event()
         batches: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=64)
-        follower = LogFollower(job.log_path, debounce_ms=int(os.environ.get("XDEB", "10")))
+        follower = LogFollower(job.log_path)
 
         async def pump() -> None:
             try:
