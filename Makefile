@@ -42,7 +42,7 @@ format: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks
 
-fuzz: $(DEV_STAMP)  ## lexer, log parser and command policy on mutated inputs (FUZZ_ARGS="--seed 1")
+fuzz: $(DEV_STAMP)  ## lexer, log parser, command policy and tracker on mutated inputs (FUZZ_ARGS="--seed 1")
 	$(BIN)/python -m fuzz $(FUZZ_ARGS)
 
 dist: $(DEV_STAMP)  ## the wheel and sdist in dist/

@@ -1,4 +1,4 @@
-"""`python -m benchmarks [cold|latency|overhead|big ...]`: print figures for each benchmark."""
+"""`python -m benchmarks [cold|latency|overhead|big|tracker ...]`: figures for each benchmark."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import sys
 
 import anyio
 
-from benchmarks import big_log, cold_start, latency, overhead
+from benchmarks import big_log, cold_start, latency, overhead, tracker
 
 BENCHES = {
     "cold": cold_start.main,
     "latency": latency.main,
     "overhead": overhead.main,
     "big": big_log.main,
+    "tracker": tracker.main,
 }
 
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stata_tools.dofile import DoFileError, decode_source, scan_commands, split_commands
-from stata_tools.logs.parse import parse_lines, smcl_to_text
+from stata_tools.logs.parse import LogParser, parse_lines, smcl_to_text
 from stata_tools.policy import CATEGORIES, UNCHECKED, Policy, _check_or_raise, check
+from stata_tools.progress import Script, Tracker
 
 CORPUS = Path(os.environ.get("STATA_TOOLS_FUZZ_CORPUS", "/work/shared/stata-corpus"))
 MAX_SEED_WINDOW = 2048  # bytes of a seed file one input starts from
@@ -191,6 +192,37 @@ def fuzz_logs(text: str, rng: random.Random) -> None:
     smcl_to_text(text)
 
 
+def fuzz_tracker(text: str, rng: random.Random) -> None:
+    """The tracker follows any log against any do-file (and the do-files it calls): it never
+    raises, progress only grows and stays below the total until the end."""
+    try:
+        commands = split_commands(text)
+    except DoFileError:
+        commands = []
+    lines = text.splitlines()
+    top = commands
+    if rng.random() < 0.5:  # a master that calls the text as its child do-file
+        called = rng.choice(["a", "b.do", '"c d.do"', "`x'", "include a"])
+        call = called if called.startswith("include") else f"do {called}"
+        top = split_commands(f"{call}\ndisplay 1\n")
+        lines = [f". {call}", *lines, "end of do-file", "", ". display 1"]
+
+    def resolve(written: str, caller: str | None) -> Script | None:
+        return Script(written, tuple(commands), written) if rng.random() < 0.8 else None
+
+    tracker = Tracker(top, "fuzz.do", 0.0, resolve=resolve)
+    parser = LogParser()
+    last = -1.0
+    for n, raw in enumerate(lines):
+        tracker.feed(parser.feed(raw), n * 0.5)
+        snapshot = tracker.heartbeat(n * 0.5 + 0.25)
+        if not last <= snapshot.progress < snapshot.total or len(snapshot.message) > 200:
+            raise AssertionError(f"bad progress {snapshot!r} after {last}")
+        last = snapshot.progress
+    if tracker.finish(len(lines)).progress != tracker.total:
+        raise AssertionError("the end is not the total")
+
+
 POLICIES = [Policy(), Policy(frozenset({"python"})), Policy(frozenset(CATEGORIES) - {"shell"})]
 
 
@@ -213,6 +245,7 @@ TARGETS: dict[str, Callable[[str, random.Random], None]] = {
     "dofile.split_commands": fuzz_dofile,
     "logs.parse": fuzz_logs,
     "policy.check": fuzz_policy,
+    "progress.Tracker": fuzz_tracker,
 }
 
 

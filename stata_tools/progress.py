@@ -7,15 +7,17 @@ the end of the run sets it to ``total``. Every value handed out is larger than t
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from stata_tools.dofile import Command
 from stata_tools.events import CommandStarted, ErrorRaised, Snapshot
 from stata_tools.graphs import exported_file
-from stata_tools.logs.parse import Kind, LogLine
+from stata_tools.logs.parse import Kind, LogLine, strip_comments
 from stata_tools.replications import DotsReader, partial_text
 from stata_tools.timings import Timeline, format_left
 
@@ -23,6 +25,9 @@ MESSAGE_LIMIT = 200
 COMMAND_LIMIT = 60
 OUTPUT_LIMIT = 70
 LOOKAHEAD = 3  # echoes may skip commands Stata never echoes (quietly'd blocks)
+MIN_PREFIX = 20  # a first echo line this long (blanks removed) may match before its `> ` lines
+MIN_FIRST = 8  # a first line this long that is exactly a command's names it, whatever follows
+QUIET_S = 1.0  # an echo with no new line for this long is complete (Stata writes it at once)
 _SLOT_START = 0.05
 _SLOT_SPAN = 0.85
 _HEARTBEAT_HALF_LIFE = 8
@@ -48,6 +53,11 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+def squash(text: str) -> str:
+    """Text without any blanks: echoes expand tabs and wrap anywhere, so only the rest counts."""
+    return "".join(text.split())
+
+
 def shorten(text: str, limit: int) -> str:
     """One line of at most `limit` characters, with an ellipsis where it was cut."""
     text = normalize(text)
@@ -65,42 +75,116 @@ def format_elapsed(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def opens_nested_do(command_text: str) -> bool:
-    """True when the command runs a do-file whose own echo and `end of do-file` reach the log."""
-    words = normalize(command_text).split(" ")
+def _after_prefixes(command_text: str) -> tuple[bool, str]:
+    """(whether capture/quietly silence it, the command after its prefixes and `version #:`)."""
+    rest = normalize(command_text)
     silent = False
-    while words:
-        word = words[0].rstrip(":").lower()
+    while rest:
+        word, _, after = rest.partition(" ")
+        word = word.rstrip(":").lower()
         if word in _SILENT_PREFIXES:
             silent = True
         elif word in _LOUD_PREFIXES:
             silent = False
-        elif word == "version" and len(words) > 1:
-            words = words[1:]
+        elif word == "version" and after:
+            after = after.partition(" ")[2]
         else:
             break
-        words = words[1:]
-    return bool(words) and words[0].lower() in _NESTED and not silent
+        rest = after.lstrip(": ")
+    return silent, rest
+
+
+def opens_nested_do(command_text: str) -> bool:
+    """True when the command runs a do-file whose own echo reaches the log (`do` also prints
+    `end of do-file`); `run`, `quietly do` and `capture do` show nothing."""
+    silent, rest = _after_prefixes(command_text)
+    return not silent and rest.partition(" ")[0].lower() in _NESTED
+
+
+_CALLED = re.compile(r'(do|include)\s+(?:"([^"]*)"|`"(.*?)"\'|([^\s,"]+))', re.IGNORECASE)
+
+
+def called_do_file(command_text: str) -> tuple[str, str] | None:
+    """("do" or "include", the file as written, `.do` added without an extension) for a command
+    whose do-file echoes into the log; None when it does not, or the name holds a macro."""
+    if not opens_nested_do(command_text):
+        return None
+    found = _CALLED.match(_after_prefixes(command_text)[1])
+    if found is None:
+        return None
+    path = next(group for group in found.groups()[1:] if group is not None).strip()
+    if not path or "`" in path or "$" in path:
+        return None
+    if "." not in path.replace("\\", "/").rsplit("/", 1)[-1]:
+        path += ".do"
+    return found.group(1).lower(), path
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A do-file the run calls, lexed: what a child tracker follows."""
+
+    label: str
+    commands: tuple[Command, ...]
+    source: str | None = None  # its path, where the do-files it calls are looked for
+
+
+Resolver = Callable[[str, "str | None"], "Script | None"]
+"""(the file as written, the calling file's path) → the called do-file lexed, or None."""
 
 
 @dataclass(slots=True)
 class ErrorRecord:
-    """The first error the log shows: its code, Stata's message and the command it came from."""
+    """The first error the log shows: its code, Stata's message and the command it came from
+    (`command_index` at the top level; `script` and `command` where it happened, maybe a child)."""
 
     rc: int
     message: str
     command_index: int | None
+    script: str | None = None
+    command: Command | None = None
+
+
+def echo_target(command: Command) -> tuple[str, tuple[str, ...]]:
+    """What Stata echoes for a command at the top level, blanks removed: its head (every line
+    of a plain command; a block's lines up to its `{`) and, for a block, each later line."""
+    lines = list(command.lines)
+    if lines:
+        lines[0] = lines[0][command.column :]
+    if not command.is_block:
+        return squash("".join(lines)), ()
+    end = next((j for j in range(len(lines)) if strip_comments(lines[: j + 1]).endswith("{")), 0)
+    return squash("".join(lines[: end + 1])), tuple(squash(line) for line in lines[end + 1 :])
+
+
+def _calls_do_file(command: Command) -> bool:
+    """A block whose body runs do-files: their echoes look like top-level ones."""
+    return command.is_block and any(opens_nested_do(part) for part in command.text.split("; "))
+
+
+def _is_note(text: str) -> bool:
+    return text.lstrip().startswith(("(note:", "note:"))
 
 
 @dataclass(slots=True)
 class Tracker:
-    """Follows one run's log lines; pure state, the caller supplies the clock."""
+    """Follows one run's log lines; pure state, the caller supplies the clock.
+
+    An echo counts only at the top level: a block's own lines (Stata echoes an `if … {` body
+    line by line, the branch not taken too) belong to it, and while it runs do-files, their
+    echoes to them. The next command is found among the following few by its echo joined with
+    its `> ` lines; after commands Stata never echoed, by an exact echo of any later one."""
 
     commands: Sequence[Command]
     label: str
     started_at: float
     wrapper: str | None = None
     timeline: Timeline | None = None  # last run's times: weighted progress, time left (timings.py)
+    resolve: Resolver | None = None  # finds the do-files the run calls, to follow them too
+    source: str | None = None  # the file this tracker follows
+    include: bool = False  # it follows an `include`, whose end Stata does not mark
+    done: bool = False  # its own `end of do-file` was seen
+    echoed: bool = False  # a command echo has reached it
     index: int = 0
     errors: list[ErrorRecord] = field(default_factory=list)
     exports: list[tuple[str, str]] = field(default_factory=list)
@@ -109,12 +193,35 @@ class Tracker:
     _heartbeats: int = 0
     _progress: float = 0.0
     _newest: str = ""
-    _recent: deque[str] = field(default_factory=lambda: deque(maxlen=2))
+    _recent: deque[str] = field(default_factory=lambda: deque(maxlen=3))
     _rc_pending: bool = True
     _first_echo: bool = True
     _export_text: str = ""
     _dots: DotsReader = field(default_factory=DotsReader)  # replication dots (replications.py)
     _dots_at: tuple[int, int, float] = (0, 0, 0.0)  # command, dots section, progress at its start
+    _targets: list[str] = field(default_factory=list)
+    _firsts: list[str] = field(default_factory=list)  # each command's first line, blanks removed
+    _where: dict[str, list[int]] = field(default_factory=dict)  # target → positions, in order
+    _bodies: list[tuple[str, ...]] = field(default_factory=list)
+    _body: tuple[str, ...] = ()  # the current block's lines not echoed yet
+    _body_at: int = 0
+    _body_fresh: bool = False  # nothing seen since the block's head: is its body echoed, how?
+    _said: str | None = None  # a top-level echo (blanks removed) not matched yet
+    _said_at: float = 0.0
+    _said_first: str = ""  # the pending echo's first line
+    _unmatched: str | None = None  # the newest complete echo that matched nothing here
+    _child: Tracker | None = None  # the called do-file being followed
+    _opaque: bool = False  # an include we cannot read runs: only exact echoes of ours count
+    _runs_do_files: bool = False  # the current command is a block that runs do-files
+    _depth_echoed: bool = False  # a do-file we cannot read has echoed something
+
+    def __post_init__(self) -> None:
+        for command in self.commands:
+            target, body = echo_target(command)
+            self._targets.append(target)
+            self._bodies.append(body)
+            self._firsts.append(squash(command.head))
+            self._where.setdefault(target, []).append(len(self._targets) - 1)
 
     @property
     def total(self) -> int:
@@ -126,29 +233,51 @@ class Tracker:
 
     def feed(self, line: LogLine, now: float) -> Sequence[CommandStarted | ErrorRaised]:
         """Account for one classified log line; return the events it causes."""
+        if self._child is not None:
+            return self._feed_child(line, now)
         kind = line.kind
+        if kind is Kind.CONTINUATION:
+            return self._on_continuation(line.text, now)
+        events: list[CommandStarted | ErrorRaised] = []
+        if self._said is not None:  # the echo before this line is complete
+            events += self._settle(now, complete=True)
+            if self._child is not None:  # it started a do-file: the line is the child's
+                return [*events, *self._feed_child(line, now)]
+        if self._body_fresh and kind is not Kind.ECHO and kind is not Kind.LOOP_ECHO:
+            self._body, self._body_fresh = (), False  # no echo of its lines (`quietly {`)
         if kind is Kind.OUTPUT or kind is Kind.ERROR:  # most lines: checked first
+            if self._depth == 1 and not self._depth_echoed and line.text.strip():
+                self._depth = 0  # output before any echo: the `do` failed (file not found)
             if line.text.strip():
                 self._newest = line.text
                 self._recent.append(line.text)
                 self._note_export(line.text)
             if ("(" in line.text or not self._dots.idle) and self._dots.feed(line.text):
                 self._on_dots()  # replication dots: one substring test while no loop is on
-            return _NONE
+            return events or _NONE
         if not self._dots.idle:
             self._dots.stop()
         if kind is Kind.ECHO:
+            self.echoed = True
             self._recent.clear()
-            return self._on_echo(line.text, now)
-        if kind is Kind.LOOP_ECHO:
+            self._body_fresh = False
+            events += self._on_echo(line.text, now)
+        elif kind is Kind.LOOP_ECHO:
             self._recent.clear()
+            if self._body_fresh:  # a loop or program: its lines are numbered, not ours to see
+                self._body, self._body_fresh = (), False
         elif kind is Kind.END_OF_DO:
-            self._depth = max(0, self._depth - 1)
+            if self._depth:
+                self._depth -= 1
+            else:
+                self.done = True
         elif kind is Kind.RETURN_CODE and line.rc is not None:
-            return self._on_return_code(line.rc, now)
+            if self._depth == 1 and not self._depth_echoed:  # the `do` failed: no file ran
+                self._depth = 0
+            events += self._on_return_code(line.rc, now)
         elif kind is Kind.BREAK:
             self.break_seen = True
-        return _NONE
+        return events
 
     def _note_export(self, text: str) -> None:
         """Collect `graph export` messages, which Stata wraps onto `> ` lines when long."""
@@ -164,8 +293,61 @@ class Tracker:
             self.exports.append(found)
             self._export_text = ""
 
+    def _feed_child(self, line: LogLine, now: float) -> list[CommandStarted | ErrorRaised]:
+        """A line while a called do-file runs: the child's; its progress moves inside our slot."""
+        child = self._child
+        assert child is not None
+        if not child.echoed and line.kind in (Kind.OUTPUT, Kind.ERROR) and line.text.strip():
+            self._end_child(child)  # output before its first echo: the `do` failed, ran nothing
+            return self.feed(line, now)
+        raised = [e for e in child.feed(line, now) if isinstance(e, ErrorRaised)]
+        if child.exports:  # graphs its `graph export` wrote are the run's
+            self.exports += child.exports
+            child.exports.clear()
+        self.break_seen = self.break_seen or child.break_seen
+        if raised:
+            record = child.errors[-1]
+            self._rc_pending = False  # the `do` repeats the child's code as it returns
+            self.errors.append(
+                ErrorRecord(record.rc, record.message, self.index, record.script, record.command)
+            )
+        events: list[CommandStarted | ErrorRaised] = []
+        if child.done or (raised and child.index == 0):  # ended, or the `do` itself failed
+            self._end_child(child)
+        elif child.include and child._unmatched is not None:  # maybe our next command
+            said, child._unmatched = child._unmatched, None
+            found = self._exact(said, self.index, min(len(self.commands), self.index + LOOKAHEAD))
+            if found is not None:
+                self._end_child(child)
+                events += self._start(found + 1, now)
+        if self._child is not None:
+            self._advance(self.index - 1 + _SLOT_START + _SLOT_SPAN * child.fraction)
+        snapshot = self.snapshot(now)
+        return [replace(e, snapshot=snapshot) for e in raised] + events
+
+    def _end_child(self, child: Tracker) -> None:
+        self._child = None
+        if child._newest:
+            self._newest = child._newest
+        if self.index:  # heartbeats go on creeping from where the child left the slot
+            reached = (self._progress - (self.index - 1 + _SLOT_START)) / _SLOT_SPAN
+            reached = min(max(reached, 0.0), 0.99)
+            self._heartbeats = math.ceil(_HEARTBEAT_HALF_LIFE * reached / (1 - reached))
+
+    @property
+    def fraction(self) -> float:
+        """How far this tracker is, 0 to below 1."""
+        return self._progress / self.total
+
     def heartbeat(self, now: float) -> Snapshot:
         """A little more progress within the current command's slot, never reaching the next."""
+        if self._child is not None:
+            child = self._child
+            child.heartbeat(now)
+            self._advance(self.index - 1 + _SLOT_START + _SLOT_SPAN * child.fraction)
+            return self.snapshot(now)
+        if self._said is not None and now - self._said_at >= QUIET_S:
+            self._settle(now, complete=True)
         self._heartbeats += 1
         n = self._heartbeats
         creep = n / (n + _HEARTBEAT_HALF_LIFE)
@@ -221,52 +403,139 @@ class Tracker:
         return Snapshot(progress, self.total, self.message(now), now - self.started_at)
 
     def message(self, now: float) -> str:
-        """What Claude Code shows on the running tool: file, k/N, elapsed, command, output."""
-        parts = [f"{self.label} {self.index}/{self.total}", format_elapsed(now - self.started_at)]
+        """What Claude Code shows on the running tool: file, k/N (and the called do-file's, the
+        innermost two levels), elapsed, time left, the innermost command, its newest output."""
+        chain = [self]
+        while chain[-1]._child is not None:
+            chain.append(chain[-1]._child)  # type: ignore[arg-type]
+        where = " › ".join(f"{t.label} {t.index}/{t.total}" for t in chain[-2:])
+        parts = [where, format_elapsed(now - self.started_at)]
         left = self.timeline.left(now) if self.timeline is not None else None
         if left is not None:
             parts.append(format_left(left))
-        command = self.current
+        inner = chain[-1]
+        command = inner.current
         if command is not None:
             parts.append(shorten(command.head, COMMAND_LIMIT))
-        dots = self._dots.state if self._dots_at[0] == self.index and self.index else None
+        dots = inner._dots.state if inner._dots_at[0] == inner.index and inner.index else None
         if dots is not None:
             parts.append(dots.describe())
-        elif self._newest:
-            parts.append("» " + shorten(self._newest, OUTPUT_LIMIT))
+        elif inner._newest:
+            parts.append("» " + shorten(inner._newest, OUTPUT_LIMIT))
         return shorten(" · ".join(parts), MESSAGE_LIMIT)
 
     def _on_echo(self, text: str, now: float) -> list[CommandStarted | ErrorRaised]:
+        said = squash(text)
         first, self._first_echo = self._first_echo, False
-        if first and self.wrapper is not None and normalize(text) == normalize(self.wrapper):
+        if first and self.wrapper is not None and said and squash(self.wrapper).startswith(said):
             return []
         if self._depth > 0:
+            self._depth_echoed = True
             if opens_nested_do(text):
                 self._depth += 1
             return []
-        matched = self._match(text)
-        if matched is None:
+        if self._in_body(said):
             return []
+        if not said:
+            return []
+        self._said, self._said_at, self._said_first = said, now, said
+        return self._settle(now, complete=False)
+
+    def _on_continuation(self, text: str, now: float) -> Sequence[CommandStarted | ErrorRaised]:
+        if self._said is None:
+            return _NONE
+        self._said += squash(text)
+        self._said_at = now
+        return self._settle(now, complete=False)
+
+    def _in_body(self, said: str) -> bool:
+        """Whether an echo is the next line of the current block (searched forward in it)."""
+        body, at = self._body, self._body_at
+        if not said:  # a blank line of the block, if that is what comes next
+            if at < len(body) and not body[at]:
+                self._body_at = at + 1
+                return True
+            return False
+        for j in range(at, len(body)):
+            if body[j].startswith(said):
+                self._body_at = j + 1
+                return True
+        return False
+
+    def _settle(self, now: float, *, complete: bool) -> list[CommandStarted | ErrorRaised]:
+        """Match the pending echo; an incomplete one only within the next few commands."""
+        said = self._said
+        assert said is not None
+        inside = self._body_at < len(self._body)  # the current block's lines are not all seen
+        strict = self._opaque or self._runs_do_files
+        stop = min(len(self.commands), self.index + (1 if strict else LOOKAHEAD))
+        found: int | None = None
+        loose = not (strict or inside)  # a block's stray line must be a whole command to count
+        for position in range(self.index, stop):
+            target = self._targets[position]
+            if said == target or (loose and len(said) >= MIN_PREFIX and target.startswith(said)):
+                found = position
+                break
+        if found is None and complete and loose:
+            # edited since the log was written, past its first line: that line still tells
+            first = self._said_first
+            if len(first) >= MIN_FIRST and first != said:
+                found = next((p for p in range(self.index, stop) if self._firsts[p] == first), None)
+        if found is None and complete and not inside and not strict:
+            found = self._exact(said, stop, len(self.commands))
+        if found is None:
+            if complete:
+                self._said, self._unmatched = None, said
+            return []
+        self._said = None
+        return self._start(found + 1, now)
+
+    def _exact(self, said: str, start: int, stop: int) -> int | None:
+        """The first command from `start` (before `stop`) whose echo is exactly `said`."""
+        positions = self._where.get(said)
+        if not positions:
+            return None
+        at = bisect.bisect_left(positions, start)
+        return positions[at] if at < len(positions) and positions[at] < stop else None
+
+    def _start(self, matched: int, now: float) -> list[CommandStarted | ErrorRaised]:
         self.index = matched
         self._heartbeats = 0
         self._rc_pending = True
+        self._body, self._body_at = self._bodies[matched - 1], 0
+        self._body_fresh = True
+        self._opaque = False
         command = self.commands[matched - 1]
+        self._runs_do_files = _calls_do_file(command)
         if opens_nested_do(command.text):
-            self._depth = 1
+            self._follow(command, now)
         self._advance(matched - 1 + _SLOT_START)
         snapshot = self.snapshot(now)
         return [CommandStarted(matched, self.total, command.head, command.first_line, snapshot)]
 
-    def _match(self, echo: str) -> int | None:
-        said = normalize(echo)
-        if not said:
-            return None
-        stop = min(len(self.commands), self.index + LOOKAHEAD)
-        for position in range(self.index, stop):
-            head = normalize(self.commands[position].head)
-            if said == head or (len(said) >= 20 and head.startswith(said)):
-                return position + 1
-        return None
+    def _follow(self, command: Command, now: float) -> None:
+        """A called do-file starts: follow it when it can be read, else wait for its end."""
+        called = called_do_file(command.text)
+        script = None
+        if called is not None and self.resolve is not None:
+            try:
+                script = self.resolve(called[1], self.source)
+            except Exception:  # a file we cannot read or lex: progress by heartbeat, as before
+                script = None
+        include = called is not None and called[0] == "include"
+        if script is not None and script.commands:
+            self._child = Tracker(
+                script.commands,
+                script.label,
+                now,
+                resolve=self.resolve,
+                source=script.source,
+                include=include,
+            )
+        elif include or _after_prefixes(command.text)[1].partition(" ")[0].lower() == "include":
+            self._opaque = True  # no `end of do-file` will come: wait for an exact echo of ours
+        else:
+            self._depth, self._depth_echoed = 1, False
 
     def _on_return_code(self, rc: int, now: float) -> list[CommandStarted | ErrorRaised]:
         if rc == 1:
@@ -274,10 +543,11 @@ class Tracker:
         if not self._rc_pending:
             return []  # the same error repeated while blocks and do-files unwind
         self._rc_pending = False
-        message = "\n".join(self._recent)
+        lines = [text for text in self._recent if not _is_note(text)][-2:]
+        message = "\n".join(lines)
         if rc == 1 and not message:
             message = "--Break--"
-        self.errors.append(ErrorRecord(rc, message, self.index or None))
+        self.errors.append(ErrorRecord(rc, message, self.index or None, self.label, self.current))
         return [ErrorRaised(rc, message, self.snapshot(now))]
 
     def _advance(self, value: float) -> None:

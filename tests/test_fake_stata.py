@@ -1525,3 +1525,132 @@ def test_jackknife_leaves_one_out_and_reports_the_standard_error_of_a_mean(
         "19.9569",
         "22.63769",
     ]
+
+
+# --- shapes from the real do/log pairs (../shared/stata-corpus/pairs) ------------------------
+
+
+def test_loop_bodies_echo_as_real_stata_does_after_blank_lines(
+    stata: ModuleType, tmp_path: Path
+) -> None:
+    # 20_eth_an_model_checks: tabs expanded; after a blank body line the next lines are echoed
+    # `. ` with no number up to the next command, and numbering resumes after it
+    (tmp_path / "loop.do").write_text(
+        'foreach i in a {\n\tdi "`i\'"\n\t\n\tdisplay 1\n\tdisplay 2\n\n'
+        "/* a comment */\n\ndisplay 3\n}\n"
+    )
+    run(stata, "log using b.log, text replace\ndo loop")
+    run(stata, "log close")
+    body = log_text(tmp_path / "b.log")
+    at = body.index(". foreach i in a {")
+    assert body[at : at + 10] == [
+        ". foreach i in a {",
+        '  2.         di "`i\'"',
+        "  3.         ",
+        ".         display 1",
+        "  4.         display 2",
+        "  5. ",
+        ". /* a comment */",
+        ". ",
+        ". display 3",
+        "  6. }",
+    ]
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> tuple[Path, Path]:
+    """A do-file that opens its own log, and what real Stata logged (01b_eth_cr_stset_sgss)."""
+    do_file = tmp_path / "own.do"
+    do_file.write_text(
+        "* Open a log file\ncap log close\nlog using ./logs/own, replace t\n\n"
+        'global outcomes "tested positivetest"\n\n* Close log file\nlog close\n\nclear\n'
+    )
+    recording = tmp_path / "own.log"
+    recording.write_text(
+        "-" * 79 + "\n      name:  <unnamed>\n       log:  /workspace/logs/own.log\n"
+        "  log type:  text\n opened on:  10 Jan 2021, 10:57:21\n\n. \n"
+        '. global outcomes "tested positivetest"\n\n. \n. * Close log file\n. log close\n'
+        "      name:  <unnamed>\n       log:  /workspace/logs/own.log\n  log type:  text\n"
+        " closed on:  10 Jan 2021, 10:57:21\n" + "-" * 79 + "\n"
+    )
+    return do_file, recording
+
+
+def test_replay_writes_the_recording_between_the_echoes_real_stata_adds(
+    stata: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded: tuple[Path, Path]
+) -> None:
+    do_file, recording = recorded
+    monkeypatch.setenv("FAKE_STATA_REPLAY", str(recording))
+    run(stata, "log using b.log, text replace")
+    _, err = run(stata, f'do "{do_file}"')
+    run(stata, "log close")
+    assert err is None
+    body = log_body(tmp_path / "b.log")
+    recorded_lines = recording.read_text().split("\n")[:-2]  # not the closing rule
+    start = body.index(". log using ./logs/own, replace t")
+    assert body[start - 3 : start + 1] == [
+        ". * Open a log file",
+        ". cap log close",
+        "",
+        ". log using ./logs/own, replace t",
+    ]
+    assert body[start + 1 : start + 1 + len(recorded_lines)] == recorded_lines
+    assert body[start + 1 + len(recorded_lines) :][:5] == ["", ". ", ". clear", "", ". "]
+    assert "end of do-file" in body
+    assert not (tmp_path / "logs").exists()  # nothing ran: the do-file's own log is not opened
+
+
+def test_replay_raises_the_recorded_error(
+    stata: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded: tuple[Path, Path]
+) -> None:
+    do_file, recording = recorded
+    lines = recording.read_text().split("\n")
+    failing = tmp_path / "failing.log"
+    failing.write_text("\n".join([*lines[:8], "variable q not found", "r(111);"]) + "\n")
+    monkeypatch.setenv("FAKE_STATA_REPLAY", str(failing))
+    run(stata, "log using b.log, text replace")
+    _, err = run(stata, f'do "{do_file}"')
+    run(stata, "log close")
+    assert err is not None and err.rstrip().endswith("r(111);")
+    body = log_text(tmp_path / "b.log")
+    at = body.index("variable q not found")
+    assert body[at : at + 5] == ["variable q not found", "r(111);", "", "end of do-file", "r(111);"]
+
+
+def test_replay_of_an_smcl_recording_writes_the_text_stata_shows(
+    stata: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded: tuple[Path, Path]
+) -> None:
+    do_file, _ = recorded
+    recording = tmp_path / "own.smcl"  # the shapes of cs_egranger.smcl
+    recording.write_text(
+        "{smcl}\n{com}{sf}{ul off}{txt}{.-}\n      name:  {res}<unnamed>\n"
+        "       {txt}log:  {res}/workspace/logs/own.smcl\n  {txt}log type:  {res}smcl\n"
+        " {txt}opened on:  {res}10 Jan 2021, 10:57:21\n{txt}\n{com}. \n"
+        '. global outcomes "tested positivetest"\n{txt}\n{com}. display {c -(}1{c )-}\n'
+        "{res}{bf:{err}x}{txt}{col 10}y{hline 3}\n{com}. log close\n"
+        "      {txt}name:  {res}<unnamed>\n"
+        "       {txt}log:  {res}/workspace/logs/own.smcl\n  {txt}log type:  {res}smcl\n"
+        " {txt}closed on:  {res}10 Jan 2021, 10:57:21\n{txt}{.-}\n{smcl}\n{txt}{sf}{ul off}\n"
+    )
+    monkeypatch.setenv("FAKE_STATA_REPLAY", str(recording))
+    run(stata, "log using b.log, text replace")
+    _, err = run(stata, f'do "{do_file}"')
+    run(stata, "log close")
+    assert err is None
+    body = log_body(tmp_path / "b.log")
+    start = body.index(". log using ./logs/own, replace t")
+    assert body[start + 1 : start + 13] == [
+        "-" * 79,
+        "      name:  <unnamed>",
+        "       log:  /workspace/logs/own.smcl",
+        "  log type:  smcl",
+        " opened on:  10 Jan 2021, 10:57:21",
+        "",
+        ". ",
+        '. global outcomes "tested positivetest"',
+        "",
+        ". display {1}",
+        "x        y---",
+        ". log close",
+    ]
+    assert "{" not in "".join(body[start + 13 :])

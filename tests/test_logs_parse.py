@@ -15,6 +15,7 @@ from stata_tools.logs.parse import Kind, LogLine, LogParser, parse_lines, smcl_t
 
 K = Kind
 CORPUS_FILES = corpus_params("logs/*", "smcl/*")
+PAIR_LOGS = corpus_params("pairs/*.log")
 
 
 # Line shapes a text log is made of, to shuffle into logs the corpus does not hold.
@@ -46,6 +47,13 @@ LINE_SHAPES = [
     ". program define hello",
     "  1.     display 1",
     "  2. end",
+    "      7,857  total observations",
+    "  --Break--",
+    "   ",
+    ". if _rc==0{",
+    ".         use x, clear",
+    "r; t=0.02 10:59:06",
+    "....--Break--",
 ]
 
 
@@ -78,7 +86,7 @@ def test_corpus_is_present() -> None:
     assert len([*corpus.glob("logs/*"), *corpus.glob("smcl/*")]) == 11
 
 
-@pytest.mark.parametrize("path", CORPUS_FILES)
+@pytest.mark.parametrize("path", CORPUS_FILES + PAIR_LOGS)
 def test_every_corpus_file_parses(path: Path) -> None:
     lines = corpus_lines(path.name)
     parser = LogParser()
@@ -94,7 +102,8 @@ def test_every_corpus_file_parses(path: Path) -> None:
             assert got.text == f"r({got.rc});"
         else:
             assert got.rc is None
-        assert (got.number is not None) == (got.kind is K.LOOP_ECHO)
+        if got.number is not None:
+            assert got.kind is K.LOOP_ECHO
         if parser.smcl:
             assert "{txt}" not in got.text and "{com}" not in got.text
 
@@ -599,7 +608,7 @@ class _Everything:
         return True
 
 
-@pytest.mark.parametrize("path", CORPUS_FILES)
+@pytest.mark.parametrize("path", CORPUS_FILES + PAIR_LOGS)
 def test_the_plain_output_shortcut_agrees_with_the_full_classification(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -620,3 +629,223 @@ def test_the_shortcut_agrees_on_generated_logs(lines: list[str]) -> None:
     finally:
         parse_module._NOT_PLAIN_FIRST = original
     assert fast == full
+
+
+# --------------------------------------------------------------------------------------------
+# Shapes from real logs (pairs/: do-files with the log Stata wrote running them)
+
+# 20_eth_an_model_checks.log: after a blank or comment-only body line, Stata echoes the next
+# lines as `.         cmd` with no number; numbering resumes after the next command.
+UNNUMBERED_BODY = [
+    ". foreach i of global outcomes {",
+    '  2.         di "`i\'"',
+    "  3.         ",
+    ".         use ./output/analysis_dataset_STSET_`i'.dta, clear",
+    "  4.         drop if carehome==1",
+    "  5. ",
+    ". /* Quietly run models, perform test and store results in local macro==========*/",
+    ". ",
+    ". stcox i.eth5 ",
+    "  6. estat phtest, detail",
+    "  7. ",
+    ". sts graph, by(eth5)                                             ///",
+    ">                         failure yscale(range(0, 0.012))                                 ///",
+    ">                         xlabel(30 (10) 80)      graphregion(color(white))",
+    "  8. ",
+    '. file write tablecontent ("`i\'") _tab  ("`univar_p\'") _n',
+    "  9. } //end outcomes",
+    "tested",
+    "(1,189 observations deleted)",
+]
+
+
+def test_unnumbered_body_echoes_after_a_blank_line_stay_in_the_body() -> None:
+    parsed = parse_lines(UNNUMBERED_BODY)
+    body = parsed[1:17]
+    assert all(line.kind in (K.LOOP_ECHO, K.CONTINUATION) for line in body)
+    assert [line.number for line in body if line.kind is K.LOOP_ECHO] == [
+        *(2, 3, None, 4, 5, None, None, None, 6, 7, None),
+        *(8, None, 9),
+    ]
+    assert [line.kind for line in parsed[17:]] == [K.OUTPUT, K.OUTPUT]
+
+
+def test_an_unnumbered_line_is_only_allowed_after_an_empty_body_line() -> None:
+    lines = [". foreach v in a {", "  2.     di 1", ". di 2", "  3. }"]
+    assert kinds(lines) == [K.ECHO, K.LOOP_ECHO, K.ECHO, K.OUTPUT]
+
+
+def test_an_unnumbered_comment_spanning_continuations_stays_empty() -> None:
+    # 01_eth_cr_analysis_dataset.log: a `/* */` comment over three echoed lines, then the command
+    lines = [
+        ". foreach var of varlist a b {",
+        "  2.                                                 ",
+        ".         /* date ranges are applied in python, so presence of date indicates p",
+        "> resence of ",
+        ">           disease in the correct time frame */ ",
+        '.         local newvar =  substr("`var\'", 1, length("`var\'") - 5)',
+        "  3.         gen `newvar' = (`var'!=. )",
+        "  4.         ",
+        ". }",
+        "",
+    ]
+    parsed = parse_lines(lines)
+    assert [line.kind for line in parsed] == [
+        K.ECHO,
+        K.LOOP_ECHO,
+        K.LOOP_ECHO,
+        K.CONTINUATION,
+        K.CONTINUATION,
+        K.LOOP_ECHO,
+        K.LOOP_ECHO,
+        K.LOOP_ECHO,
+        K.LOOP_ECHO,
+        K.BLANK,
+    ]
+    assert parsed[8].number is None and parsed[8].text == "}"
+
+
+def test_a_brace_that_arrives_on_a_continuation_line_opens_the_block() -> None:
+    # 01_eth_cr_analysis_dataset.log: `foreach var of varlist a ///` … `{` alone on its line
+    lines = [
+        ". foreach var of varlist   chronic_respiratory_disease ///",
+        ">                                                 thiazide_diuretics ///       ",
+        ">                                    ",
+        ">                                                 {",
+        "  2.                                                         ",
+        ".                 capture confirm string variable `var'",
+        "  3.                 if _rc!=0 {",
+        "  4.                         cap assert `var'==.",
+        "  5.                 }",
+        "  6.         ",
+        ".                 else {",
+        "  7.                                 replace `var' = `var' + \"-15\"",
+        "  8.                 }",
+        "  9. }",
+        "variable chronic_respiratory_disease was str7 now str10",
+    ]
+    parsed = parse_lines(lines)
+    assert [line.kind for line in parsed[4:14]] == [K.LOOP_ECHO] * 10
+    assert parsed[14].kind is K.OUTPUT
+
+
+def test_a_brace_on_a_continuation_inside_a_comment_opens_nothing() -> None:
+    # 01_eth_cr_analysis_dataset.log: commented-out code echoed as one `/*` comment
+    lines = [
+        ". /*distribution of outcome dates",
+        "> foreach i of global outcomes {",
+        ">         histogram `i'_date, discrete width(15) frequency ytitle(`i') xtitle(D",
+        "> ate) scheme(meta) ",
+        "> }",
+        "> */",
+        ". /* LABEL VARIABLES===========================================================",
+        "> =*/",
+        '. label var  hh_size "# people in household"',
+        "  2. not an echo",
+    ]
+    assert kinds(lines) == [K.ECHO, *[K.CONTINUATION] * 5, K.ECHO, K.CONTINUATION, K.ECHO, K.OUTPUT]
+
+
+def test_a_continuation_brace_after_a_line_comment_is_seen() -> None:
+    lines = [". foreach v in a b // the list ///", "> c {", "  2. di `v'", "  3. }"]
+    assert kinds(lines) == [K.ECHO, K.CONTINUATION, K.LOOP_ECHO, K.LOOP_ECHO]
+
+
+@pytest.mark.parametrize(
+    ("line", "kind", "rc"),
+    [
+        ("r; t=0.02 10:59:06", K.TIMING, None),
+        ("r; t=519.16  9:05:01", K.TIMING, None),
+        ("r(1); t=519.16 10:59:06", K.RETURN_CODE, 1),
+        ("r(111); t=0.00 10:59:06", K.RETURN_CODE, 111),
+        ("r; not a timing", K.OUTPUT, None),
+    ],
+)
+def test_rmsg_lines(line: str, kind: Kind, rc: int | None) -> None:
+    parsed = parse_lines([". regress y x", line])[-1]
+    assert (parsed.kind, parsed.rc) == (kind, rc)
+    if kind is K.RETURN_CODE:
+        assert parsed.text == f"r({rc});"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["..................................................--Break--", ".........10....x--Break--"],
+)
+def test_break_glued_to_progress_dots(line: str) -> None:
+    assert parse_lines([". bootstrap: mean x", line, "r(1);"])[1].kind is K.BREAK
+
+
+def test_break_inside_other_text_is_output() -> None:
+    assert parse_lines([". di 1", "not --Break--"])[1].kind is K.OUTPUT
+
+
+# 01b_eth_cr_stset_sgss: the do-file opens its own log; what our log shows around it.
+USER_LOG = [
+    ". cap log close",
+    "",
+    ". log using ./logs/01b_eth_cr_stset_sgss, replace t",
+    "-------------------------------------------------------------------------------",
+    "      name:  <unnamed>",
+    "       log:  /workspace/logs/01b_eth_cr_stset_sgss.log",
+    "  log type:  text",
+    " opened on:  10 Jan 2021, 10:57:21",
+    "",
+    ". ",
+    '. global outcomes "tested positivetest"',
+    "",
+    ". * Close log file ",
+    ". log close",
+    "      name:  <unnamed>",
+    "       log:  /workspace/logs/01b_eth_cr_stset_sgss.log",
+    "  log type:  text",
+    " closed on:  10 Jan 2021, 10:57:21",
+    "-------------------------------------------------------------------------------",
+    "",
+    ". ",
+    "end of do-file",
+]
+
+
+def test_a_users_own_log_header_and_footer_mid_run() -> None:
+    parsed = parse_lines(USER_LOG)
+    assert [line.kind for line in parsed[3:8]] == [K.HEADER] * 5
+    assert [line.kind for line in parsed[14:19]] == [K.FOOTER] * 5
+    assert not [line for line in parsed if line.kind is K.OUTPUT]
+
+
+def test_a_header_printed_after_other_output_is_still_a_header() -> None:
+    # `log using` inside a loop: the header comes after the body echo, not right after `. `
+    lines = [
+        ". forvalues i = 1/2 {",
+        "  2. log using x`i', text replace",
+        "  3. log close",
+        "  4. }",
+        "-" * 79,
+        "      name:  <unnamed>",
+        "       log:  /tmp/x1.log",
+        "  log type:  text",
+        " opened on:  10 Jan 2021, 10:57:21",
+        "      name:  <unnamed>",
+        "       log:  /tmp/x1.log",
+        "  log type:  text",
+        " closed on:  10 Jan 2021, 10:57:21",
+        "-" * 79,
+    ]
+    assert kinds(lines)[5:] == [K.HEADER] * 4 + [K.FOOTER] * 5
+
+
+def test_pair_logs_keep_every_loop_body_in_its_block(corpus_dir: Path) -> None:
+    """In the real pairs no line of a loop body is read as a top-level echo or output: every
+    `. ` line between a loop's echo and its closing `N. }` is a body line."""
+    name = "opensafely__ethnicity-covid-research__20_eth_an_model_checks.log"
+    lines = (corpus_dir / "pairs" / name).read_text(encoding="utf-8").split("\n")
+    parsed = parse_lines(lines)
+    start = next(i for i, line in enumerate(parsed) if line.text.startswith("foreach i of"))
+    end = next(i for i, line in enumerate(parsed) if line.raw.startswith(" 26. }"))
+    assert {line.kind for line in parsed[start + 1 : end + 1]} == {K.LOOP_ECHO, K.CONTINUATION}
+    unnumbered = [
+        line for line in parsed[start:end] if line.kind is K.LOOP_ECHO and not line.number
+    ]
+    assert len(unnumbered) == 16
+    assert parsed[end + 1].kind is K.OUTPUT and parsed[end + 1].text == "tested"

@@ -1,13 +1,24 @@
 from __future__ import annotations
 
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
+from corpus import corpus_params
+from recordings import commands_of, pairs, read_lines, rebuild, truth
 
-from stata_tools.dofile import split_commands
+from stata_tools.dofile import decode_source, split_commands
 from stata_tools.events import CommandStarted, ErrorRaised
 from stata_tools.logs.parse import LogParser
-from stata_tools.progress import Tracker, format_elapsed, opens_nested_do, shorten
+from stata_tools.progress import (
+    Resolver,
+    Script,
+    Tracker,
+    called_do_file,
+    format_elapsed,
+    opens_nested_do,
+    shorten,
+)
 
 DO_FILE = """\
 * setup
@@ -269,3 +280,440 @@ def test_a_timeline_weights_progress_and_the_message_says_the_time_left() -> Non
     assert beats[9].message.split(" · ")[2] == "~5m left"  # 300 s into a 600 s command
     assert 1.3 < beats[9].progress < 1.6  # time, not the heartbeat creep, moves it
     assert tracker.finish(700.0).progress == 3.0
+
+
+# --------------------------------------------------------------------------------------------
+# Shapes from real logs (../shared/stata-corpus/pairs), as short literal excerpts
+
+
+def started_at(do_file: str, log: str, **kwargs: object) -> list[tuple[int, int]]:
+    """(command index, log line number) of every CommandStarted."""
+    tracker = Tracker(split_commands(do_file), "a.do", 0.0, **kwargs)  # type: ignore[arg-type]
+    parser = LogParser()
+    found = []
+    for n, raw in enumerate(log.splitlines(), 1):
+        for event in tracker.feed(parser.feed(raw), now=float(n)):
+            if isinstance(event, CommandStarted):
+                found.append((event.index, n))
+    return found
+
+
+# 06c_eth_sensanalysis_confirmedcovid_eth16: `if _rc==0{ … } else di …` at the top level; Stata
+# echoes the body line by line, and its lines look like the commands that follow.
+IF_DO = """\
+stcox i.ethnicity_16 i.male age1 age2 age3 i.imd, strata(stp) nolog
+if _rc==0{
+estimates
+estimates save ./output/model1_onsconfirmeddeath_eth16, replace
+eststo model3
+
+local hr "`hr' ./output/model1_onsconfirmeddeath_eth16 "
+}
+else di "WARNING MODEL1 DID NOT FIT (OUTCOME onsconfirmeddeath)"
+estimates
+estimates save ./output/model1_onsconfirmeddeath_eth16, replace
+eststo model3
+"""
+IF_LOG = """\
+. stcox i.ethnicity_16 i.male age1 age2 age3 i.imd, strata(stp) nolog
+
+Stratified Cox regr. -- no ties
+
+. if _rc==0{
+. estimates
+
+active results
+. estimates save ./output/model1_onsconfirmeddeath_eth16, replace
+file ./output/model1_onsconfirmeddeath_eth16.ster saved
+. eststo model3
+.\x20
+. local hr "`hr' ./output/model1_onsconfirmeddeath_eth16 "
+. }
+
+. else di "WARNING MODEL1 DID NOT FIT (OUTCOME onsconfirmeddeath)"
+
+. estimates
+
+active results
+
+. estimates save ./output/model1_onsconfirmeddeath_eth16, replace
+file ./output/model1_onsconfirmeddeath_eth16.ster saved
+
+. eststo model3
+"""
+
+
+def test_an_if_block_echoed_line_by_line_belongs_to_the_if_command() -> None:
+    assert started_at(IF_DO, IF_LOG) == [(1, 1), (2, 5), (3, 18), (4, 22), (5, 25)]
+
+
+def test_an_error_inside_a_top_level_if_block_names_the_if_command() -> None:
+    log = IF_LOG.split(". eststo model3")[0] + ". eststo model3\nmodel3 invalid name\nr(198);\n"
+    tracker, events = run_tracker(IF_DO, log)
+    errors = [e for e in events if isinstance(e, ErrorRaised)]
+    assert [(e.rc, e.message) for e in errors] == [(198, "model3 invalid name")]
+    assert tracker.errors[0].command_index == 2
+
+
+def test_an_unechoed_quietly_block_does_not_swallow_later_commands() -> None:
+    # pystata's own shape for a quietly block: `. quietly {`, a blank line, nothing of the body
+    do_file = "quietly {\nregress y x\n}\nregress y x\ndisplay 1\n"
+    log = ". quietly {\n\n. regress y x\nout\n\n. display 1\n1\n"
+    assert started_at(do_file, log) == [(1, 1), (2, 3), (3, 6)]
+
+
+# 01_eth_cr_analysis_dataset: tab-expanded echo wrapped at 80 columns, first line short
+ARB_DO = 'lab var ace_inhibitors\t\t\t\t\t\t\t"ACE in last 12 months"\n' + (
+    'lab var arbs \t\t\t\t\t\t\t\t"ARB in last 12 months"\n'
+    'lab var betablockers \t\t\t\t\t\t\t"Beta blocker in last 12 months"\n'
+)
+ARB_LOG = """\
+. lab var ace_inhibitors                                          "ACE in last\x20
+> 12 months"
+
+. lab var arbs                                                            "ARB\x20
+> in last 12 months"
+
+. lab var betablockers                                            "Beta blocker
+>  in last 12 months"
+"""
+
+
+def test_wrapped_tab_expanded_echoes_match_even_with_a_short_first_line() -> None:
+    assert started_at(ARB_DO, ARB_LOG) == [(1, 1), (2, 5), (3, 7)]  # 2: only when joined
+
+
+# 01_eth_cr_analysis_dataset: a `foreach … ///` list whose `{` is alone on the last line
+BRACE_DO = """\
+foreach var of varlist \tchronic_respiratory_disease ///
+\t\t\t\t\t\tthiazide_diuretics ///
+\t\t\t\t\t\t{
+\tcapture confirm string variable `var'
+\tformat `var'_date %td
+}
+format `var'_date %td
+"""
+BRACE_LOG = """\
+. foreach var of varlist  chronic_respiratory_disease ///
+>                                                 thiazide_diuretics ///
+>                                                 {
+  2.         capture confirm string variable `var'
+  3.         format `var'_date %td
+  4. }
+
+. format `var'_date %td
+"""
+
+
+def test_a_block_whose_brace_is_on_a_continuation_line() -> None:
+    assert started_at(BRACE_DO, BRACE_LOG) == [(1, 1), (2, 8)]
+
+
+def test_the_place_is_found_again_after_a_run_of_unechoed_commands() -> None:
+    # 06c: the do-file opened its own log after six commands; the log starts at the seventh
+    do_file = "".join(f"display {n}\n" for n in range(1, 7)) + "cap file close t\ndisplay 8\n"
+    log = ". \n. cap file close t\n\n. display 8\n8\n"
+    assert started_at(do_file, log) == [(7, 3), (8, 4)]
+
+
+def test_no_advance_on_body_lines_even_when_they_match_a_later_command() -> None:
+    do_file = "if 1 {\n    display 1\n    display 2\n}\ndisplay 1\ndisplay 2\n"
+    log = ". if 1 {\n.     display 1\n1\n.     display 2\n2\n. }\n\n. display 1\n1\n"
+    assert started_at(do_file, log) == [(1, 1), (2, 8)]
+
+
+def test_loop_body_lines_never_advance_the_count() -> None:
+    do_file = "forvalues i = 1/2 {\n\n    display 9\n}\ndisplay 9\n"
+    log = ". forvalues i = 1/2 {\n  2. \n.     display 9\n  3. }\n9\n9\n\n. display 9\n9\n"
+    assert started_at(do_file, log) == [(1, 1), (2, 8)]
+
+
+def test_an_echo_is_settled_by_the_next_line_or_after_a_quiet_second() -> None:
+    do_file = "clear\n" * 5 + "regress y x\n"
+    tracker = Tracker(split_commands(do_file), "a.do", 0.0)
+    parser = LogParser()
+    assert tracker.feed(parser.feed(". regress y x"), 1.0) == []  # beyond the next three
+    tracker.heartbeat(1.5)
+    assert tracker.index == 0
+    tracker.heartbeat(2.5)
+    assert tracker.index == 6
+
+
+@pytest.mark.parametrize(
+    ("lines", "errors"),
+    [
+        (["r; t=0.02 10:59:06"], []),
+        (["--Break--", "r(1); t=519.16 10:59:06"], [(1, "--Break--")]),
+        (["variable q not found", "r(111); t=0.00 10:59:06"], [(111, "variable q not found")]),
+    ],
+)
+def test_rmsg_lines(lines: list[str], errors: list[tuple[int, str]]) -> None:
+    _, events = run_tracker("sleep 10\n", "\n".join([". sleep 10", *lines]))
+    assert [(e.rc, e.message) for e in events if isinstance(e, ErrorRaised)] == errors
+
+
+def test_the_error_message_leaves_out_the_note_before_it() -> None:
+    log = (
+        ". save ./output/analysis_dataset.dta, replace\n"
+        "(note: file ./output/analysis_dataset.dta not found)\n"
+        "file ./output/analysis_dataset.dta could not be opened\n"
+        "r(603);\n"
+    )
+    _, events = run_tracker("save ./output/analysis_dataset.dta, replace\n", log)
+    errors = [(e.rc, e.message) for e in events if isinstance(e, ErrorRaised)]
+    assert errors == [(603, "file ./output/analysis_dataset.dta could not be opened")]
+
+
+@pytest.mark.parametrize("do_file", corpus_params("pairs/*.do"))
+def test_a_recording_that_starts_mid_file_is_followed_from_its_first_echo(do_file: Path) -> None:
+    """The pairs' logs begin after the do-file's own `log using`: the tracker must find its place
+    and count every command the log echoes, never ahead of where the log is."""
+    pair = next(p for p in pairs(do_file.parent) if p.do_file == do_file)
+    log_lines = read_lines(pair.log)
+    where = truth(log_lines, decode_source(do_file.read_bytes())[0])
+    tracker = Tracker(commands_of(do_file), do_file.name, 0.0)
+    parser = LogParser()
+    started = set()
+    for n, raw in enumerate(log_lines):
+        for event in tracker.feed(parser.feed(raw), float(n)):
+            if isinstance(event, CommandStarted):
+                started.add(event.index)
+        assert tracker.index <= where.command_at[n], (n, raw)
+    assert started == set(where.echoed_at)
+
+
+# --------------------------------------------------------------------------------------------
+# Called do-files followed too
+
+MASTER = 'display "start"\ndo 01_clean.do\ndisplay "end"\n'
+CHILD = "clear\nset obs 10\nforvalues i = 1/2 {\n    display `i'\n}\ndisplay 9\n"
+MASTER_LOG = """\
+. display "start"
+start
+
+. do 01_clean.do
+
+. clear
+
+. set obs 10
+Number of observations (_N) was 0, now 10.
+
+. forvalues i = 1/2 {
+  2.     display `i'
+  3. }
+1
+2
+
+. display 9
+9
+
+.\x20
+end of do-file
+
+. display "end"
+end
+"""
+
+
+def scripts(**files: str) -> Resolver:
+    def resolve(written: str, caller: str | None) -> Script | None:
+        text = files.get(written.replace(".", "_"))
+        return None if text is None else Script(written, tuple(split_commands(text)), written)
+
+    return resolve
+
+
+def follow(do_file: str, log: str, resolve: Resolver | None) -> list[tuple[str, float, object]]:
+    """(message, progress, events) after each line."""
+    tracker = Tracker(split_commands(do_file), "master.do", 0.0, resolve=resolve)
+    parser = LogParser()
+    seen = []
+    for n, raw in enumerate(log.splitlines()):
+        events = tracker.feed(parser.feed(raw), float(n))
+        snapshot = tracker.heartbeat(float(n))
+        seen.append((snapshot.message, snapshot.progress, events))
+    return seen
+
+
+def test_a_called_do_file_is_followed_inside_its_commands_slot() -> None:
+    seen = follow(MASTER, MASTER_LOG, scripts(**{"01_clean_do": CHILD}))
+    messages = [m for m, _, _ in seen]
+    assert messages[5].startswith("master.do 2/3 › 01_clean.do 1/4 · 5.0s · clear")
+    assert messages[8].startswith("master.do 2/3 › 01_clean.do 2/4 · 8.0s · set obs 10 · » Numb")
+    assert messages[17].startswith("master.do 2/3 › 01_clean.do 4/4 · 17.0s · display 9 · » 9")
+    assert messages[22].startswith('master.do 3/3 · 22.0s · display "end"')
+    values = [p for _, p, _ in seen]
+    assert all(b > a for a, b in pairwise(values))
+    inside = values[4:21]  # the child's lines: within the `do` command's slot, moving with it
+    assert inside[0] >= 1.05 and inside[-1] < 1.9
+    assert inside[-1] - inside[0] > 0.6
+
+
+def test_a_called_do_file_that_cannot_be_read_falls_back_to_waiting_for_its_end() -> None:
+    seen = follow(MASTER, MASTER_LOG, scripts())
+    assert seen[17][0].startswith("master.do 2/3 · 17.0s · do 01_clean.do")
+    assert seen[22][0].startswith("master.do 3/3 ")
+
+
+def test_an_error_in_a_called_do_file_names_the_child_and_its_line() -> None:
+    log = MASTER_LOG.split(". forvalues")[0] + (
+        ". forvalues i = 1/2 {\n  2.     display `i'\n  3. }\n"
+        "nothing not found\nr(111);\nr(111);\n\nend of do-file\nr(111);\n"
+    )
+    tracker = Tracker(
+        split_commands(MASTER), "master.do", 0.0, resolve=scripts(**{"01_clean_do": CHILD})
+    )
+    parser = LogParser()
+    raised = [e for raw in log.splitlines() for e in tracker.feed(parser.feed(raw), 1.0)]
+    errors = [e for e in raised if isinstance(e, ErrorRaised)]
+    assert [(e.rc, e.message) for e in errors] == [(111, "nothing not found")]
+    record = tracker.errors[0]
+    assert (record.command_index, record.script) == (2, "01_clean.do")
+    assert record.command is not None and record.command.first_line == 3
+
+
+@pytest.mark.parametrize(
+    ("prefix", "followed"),
+    [("capture noisily ", True), ("noi ", True), ("quietly ", False), ("capture ", False)],
+)
+def test_prefixes_on_the_do_are_understood(prefix: str, followed: bool) -> None:
+    master = MASTER.replace("do 01_clean.do", prefix + "do 01_clean.do")
+    log = MASTER_LOG.replace(". do 01_clean.do", ". " + prefix + "do 01_clean.do")
+    if not followed:  # nothing of the child reaches the log
+        log = log.split(". clear")[0] + '. display "end"\nend\n'
+    seen = follow(master, log, scripts(**{"01_clean_do": CHILD}))
+    assert any("› 01_clean.do" in m for m, _, _ in seen) is followed
+    assert seen[-1][0].startswith("master.do 3/3 ")
+
+
+def test_the_innermost_two_levels_are_shown() -> None:
+    master = "do a\n"
+    child_a = "do b\ndisplay 2\n"
+    child_b = "display 1\n"
+    log = (
+        ". do a\n\n. do b\n\n. display 1\n1\n\n. \nend of do-file\n\n"
+        ". display 2\n2\n\n. \nend of do-file\n"
+    )
+    seen = follow(master, log, scripts(a_do=child_a, b_do=child_b))
+    assert seen[5][0].startswith("a.do 1/2 › b.do 1/1 · ")
+    assert seen[11][0].startswith("master.do 1/1 › a.do 2/2 · ")
+
+
+def test_an_included_file_ends_at_the_next_command_of_its_caller() -> None:
+    master = "include setup\ndisplay 2\n"
+    log = ". include setup\n\n. display 1\n1\n\n. \n. display 2\n2\n"
+    seen = follow(master, log, scripts(setup_do="display 1\n"))
+    assert seen[3][0].startswith("master.do 1/2 › setup.do 1/1 · ")
+    assert seen[7][0].startswith("master.do 2/2 · ")  # once its echo is complete
+
+
+def test_an_include_that_cannot_be_read_does_not_stop_the_count() -> None:
+    master = "include `setup'\ndisplay 2\n"
+    log = ". include `setup'\n\n. display 2\n2\n\n. display 2\n"
+    seen = follow(master, log, scripts())
+    assert seen[2][0].startswith("master.do 2/2 · ")
+
+
+@pytest.mark.parametrize(
+    ("command", "called"),
+    [
+        ("do 01_clean", ("do", "01_clean.do")),
+        ('cap noi do "my dir/clean.do" arg1', ("do", "my dir/clean.do")),
+        ("include setup.doh", ("include", "setup.doh")),
+        ("version 17: do x", ("do", "x.do")),
+        ("do `file'", None),
+        ("do $root/x.do", None),
+        ("quietly do x", None),
+        ("run x", None),
+    ],
+)
+def test_which_do_file_a_command_calls(command: str, called: tuple[str, str] | None) -> None:
+    assert called_do_file(command) == called
+
+
+def test_an_echo_edited_after_its_first_line_still_names_its_command() -> None:
+    # 20_eth_an_model_checks: the log was written by an earlier revision (`legend` vs `llegend`)
+    do_file = (
+        "display 1\n"
+        "sts graph, by(x) ///\n    noorigin llegend(size(tiny) cols(3)) ///\n"
+        "    xlabel(30 (10) 80)\ndisplay 2\n"
+    )
+    log = (
+        ". display 1\n1\n\n"
+        ". sts graph, by(x) ///\n>     noorigin legend(size(tiny)) ///\n"
+        ">     xlabel(30 (10) 80)\n\n. display 2\n2\n"
+    )
+    assert started_at(do_file, log) == [(1, 1), (2, 7), (3, 8)]
+
+
+@pytest.mark.parametrize("path", corpus_params("logs/*", "smcl/*"))
+def test_every_real_log_is_followed_through_a_do_file_rebuilt_from_it(path: Path) -> None:
+    """The corpus logs have no do-files: rebuilt from their own echoes, every command is counted
+    at its echo (Mata, `/*** */` blocks, loops, wrapped echoes, nested do-files, CRLF, SMCL)."""
+    log_lines = read_lines(path)
+    rebuilt = rebuild(log_lines)
+    commands = split_commands("\n".join(text for text, _ in rebuilt) + "\n")
+    echoed_at = {c.index: rebuilt[c.first_line - 1][1] for c in commands}
+    assert len(commands) >= 2 and None not in echoed_at.values()
+    tracker = Tracker(commands, path.name, 0.0)
+    parser = LogParser()
+    started: dict[int, int] = {}
+    for n, raw in enumerate(log_lines):
+        for event in tracker.feed(parser.feed(raw), float(n)):
+            if isinstance(event, CommandStarted):
+                started[event.index] = n
+        assert tracker.index == 0 or echoed_at[tracker.index] <= n  # never ahead of the log
+    assert set(started) == set(echoed_at)
+
+
+def test_an_edited_line_of_a_block_does_not_count_as_a_later_command() -> None:
+    # the log's body line differs from the do-file's (edited since), and starts a later command
+    do_file = (
+        "if _rc==0{\nestimates save ./output/model1_onsdeath, replace\n}\n"
+        "estimates save ./output/model2_onsdeath, replace\ndisplay 1\n"
+    )
+    log = (
+        ". if _rc==0{\n. estimates save ./output/model2_onsdeath\nfile saved\n. }\n\n"
+        ". estimates save ./output/model2_onsdeath, replace\nfile saved\n\n. display 1\n1\n"
+    )
+    assert started_at(do_file, log) == [(1, 1), (2, 6), (3, 9)]
+
+
+def test_graphs_exported_by_a_called_do_file_are_the_runs() -> None:
+    log = MASTER_LOG.replace(
+        ". display 9\n9\n", ". display 9\n9\nfile a.png written in PNG format\n"
+    )
+    tracker = Tracker(
+        split_commands(MASTER), "master.do", 0.0, resolve=scripts(**{"01_clean_do": CHILD})
+    )
+    parser = LogParser()
+    for raw in log.splitlines():
+        tracker.feed(parser.feed(raw), 1.0)
+    assert tracker.exports == [("a.png", "png")]
+
+
+def test_a_do_that_fails_before_its_file_runs_does_not_hold_the_count() -> None:
+    master = 'capture noisily do 01_clean.do\ndisplay "end"\n'
+    log = (
+        ". capture noisily do 01_clean.do\nfile 01_clean.do not found\nr(601);\n\n"
+        '. display "end"\nend\n'
+    )
+    tracker = Tracker(
+        split_commands(master), "master.do", 0.0, resolve=scripts(**{"01_clean_do": CHILD})
+    )
+    parser = LogParser()
+    for raw in log.splitlines():
+        tracker.feed(parser.feed(raw), 1.0)
+    assert tracker.index == 2 and "›" not in tracker.message(2.0)
+    errors = [(e.rc, e.message, e.script, e.command_index) for e in tracker.errors]
+    assert errors == [(601, "file 01_clean.do not found", "master.do", 1)]
+
+
+def test_a_do_of_a_missing_file_we_cannot_read_does_not_hold_the_count_either() -> None:
+    master = 'capture noisily do "$dir/01_clean.do"\ndisplay "end"\n'
+    log = (
+        '. capture noisily do "$dir/01_clean.do"\nfile /01_clean.do not found\nr(601);\n\n'
+        '. display "end"\nend\n'
+    )
+    _, events = run_tracker(master, log)
+    assert [e.index for e in events if isinstance(e, CommandStarted)] == [1, 2]

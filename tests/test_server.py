@@ -374,3 +374,34 @@ async def test_check_do_file_refuses_bad_paths_clearly(client: Client, confined:
         await client.call_tool("check_do_file", {"path": str(confined / "project" / "nope.do")})
     ok = await client.call_tool("check_do_file", {"path": str(confined / "project" / "ok.do")})
     assert text_of(ok).startswith("Checked ok.do without Stata: no problems found · 1 command")
+
+
+async def test_progress_follows_a_called_do_file(
+    client: Client, recorder: Recorder, tmp_path: Path
+) -> None:
+    (tmp_path / "01_clean.do").write_text('display "a"\nsleep 300\ndisplay "b"\nsleep 300\n')
+    master = tmp_path / "master.do"
+    master.write_text('display "start"\ndo 01_clean.do\ndisplay "end"\n')
+    result = await client.call_tool(
+        "run_do_file", {"path": str(master), "working_dir": str(tmp_path)}
+    )
+    assert result.is_error is False
+    messages = [m or "" for _, _, m in recorder.progress]
+    assert any(m.startswith("master.do 2/3 › 01_clean.do 2/4 · ") for m in messages), messages
+    assert any(m.startswith("master.do 2/3 › 01_clean.do 4/4 · ") for m in messages), messages
+    values = [p for p, _, _ in recorder.progress]
+    assert values == sorted(values) and len(set(values)) == len(values) and values[-1] == 3
+
+
+async def test_an_error_in_a_called_do_file_is_reported_at_its_line(
+    client: Client, tmp_path: Path
+) -> None:
+    (tmp_path / "01_clean.do").write_text('display "a"\n\ndisplay nosuchvar\n')
+    master = tmp_path / "master.do"
+    master.write_text('display "start"\ndo 01_clean.do\ndisplay "never"\n')
+    arguments = {"path": str(master), "working_dir": str(tmp_path)}
+    result = await client.call_tool("run_do_file", arguments, raise_on_error=False)
+    text = text_of(result)
+    assert result.is_error is True
+    assert "Failing line 3 of 01_clean.do: display nosuchvar" in text
+    assert result.meta["error"]["line"] == 3

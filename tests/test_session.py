@@ -338,3 +338,71 @@ async def test_a_corrupt_history_is_ignored_and_replaced(session: Session, tmp_p
     assert result.ok and result.last_duration_s is None
     history = json.loads((session.settings.run_dir / "timings.json").read_text())
     assert list(history["files"]) == [str(do_file.resolve())]
+
+
+CLEAN_DO = 'clear\nset obs 3\nsleep 150\ndisplay "cleaned"\nsleep 150\ndisplay "done"\n'
+
+
+async def test_a_called_do_file_is_followed_through_the_fake(
+    session: Session, tmp_path: Path
+) -> None:
+    (tmp_path / "01_clean.do").write_text(CLEAN_DO)
+    master = tmp_path / "master.do"
+    master.write_text('display "start"\ncapture noisily do 01_clean\ndisplay "end"\n')
+    events = await collect(session, RunRequest(do_file=master, working_dir=tmp_path))
+    result = events[-1].result  # type: ignore[attr-defined]
+    assert result.ok and result.commands_done == 3
+    snapshots = [e.snapshot for e in events if hasattr(e, "snapshot")]  # type: ignore[attr-defined]
+    nested = [s.message for s in snapshots if "› 01_clean.do" in s.message]
+    assert {m.split(" · ")[0] for m in nested} >= {
+        f"master.do 2/3 › 01_clean.do {k}/6" for k in (3, 5)
+    }
+    assert any(m.endswith("· sleep 150 · » cleaned") for m in nested), nested
+    inside = [s.progress for s in snapshots if "› 01_clean.do" in s.message]
+    assert 1.05 <= inside[0] < inside[-1] < 1.9
+    values = [s.progress for s in snapshots]
+    assert values == sorted(values) and values[-1] == 3
+
+
+async def test_an_error_in_a_called_do_file_names_its_file_and_line(
+    session: Session, tmp_path: Path
+) -> None:
+    (tmp_path / "01_clean.do").write_text("clear\n\n* the failing line\ndisplay nosuchvar\n")
+    master = tmp_path / "master.do"
+    master.write_text('display "start"\ndo 01_clean\ndisplay "never"\n')
+    events = await collect(session, RunRequest(do_file=master, working_dir=tmp_path))
+    result = events[-1].result  # type: ignore[attr-defined]
+    assert result.rc == 111 and result.error is not None
+    assert (result.error.source, result.error.line) == ("01_clean.do", 4)
+    assert result.error.command == "display nosuchvar"
+    assert result.error.message == "nosuchvar not found"
+    assert result.commands_done == 2
+
+
+async def test_called_do_files_are_found_where_a_master_that_cds_finds_them(
+    session: Session, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    (project / "code").mkdir(parents=True)
+    (project / "code" / "01_clean.do").write_text('display "clean"\ndo code/02_merge.do\n')
+    (project / "code" / "02_merge.do").write_text('display "merge"\nsleep 300\ndisplay "merged"\n')
+    master = project / "master.do"
+    master.write_text(f'cd "{project}"\ndo code/01_clean.do\ndisplay "end"\n')
+    events = await collect(session, RunRequest(do_file=master, working_dir=tmp_path))
+    result = events[-1].result  # type: ignore[attr-defined]
+    assert result.ok
+    messages = [e.snapshot.message for e in events if hasattr(e, "snapshot")]  # type: ignore[attr-defined]
+    assert any(m.startswith("01_clean.do 2/2 › 02_merge.do 2/3 · ") for m in messages), messages
+
+
+async def test_a_do_of_a_missing_file_under_capture_noisily_does_not_stop_the_count(
+    session: Session, tmp_path: Path
+) -> None:
+    (tmp_path / "here.do").write_text('display "here"\n')
+    master = tmp_path / "master.do"
+    master.write_text(
+        'capture noisily do missing\ncapture noisily do "`nothing\'here"\ndisplay "end"\n'
+    )
+    events = await collect(session, RunRequest(do_file=master, working_dir=tmp_path))
+    assert events[-1].result.ok  # type: ignore[attr-defined]
+    assert [e.index for e in events if isinstance(e, CommandStarted)] == [1, 2, 3]

@@ -7,11 +7,11 @@ program displayed it; deciding which echoes are the user's commands is the track
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Kind", "LogLine", "LogParser", "parse_lines", "smcl_to_text"]
+__all__ = ["Kind", "LogLine", "LogParser", "parse_lines", "smcl_to_text", "strip_comments"]
 
 
 class Kind(StrEnum):
@@ -29,6 +29,7 @@ class Kind(StrEnum):
     END_OF_DO = "end_of_do"
     BLANK = "blank"
     MATA = "mata"
+    TIMING = "timing"  # `set rmsg on`: `r; t=0.02 10:59:06` after a command that succeeded
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +305,12 @@ def smcl_to_text(line: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Classification
 
-_RC = re.compile(r"r\((\d+)\);\s*")
+_RMSG = r"(?:\s+t=\s*\d+(?:\.\d*)?\s+\d\d?:\d\d:\d\d)"
+# `set rmsg on` adds the time to a return code, `r(1); t=519.16 10:59:06`, and prints
+# `r; t=0.02 10:59:06` after every command that succeeds.
+_RC = re.compile(rf"r\((\d+)\);{_RMSG}?\s*")
+_TIMING = re.compile(rf"r;{_RMSG}\s*")
+_BREAK = re.compile(r"[.\dxen ]*--Break--\s*")  # may be glued to the end of a line of dots
 # First characters of every line kind but plain output in a text log: blanks and labels start
 # with a space, rules and --Break-- with "-", echoes ".", continuations ">", r(NNN); "r",
 # "end of do-file" "e", Mata ":"; SMCL "{".
@@ -317,33 +323,53 @@ _PREFIX = re.compile(
     r"(?:(?:cap|capt|captu|captur|capture|qui|quie|quiet|quietl|quietly"
     r"|n|no|noi|nois|noisi|noisil|noisily)\s*:?\s+)+"
 )
-_COMMENT = re.compile(r"(?:^|\s)//.*$|/\*.*?\*/")
+_BLOCK_COMMENT = re.compile(r"/\*.*?(?:\*/|\Z)", re.S)  # an unclosed one runs to the end
+_LINE_COMMENT = re.compile(r"(?:^|(?<=\s))//.*$", re.M)
 _LOG_USING = re.compile(r"(?:^|\s|:)(?:cmd)?log\s+using\b")
 _ECHOED = frozenset({Kind.ECHO, Kind.CONTINUATION, Kind.LOOP_ECHO})
+_ECHO, _CONTINUATION, _OUTPUT, _ERROR = Kind.ECHO, Kind.CONTINUATION, Kind.OUTPUT, Kind.ERROR
 _PROGRAM_WORDS = frozenset({"pr", "pro", "prog", "progr", "progra", "program"})
 _NOT_DEFINE_WORDS = frozenset({"drop", "dir", "l", "li", "lis", "list"})
 _INPUT_WORDS = frozenset({"inp", "inpu", "input"})
 
 
-def _code(command: str) -> str:
+def strip_comments(pieces: Sequence[str]) -> str:
+    """An echoed line and its `> ` continuations without comments: `/* */` may span pieces,
+    `//` ends its piece (a `///` continuation's next line is the next piece)."""
+    joined = _BLOCK_COMMENT.sub(" ", "\n".join(pieces))
+    return _LINE_COMMENT.sub("", joined).replace("\n", " ").strip()
+
+
+def _code(pieces: list[str]) -> str:
     """A command without comments and prefixes, for deciding whether it opens a block."""
-    code = _COMMENT.sub("", command).strip()
+    code = strip_comments(pieces)
     match = _PREFIX.match(code)
     return code[match.end() :] if match else code
 
 
+def _is_empty(pieces: list[str]) -> bool:
+    """A body line that holds no command: blank, a comment, or a `*` comment line."""
+    code = strip_comments(pieces)
+    return not code or code.startswith("*")
+
+
 @dataclass(slots=True)
 class _Block:
-    """An echoed block body: numbered lines until `}` (at depth 0) or `end`."""
+    """An echoed block body: numbered lines until `}` (at depth 0) or `end`.
+
+    After a numbered line that holds no command (blank or comment), Stata echoes the following
+    lines as `. cmd` with no number up to the next command; numbering then resumes."""
 
     ends_with: str  # "}" for braces, "end" for program define and input
     expected: int | None  # next line number; None = take the first one seen (input)
     depth: int = 1
     tolerant: bool = False  # input: output (the varname header) may come between rows
+    pieces: list[str] = field(default_factory=list)  # the latest body line and its continuations
+    opened: bool = False  # the latest body line ended in `{` (depth already counted)
 
 
-def _opens_block(command: str) -> _Block | None:
-    code = _code(command)
+def _opens_block(pieces: list[str]) -> _Block | None:
+    code = _code(pieces)
     if code.endswith("{"):
         return _Block(ends_with="}", expected=2)
     words = code.split()
@@ -354,6 +380,13 @@ def _opens_block(command: str) -> _Block | None:
     if words[0] in _INPUT_WORDS:
         return _Block(ends_with="end", expected=None, tolerant=True)
     return None
+
+
+def _plain_indented(raw: str) -> bool:
+    """A line starting with a blank that can only be output (table rows): not blank, not a
+    header label (their colon is by column 11), not a break (numbered echoes matter only
+    inside a block, where this is not asked)."""
+    return ":" not in raw[:12] and not raw.isspace() and not raw.rstrip().endswith("--Break--")
 
 
 class LogParser:
@@ -373,7 +406,9 @@ class LogParser:
         self._mata = False
         self._mata_end = False
         self._block: _Block | None = None
-        self._last_command = ""
+        self._echo: list[str] = []  # the latest top-level echo and its continuations
+        self._rule_before = False  # the previous non-blank line was a dash rule
+        self._log_using = False  # the newest top-level echo is a `log using`
         self._output_since_command = False
 
     @property
@@ -392,7 +427,7 @@ class LogParser:
                 return self._emit(Kind.HEADER, "", raw)
         elif (
             raw
-            and raw[0] not in _NOT_PLAIN_FIRST
+            and (raw[0] not in _NOT_PLAIN_FIRST or (raw[0] == " " and _plain_indented(raw)))
             and not self._smcl
             and self._block is None
             and self._label_block is None
@@ -400,6 +435,9 @@ class LogParser:
         ):  # the bulk of a big log: plain text output, settled without the full classification
             self._prev = Kind.OUTPUT
             self._output_since_command = True
+            self._rule_before = False
+            if self._echo:
+                self._echo = []
             return LogLine(Kind.OUTPUT, raw, raw)
         if self._smcl:
             renderer = _Renderer(self._style)
@@ -417,7 +455,9 @@ class LogParser:
         self, kind: Kind, text: str, raw: str, *, rc: int | None = None, number: int | None = None
     ) -> LogLine:
         self._prev = kind
-        if kind in (Kind.OUTPUT, Kind.ERROR):
+        if self._echo and kind is not _ECHO and kind is not _CONTINUATION:
+            self._echo = []
+        if kind is _OUTPUT or kind is _ERROR:
             self._output_since_command = True
         return LogLine(kind, text, raw, rc=rc, number=number)
 
@@ -442,10 +482,11 @@ class LogParser:
                 self._block = None
             return self._emit(Kind.BLANK, text, raw)
 
-        label = self._header_or_footer(text, raw)
-        if label is not None:
-            return label
-        self._label_block = None
+        if self._label_block is not None or ":" in text[:12]:  # labels end by column 11
+            label = self._header_or_footer(text, raw)
+            if label is not None:
+                return label
+            self._label_block = None
 
         if self._expect_header:
             self._expect_header = False
@@ -453,6 +494,7 @@ class LogParser:
                 self._label_block = Kind.HEADER
                 self._last_label = ""
                 return self._emit(Kind.HEADER, text, raw)
+        self._rule_before = text[0] == "-" and _RULE.fullmatch(text) is not None
 
         if self._mata:
             mata = self._in_mata(text, raw, echo_style)
@@ -460,11 +502,15 @@ class LogParser:
                 return mata
 
         stripped = text.rstrip()
-        rc = _RC.fullmatch(text)
-        if rc:
-            self._block = None
-            return self._emit(Kind.RETURN_CODE, stripped, raw, rc=int(rc.group(1)))
-        if stripped == "--Break--":
+        if text[0] == "r":
+            rc = _RC.fullmatch(text)
+            if rc:
+                self._block = None
+                code = rc.group(1)
+                return self._emit(Kind.RETURN_CODE, f"r({code});", raw, rc=int(code))
+            if _TIMING.fullmatch(text):
+                return self._emit(Kind.TIMING, stripped, raw)
+        if stripped.endswith("--Break--") and _BREAK.fullmatch(text):
             self._block = None
             return self._emit(Kind.BREAK, stripped, raw)
         if stripped == "end of do-file":
@@ -473,19 +519,29 @@ class LogParser:
             return self._emit(Kind.END_OF_DO, stripped, raw)
 
         if self._block is not None:
-            numbered = self._in_block(text, raw)
+            numbered = self._in_block(text, raw, echo_style)
             if numbered is not None:
                 return numbered
 
         if text.startswith(". ") and echo_style:
             command = text[2:]
-            self._last_command = command
+            self._echo = [command]
+            self._log_using = _LOG_USING.search(command) is not None
             self._output_since_command = False
-            self._block = _opens_block(command)
+            self._block = _opens_block(self._echo)
+            self._expect_header = self._log_using
             return self._emit(Kind.ECHO, command, raw)
         if (text.startswith("> ") or text == ">") and self._prev in _ECHOED:
-            return self._emit(Kind.CONTINUATION, text[2:], raw)
-        if _MATA_RULE.fullmatch(text):
+            more = text[2:]
+            if self._echo:  # a top-level echo goes on: its `{` may come only now
+                self._echo.append(more)
+                if len(self._echo) == 2 and not self._log_using:  # wrapped inside `log using`
+                    self._log_using = _LOG_USING.search("".join(self._echo)) is not None
+                self._expect_header = self._log_using
+                if self._block is None and "{" in more:
+                    self._block = _opens_block(self._echo)
+            return self._emit(Kind.CONTINUATION, more, raw)
+        if text[0] == "-" and _MATA_RULE.fullmatch(text):
             self._mata = True
             self._mata_end = False
             self._block = None
@@ -502,17 +558,22 @@ class LogParser:
         if match is None or len(match.group(1)) + len(match.group(2)) != 10:
             return None
         label = match.group(2)
+        if label in ("name", "log") and self._last_label in ("opened on", "closed on"):
+            self._label_block = None  # a header's block is complete: the next one starts afresh
         if self._label_block is None:
             if label not in ("name", "log"):
                 return None
-            opening = _LOG_USING.search(self._last_command) and not self._output_since_command
-            self._label_block = Kind.HEADER if opening else Kind.FOOTER
+            # A header's labels follow its dash rule (printed as output when it came late, as
+            # after `log using` run in a loop); a footer's labels come first.
+            opening = self._log_using and not self._output_since_command
+            self._label_block = Kind.HEADER if opening or self._rule_before else Kind.FOOTER
         if label == "opened on":
             self._label_block = Kind.HEADER
         elif label == "closed on":
             self._label_block = Kind.FOOTER
             self._closing_rule = True
         self._last_label = label
+        self._rule_before = False
         self._expect_header = False
         self._block = None
         return self._emit(self._label_block, text, raw)
@@ -533,32 +594,49 @@ class LogParser:
             self._mata = False  # Stata's prompt is back: Mata mode ended without its rule
         return None
 
-    def _in_block(self, text: str, raw: str) -> LogLine | None:
+    def _in_block(self, text: str, raw: str, echo_style: bool) -> LogLine | None:
         block = self._block
         assert block is not None
         match = _NUMBERED.fullmatch(text)
         if match is not None:
             number = int(match.group(1))
             if block.expected is None or number == block.expected:
-                body = match.group(2) or ""
                 block.expected = number + 1
-                code = _COMMENT.sub("", body).strip()
-                if block.ends_with == "end":
-                    if code == "end":
-                        self._block = None
-                else:
-                    if code.startswith("}"):
-                        block.depth -= 1
-                    if code.endswith("{"):
-                        block.depth += 1
-                    if block.depth <= 0:
-                        self._block = None
-                return self._emit(Kind.LOOP_ECHO, body, raw, number=number)
+                return self._body_line(block, match.group(2) or "", raw, number)
         if (text.startswith("> ") or text == ">") and self._prev in _ECHOED:
+            if block.pieces:
+                block.pieces.append(text[2:])
+                self._count_braces(block, opened_only=True)
             return self._emit(Kind.CONTINUATION, text[2:], raw)
+        unnumbered = text.startswith(". ") and echo_style
+        if unnumbered and block.pieces and _is_empty(block.pieces) and self._prev in _ECHOED:
+            return self._body_line(block, text[2:], raw, None)
         if not block.tolerant:
             self._block = None
         return None
+
+    def _body_line(self, block: _Block, body: str, raw: str, number: int | None) -> LogLine:
+        block.pieces = [body]
+        block.opened = False
+        if block.ends_with == "end":
+            if strip_comments(block.pieces) == "end":
+                self._block = None
+        else:
+            self._count_braces(block, opened_only=False)
+        return self._emit(Kind.LOOP_ECHO, body, raw, number=number)
+
+    def _count_braces(self, block: _Block, *, opened_only: bool) -> None:
+        """Stata's rule: `}` only first on a line, `{` only last (it may come on a `> ` line)."""
+        if block.ends_with != "}":
+            return
+        code = strip_comments(block.pieces)
+        if not opened_only and code.startswith("}"):
+            block.depth -= 1
+        if code.endswith("{") and not block.opened:
+            block.opened = True
+            block.depth += 1
+        if block.depth <= 0:
+            self._block = None
 
 
 def parse_lines(lines: Iterable[str]) -> list[LogLine]:

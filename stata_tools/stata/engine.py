@@ -23,6 +23,7 @@ from stata_tools.stata.discovery import Installation, load_pystata
 T = TypeVar("T")
 _RC = re.compile(r"r\((\d+)\);")
 BREAK_RC = 1
+UNKNOWN_RC = 9999  # pystata failed but neither its error text nor c(rc) gave the code
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,9 +399,9 @@ class Engine:
             import sfi
 
             value = sfi.Scalar.getValue("c(rc)")
-            return int(value) if value else 9999
+            return int(value) if value else UNKNOWN_RC
         except Exception:
-            return 9999
+            return UNKNOWN_RC
 
 
 def _stata_version(sfi: ModuleType) -> str:

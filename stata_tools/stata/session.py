@@ -29,17 +29,17 @@ from stata_tools.events import (
 )
 from stata_tools.files import NotAFile, read_regular_file
 from stata_tools.graphs import GraphFile
-from stata_tools.guard import MAX_CALLED_BYTES, CommandRefused, check_run
+from stata_tools.guard import MAX_CALLED_BYTES, CommandRefused, check_run, read_called
 from stata_tools.logs.follow import LineDecoder, LogFollower
 from stata_tools.logs.parse import LogParser
 from stata_tools.policy import Policy
-from stata_tools.progress import Tracker, format_elapsed
+from stata_tools.progress import Resolver, Script, Tracker, format_elapsed
 from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
 from stata_tools.roots import OutsideRoots, Roots
 from stata_tools.runs import RunStore
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import Installation, find_installation
-from stata_tools.stata.engine import Engine, Execution, Job, StataInfo, stata_quote
+from stata_tools.stata.engine import UNKNOWN_RC, Engine, Execution, Job, StataInfo, stata_quote
 from stata_tools.stata.supervisor import Restart, WorkerEngine, WorkerLost
 from stata_tools.timings import (
     FileRecord,
@@ -96,6 +96,7 @@ class PreparedRun:
     code: str | None = None
     notes: tuple[str, ...] = ()
     text: str = ""  # what was lexed: the code, or the do-file decoded
+    roots: Roots | None = None  # where the do-files it calls may be read (to follow them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,9 @@ def prepare(
     not empty."""
     base = cwd or Path.cwd()
     try:
-        prepared = _prepare(request, base, default_timeout_s, roots)
+        prepared = dataclasses.replace(
+            _prepare(request, base, default_timeout_s, roots), roots=roots
+        )
         if policy is not None:
             folders = [prepared.working_dir or base]
             if prepared.do_file is not None:
@@ -441,6 +444,12 @@ class Session:
             began,
             wrapper=job.command,
             timeline=history.timeline if history else None,
+            resolve=called_scripts(
+                prepared.roots,
+                prepared.working_dir or Path.cwd(),
+                prepared.do_file.parent if prepared.do_file else None,
+            ),
+            source=str(prepared.do_file) if prepared.do_file else None,
         )
         parser = LogParser()
         excerpt = ExcerptBuilder(self.settings.output_budget_chars)
@@ -539,6 +548,8 @@ class Session:
                     engine.end(_ended_reason(grace, "the call was cancelled"))
                     with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
                         await asyncio.wait({future})
+                if future.done() and not future.cancelled():
+                    future.exception()  # seen: a lost worker is the result of a call nobody awaits
             stop.set()
             pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -598,6 +609,8 @@ class Session:
             rc, status, duration = 1, RunStatus.TIMED_OUT, self.clock() - tracker.started_at
         else:
             rc = execution.rc
+            if rc == UNKNOWN_RC and tracker.errors:  # its text had streamed out: the log knows
+                rc = tracker.errors[-1].rc
             duration = execution.ended - execution.started
             if timed_out:
                 status = RunStatus.TIMED_OUT
@@ -621,7 +634,7 @@ class Session:
             )
             output = _excerpt_of_file(job.stdout_path, self.settings.output_budget_chars)
         graphs = _graphs_of(execution, tracker, notes)
-        error = _error_of(prepared, tracker, execution) if rc > 0 else None
+        error = _error_of(prepared, tracker, execution, rc) if rc > 0 else None
         done = tracker.index if rc != 0 else len(prepared.commands)
         return RunResult(
             run_id=run_id,
@@ -688,18 +701,46 @@ def _command_for(prepared: PreparedRun, run_dir: Path) -> str:
     return f"include {stata_quote(str(code_path))}"
 
 
-def _error_of(prepared: PreparedRun, tracker: Tracker, execution: Execution | None) -> StataError:
-    rc = execution.rc if execution else 1
+def called_scripts(roots: Roots | None, working_dir: Path, master: Path | None) -> Resolver:
+    """How the tracker reads the do-files a run calls: where the policy's check looks (the
+    working directory, then the calling file's folder; then the run's do-file's folder, which a
+    master usually `cd`s to), inside the roots, lexed."""
+
+    def resolve(written: str, caller: str | None) -> Script | None:
+        folders = [working_dir] + ([Path(caller).parent] if caller else [])
+        if master is not None and master not in folders:
+            folders.append(master)
+        called = read_called(written, folders, roots)
+        path, text = called.path, called.text
+        if path is None or text is None:
+            return None
+        try:
+            commands = split_commands(text)
+        except DoFileError:
+            return None
+        return Script(path.name, tuple(commands), str(path))
+
+    return resolve
+
+
+def _error_of(
+    prepared: PreparedRun, tracker: Tracker, execution: Execution | None, rc: int
+) -> StataError:
     record = next((e for e in tracker.errors if e.rc == rc), None)
     message = record.message if record else _message_from(execution)
-    index = record.command_index if record else (tracker.index or None)
-    command = prepared.commands[index - 1] if index else None
+    source = prepared.label
+    if record is not None and record.command is not None:
+        command: Command | None = record.command  # where it happened: maybe a called do-file
+        source = record.script or source
+    else:
+        index = record.command_index if record else (tracker.index or None)
+        command = prepared.commands[index - 1] if index else None
     return StataError(
         rc=rc,
         message=message,
         command=command.head if command else None,
         line=command.first_line if command else None,
-        source=prepared.label,
+        source=source,
     )
 
 

@@ -102,6 +102,16 @@ class Console:
             if log.on and not log.fh.closed:
                 log.end_partial(self.knobs)
 
+    def show_verbatim(self, text: str) -> None:
+        """A line as a recording has it: already wrapped at the recorder's linesize."""
+        if self.mode.quiet:
+            return
+        self.flush_partial()
+        self.screen(text + "\n")
+        for log in list(self.session.logs):
+            if log.on and not log.fh.closed:
+                log.write_verbatim(text, self.knobs)
+
     def show_partial(self, segs: tuple[Seg, ...]) -> None:
         """`display …, _continue`: keep the line open for the next display."""
         if self.mode.quiet:

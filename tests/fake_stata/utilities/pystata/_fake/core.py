@@ -65,12 +65,22 @@ class Core:
         self.console = console
         self.brk = brk
         self._loop_depth = 0
+        self._file_depth = 0  # do-files running inside each other
 
     # Implemented by interp.Interpreter and commands.BasicCommands.
     def _statement(self, text: str, ctx: Ctx, *, expanded: bool = False) -> None:
         raise NotImplementedError
 
     def _run_compiled(self, block: Block) -> None:
+        raise NotImplementedError
+
+    def _prompt(self, cmd: Cmd, fs: FileState) -> None:
+        raise NotImplementedError
+
+    def _echo(self, cmd: Cmd) -> None:
+        raise NotImplementedError
+
+    def _echo_numbered(self, cmds: tuple[Cmd, ...], start: int) -> None:
         raise NotImplementedError
 
     def _run_block_lines(self, block: Block, fs: FileState | None) -> None:

@@ -29,6 +29,7 @@ from .logcmd import LogCommands
 from .macros import split_words
 from .programs import ProgramCommands
 from .replicate import ReplicationCommands
+from .replay import ReplayCommands
 from .state import Frame, Session
 from .syntax import (
     COMMANDS,
@@ -51,6 +52,7 @@ class Interpreter(
     EstimationCommands,
     FrameCommands,
     ReplicationCommands,
+    ReplayCommands,
 ):
     """Runs what StataSO_Execute receives: one line, which may `do` or `include` whole files."""
 
@@ -150,6 +152,17 @@ class Interpreter(
     # --- do-files ------------------------------------------------------------------------------
 
     def run_file(self, path: str, mode: str, args: str = "") -> None:
+        replay = self.console.knobs.replay
+        if replay and mode == "do" and self._file_depth == 0:
+            self._replay(path, replay)
+            return
+        self._file_depth += 1
+        try:
+            self._run_file(path, mode, args)
+        finally:
+            self._file_depth -= 1
+
+    def _run_file(self, path: str, mode: str, args: str) -> None:
         with open(path, encoding="utf-8", errors="replace") as fh:
             source = fh.read()
         cmds = lex(source)
@@ -193,16 +206,25 @@ class Interpreter(
     def _echo(self, cmd: Cmd) -> None:
         self.console.flush_partial()
         raw = cmd.raw or ("",)
-        self.console.show(line(COM, ". " + raw[0]))
+        self.console.show(line(COM, ". " + raw[0].expandtabs(8)))
         for more in raw[1:]:
-            self.console.show(line(COM, "> " + more))
+            self.console.show(line(COM, "> " + more.expandtabs(8)))
 
     def _echo_numbered(self, cmds: tuple[Cmd, ...], start: int) -> None:
-        for n, cmd in enumerate(cmds, start):
-            raw = cmd.raw or ("",)
-            self.console.show(Line((Seg(TXT, f"{n:>3}"), Seg(COM, ". " + raw[0]))))
+        """A body read whole: numbered lines, except that after a line with no command (blank,
+        comment) the lines up to the next command are echoed `. ` with no number."""
+        n = start
+        loose = False
+        for cmd in cmds:
+            raw = [text.expandtabs(8) for text in cmd.raw or ("",)]
+            if loose:
+                self.console.show(line(COM, ". " + raw[0]))
+            else:
+                self.console.show(Line((Seg(TXT, f"{n:>3}"), Seg(COM, ". " + raw[0]))))
+                n += 1
             for more in raw[1:]:
                 self.console.show(line(COM, "> " + more))
+            loose = cmd.blank
 
     def _read_block(self, cmds: tuple[Cmd, ...] | list[Cmd], i: int, *, echo: bool) -> Block:
         end = match_block(cmds, i)

@@ -108,6 +108,12 @@ class LogFile:
         self._column = 0
         self._write(("\r\n" if knobs.crlf else "\n").encode("utf-8"), knobs)
 
+    def write_verbatim(self, text: str, knobs: Knobs) -> None:
+        """One physical line, not wrapped (SMCL logs get it as plain text)."""
+        eol = "\r\n" if knobs.crlf else "\n"
+        body = self.smcl.render(Line((Seg(TXT, text),))) if self.smcl is not None else text
+        self._write((body + eol).encode("utf-8"), knobs)
+
     def open_header(self, at: time.struct_time, linesize: int, knobs: Knobs) -> list[Line]:
         """Start the file; return the header lines for the screen and the other logs."""
         if self.smcl is not None:
