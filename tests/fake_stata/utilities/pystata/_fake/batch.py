@@ -97,7 +97,7 @@ class BatchStata(FakeStataLibrary):
 
 
 def command_line(words: list[str]) -> tuple[str, str]:
-    """What Stata runs and the log's name: `do file.do args`, or a bare `file.do` as `do "file.do"`."""
+    """What Stata runs and the log's name; a bare `file.do` runs as `do "file.do"`."""
     if not words:
         return "", "stata"
     first = words[0]
