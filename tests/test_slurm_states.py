@@ -46,10 +46,13 @@ def test_scontrol_array_tasks_and_pending_rest() -> None:
         ]
     )
     states = parse_scontrol(text)
-    assert [(s.job_id, s.task, s.phase) for s in states] == [
+    assert [(s.job_id, s.task, s.phase) for s in states[:3]] == [
         ("50", 1, JobPhase.COMPLETED),
         ("50", 2, JobPhase.OUT_OF_MEMORY),
+        ("50", 3, JobPhase.PENDING),
     ]
+    assert [s.task for s in states[2:]] == list(range(3, 11))
+    assert states[2].reason == "Resources"
 
 
 def test_squeue_lines() -> None:
@@ -60,7 +63,14 @@ def test_squeue_lines() -> None:
     states = parse_squeue(text)
     assert states[0] == JobState("60", None, JobPhase.PENDING, "PENDING", "Priority", None)
     assert states[1] == JobState("61", 3, JobPhase.RUNNING, "RUNNING", None, "node07")
-    assert len(states) == 2
+    assert [(s.job_id, s.task) for s in states[2:]] == [("62", i) for i in range(4, 10)]
+    assert parse_squeue("63_[1-5:2,8%2]|PENDING|JobArrayTaskLimit||d")[-1].task == 8
+    assert [s.task for s in parse_squeue("63_[1-5:2,8%2]|PENDING|JobArrayTaskLimit||d")] == [
+        1,
+        3,
+        5,
+        8,
+    ]
 
 
 def test_sacct_skips_steps_and_reads_cancelled_by() -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "parse_squeue",
     "phase_of",
     "queue_place",
+    "task_range",
 ]
 
 SQUEUE_FORMAT = "%i|%T|%r|%N|%P"  # job id, state, reason, nodes, partition
@@ -80,6 +81,7 @@ _PHASES = {
 }
 _KEY = re.compile(r"(?:^|\s)([A-Za-z][A-Za-z0-9:/_]*)=")
 _TASK_ID = re.compile(r"^(\d+)(?:_(\d+))?(?:\.\S+)?$")
+_TASK_RANGE = re.compile(r"^(\d+)_\[([0-9,\-:%]+)\]$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +104,28 @@ def phase_of(state: str) -> JobPhase:
     return _PHASES.get(word, JobPhase.UNKNOWN)
 
 
-def _ids(text: str) -> tuple[str, int | None] | None:
-    match = _TASK_ID.match(text.strip())
-    if not match:
-        return None  # a pending array's range (123_[4-10]): not one task
-    return match.group(1), int(match.group(2)) if match.group(2) else None
+def _ids(text: str) -> tuple[str, list[int | None]] | None:
+    """The job and its task(s): `12`, `12_3`, or a pending array's rest `12_[4-10,12%2]`."""
+    text = text.strip()
+    match = _TASK_ID.match(text)
+    if match:
+        return match.group(1), [int(match.group(2)) if match.group(2) else None]
+    ranged = _TASK_RANGE.match(text)
+    if ranged:
+        return ranged.group(1), list(task_range(ranged.group(2)))
+    return None
+
+
+def task_range(text: str) -> list[int]:
+    """`4-10`, `3,5-7`, `1-9:2`, with an optional `%N` throttle: the task indices."""
+    indices: list[int] = []
+    for part in text.split("%")[0].split(","):
+        low, _, rest = part.partition("-")
+        high, _, step = rest.partition(":")
+        if not low.isdigit() or (high and not high.isdigit()) or (step and not step.isdigit()):
+            continue
+        indices.extend(range(int(low), int(high or low) + 1, int(step or 1) or 1))
+    return indices
 
 
 def _none(value: str | None) -> str | None:
@@ -127,7 +146,8 @@ def parse_squeue(text: str) -> list[JobState]:
         phase = phase_of(parts[1])
         reason = _none(parts[2])
         node = _none(parts[3]) if phase is not JobPhase.PENDING else None
-        states.append(JobState(ids[0], ids[1], phase, parts[1].strip(), reason, node))
+        for task in ids[1]:
+            states.append(JobState(ids[0], task, phase, parts[1].strip(), reason, node))
     return states
 
 
@@ -159,14 +179,15 @@ def parse_scontrol(text: str) -> list[JobState]:
             continue
         task_text = _none(pairs.get("ArrayTaskId"))
         job_id = _none(pairs.get("ArrayJobId")) or pairs["JobId"]
-        task = int(task_text) if task_text and task_text.isdigit() else None
-        if task_text and task is None:
-            continue  # the pending rest of an array (ArrayTaskId=4-10)
+        tasks: list[int | None] = [None]
+        if task_text:
+            tasks = [int(task_text)] if task_text.isdigit() else list(task_range(task_text))
         code, sig = _exit(pairs.get("ExitCode"))
         phase = phase_of(pairs["JobState"])
         node = _none(pairs.get("NodeList")) if phase is not JobPhase.PENDING else None
         reason = _none(pairs.get("Reason"))
-        states.append(JobState(job_id, task, phase, pairs["JobState"], reason, node, code, sig))
+        for task in tasks:
+            states.append(JobState(job_id, task, phase, pairs["JobState"], reason, node, code, sig))
     return states
 
 
@@ -185,7 +206,8 @@ def parse_sacct(text: str) -> list[JobState]:
         reason = _none(parts[4]) if len(parts) > 4 else None
         node = _none(parts[3]) if phase is not JobPhase.PENDING else None
         state = parts[1].strip().split(" ")[0].rstrip("+")
-        states.append(JobState(ids[0], ids[1], phase, state, reason, node, code, sig))
+        for task in ids[1]:
+            states.append(JobState(ids[0], task, phase, state, reason, node, code, sig))
     return states
 
 

@@ -122,7 +122,7 @@ def read_batch_log(path: Path) -> tuple[int | None, str | None, BatchLogReader]:
         return None, None, reader
     body = reader.feed(lines)
     rc = reader.return_code()
-    text = "\n".join(line for line in body[-12:] if line.strip()) if rc else None
+    text = "\n".join(line for line in body[-40:] if line.strip()) if rc else None
     return rc, text, reader
 
 
