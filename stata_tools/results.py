@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +69,7 @@ class RunResult:
     graphs: tuple[GraphFile, ...] = ()
     last_duration_s: float | None = None  # the previous run of the same do-file (timings.py)
     last_status: str | None = None
+    job: Mapping[str, Any] | None = None  # batch and Slurm runs: job id, end state, node, tasks
 
     @property
     def ok(self) -> bool:
@@ -102,6 +103,7 @@ class RunResult:
             "last_run": None
             if self.last_duration_s is None
             else {"duration_s": round(self.last_duration_s, 3), "status": self.last_status},
+            **({"job": dict(self.job)} if self.job is not None else {}),
         }
 
 

@@ -142,7 +142,8 @@ class BatchEngine:
         break_grace_s: float = 10.0,
     ) -> None:
         self._locate = locate
-        self._pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="stata-batch")
+        self._parallel = max(1, parallel)
+        self._pool = ThreadPoolExecutor(self._parallel, thread_name_prefix="stata-batch")
         self._grace = break_grace_s
         self._lock = threading.Lock()
         self._console: ConsoleBinary | None = None
@@ -200,9 +201,11 @@ class BatchEngine:
         with self._lock:
             process = self._processes.get(job.run_id)
             running = len(self._processes)
-        if process is None:
+        if process is not None:
+            return f"batch pid {process.pid}"
+        if running >= self._parallel:
             return f"waiting for a batch slot ({running} running)"
-        return f"batch pid {process.pid}"
+        return "starting batch Stata"
 
     def request_break(self, job: Job | None = None) -> bool:
         """SIGINT (Stata's break) now, SIGTERM after the grace period, then SIGKILL."""

@@ -8,7 +8,7 @@ import dataclasses
 import itertools
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +30,9 @@ from stata_tools.events import (
 from stata_tools.files import NotAFile, read_regular_file
 from stata_tools.graphs import GraphFile
 from stata_tools.guard import MAX_CALLED_BYTES, CommandRefused, check_run
+from stata_tools.logs.batch import BatchLogReader
 from stata_tools.logs.follow import LineDecoder, LogFollower
+from stata_tools.logs.netfs import on_network_fs
 from stata_tools.logs.parse import LogParser
 from stata_tools.policy import Policy
 from stata_tools.progress import Tracker, format_elapsed
@@ -38,6 +40,10 @@ from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, S
 from stata_tools.roots import OutsideRoots, Roots
 from stata_tools.runs import RunStore
 from stata_tools.settings import Settings
+from stata_tools.slurm.engine import SlurmEngine, SlurmJob
+from stata_tools.slurm.script import ArraySpec, SlurmOptionError, SlurmOptions, parse_array
+from stata_tools.stata.batch import BatchEngine, BatchExecution, BatchJob, batch_job
+from stata_tools.stata.console import ConsoleBinary, find_console
 from stata_tools.stata.discovery import Installation, find_installation
 from stata_tools.stata.engine import Engine, Execution, Job, StataInfo, stata_quote
 from stata_tools.timings import (
@@ -51,6 +57,7 @@ from stata_tools.timings import (
 )
 
 _UNSAFE_PATH_CHARS = ("`", "$", "\n", "\r")
+EXECUTORS = ("session", "batch", "slurm")
 MAX_DO_FILE_BYTES = MAX_CALLED_BYTES  # what the policy can read of it
 T = TypeVar("T")
 
@@ -80,6 +87,9 @@ class RunRequest:
     working_dir: Path | None = None
     timeout_s: float | None = None
     client_roots: tuple[str, ...] = ()  # file:// URIs the MCP client announced
+    executor: str = "session"  # "batch": a local `stata -b` process; "slurm": that, via sbatch
+    array: str | None = None  # slurm only: task indices (1-100); each task's is its `1'
+    slurm: Mapping[str, object] | None = None  # per-call partition, time_limit, cpus, …
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,9 @@ class PreparedRun:
     code: str | None = None
     notes: tuple[str, ...] = ()
     text: str = ""  # what was lexed: the code, or the do-file decoded
+    executor: str = "session"
+    array: ArraySpec | None = None
+    slurm: Mapping[str, object] | None = None  # per-call Slurm options, validated
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +134,7 @@ def prepare(
     not empty."""
     base = cwd or Path.cwd()
     try:
-        prepared = _prepare(request, base, default_timeout_s, roots)
+        prepared = _with_executor(_prepare(request, base, default_timeout_s, roots), request)
         if policy is not None:
             folders = [prepared.working_dir or base]
             if prepared.do_file is not None:
@@ -173,6 +186,32 @@ def _prepare(
         notes=encoding_notes + notes,
         text=text,
     )
+
+
+def _with_executor(prepared: PreparedRun, request: RunRequest) -> PreparedRun:
+    """The executor and its options, checked: batch executors run do-files; arrays and Slurm
+    options belong to `slurm`."""
+    executor = (request.executor or "session").strip().lower()
+    if executor not in EXECUTORS:
+        raise RunRequestError(
+            f"executor {request.executor!r} is not one of {', '.join(EXECUTORS)}: session is "
+            "the persistent Stata, batch a local `stata -b` process, slurm a cluster job"
+        )
+    if executor != "session" and prepared.do_file is None:
+        raise RunRequestError(
+            f"executor={executor!r} runs do-files: save the code in a .do file and pass its "
+            "path, or use executor='session' for code"
+        )
+    if executor != "slurm" and (request.array is not None or request.slurm):
+        what = "array" if request.array is not None else "Slurm options"
+        raise RunRequestError(f"{what} need executor='slurm' (this run asks for {executor})")
+    try:
+        array = parse_array(request.array) if request.array is not None else None
+        if request.slurm:
+            SlurmOptions().merged(**request.slurm)
+    except SlurmOptionError as error:
+        raise RunRequestError(str(error)) from None
+    return dataclasses.replace(prepared, executor=executor, array=array, slurm=request.slurm)
 
 
 def _check_working_dir(value: Path | None, base: Path, roots: Roots | None) -> Path | None:
@@ -276,6 +315,8 @@ class Session:
     _waiting: list[_Ticket] = field(default_factory=list, init=False)
     _current: _Ticket | None = field(default=None, init=False)
     _inflight: asyncio.Future[Execution] | None = field(default=None, init=False)
+    batch_engine: BatchEngine | None = None  # executor="batch", made at its first run
+    slurm_engine: SlurmEngine | None = None  # executor="slurm", made at its first run
 
     def __post_init__(self) -> None:
         self.runs = RunStore(self.settings.run_dir, self.settings.max_runs_kept)
@@ -284,6 +325,31 @@ class Session:
 
     def locate(self) -> Installation:
         return locate_stata(self.settings)
+
+    def locate_console(self) -> ConsoleBinary:
+        """Stata's console binary for batch runs, from the same STATA_PATH/STATA_EDITION."""
+        return find_console({**os.environ, **_stata_env(self.settings)})
+
+    def _executor(self, name: str) -> Engine | BatchEngine | SlurmEngine:
+        """The engine that runs this executor's jobs (all share the engine interface)."""
+        if name == "batch":
+            if self.batch_engine is None:
+                self.batch_engine = BatchEngine(
+                    self.locate_console,
+                    parallel=self.settings.batch_parallel,
+                    break_grace_s=self.settings.break_grace_s,
+                )
+            return self.batch_engine
+        if name == "slurm":
+            if self.slurm_engine is None:
+                self.slurm_engine = SlurmEngine(
+                    self.locate_console,
+                    options=self.settings.slurm,
+                    poll_s=self.settings.slurm_poll_s,
+                )
+            return self.slurm_engine
+        assert self.engine is not None
+        return self.engine
 
     async def start(self) -> StataInfo:
         """Initialise Stata now rather than at the first run."""
@@ -361,6 +427,11 @@ class Session:
             policy=self.settings.policy,
         )
         run_id = new_run_id()
+        if prepared.executor != "session":  # stateless processes: no queue for the one Stata
+            async with contextlib.aclosing(self._run_locked(prepared, run_id)) as events:
+                async for event in events:
+                    yield event
+            return
         ticket = _Ticket(run_id, prepared.source)
         began = self.clock()
         self._waiting.append(ticket)
@@ -401,19 +472,24 @@ class Session:
         return self._lock
 
     async def _run_locked(self, prepared: PreparedRun, run_id: str) -> AsyncIterator[RunEvent]:
-        engine = self.engine
-        assert engine is not None
-        await self.start()
+        engine = self._executor(prepared.executor)
+        with anyio.CancelScope(shield=True):
+            await asyncio.wrap_future(engine.start())
         run_dir = self.runs.new_folder(run_id)
-        job = Job(
-            run_id=run_id,
-            command=_command_for(prepared, run_dir),
-            log_path=run_dir / "run.log",
-            log_name="_st" + run_id.replace("-", "")[-20:],
-            stdout_path=run_dir / "stdout.txt",
-            working_dir=prepared.working_dir,
-            max_graphs=self.settings.max_graphs,
-        )
+        if prepared.executor == "session":
+            job = Job(
+                run_id=run_id,
+                command=_command_for(prepared, run_dir),
+                log_path=run_dir / "run.log",
+                log_name="_st" + run_id.replace("-", "")[-20:],
+                stdout_path=run_dir / "stdout.txt",
+                working_dir=prepared.working_dir,
+                max_graphs=self.settings.max_graphs,
+            )
+        else:
+            job = self._batch_job(prepared, run_id, run_dir)
+        reader = BatchLogReader() if isinstance(job, BatchJob) else None
+        describe = getattr(engine, "describe", None)
         began = self.clock()
         history = self._history_start(prepared)
         tracker = Tracker(
@@ -427,7 +503,7 @@ class Session:
         excerpt = ExcerptBuilder(self.settings.output_budget_chars)
         stop = anyio.Event()
         batches: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=64)
-        follower = LogFollower(job.log_path, report_partial=True)
+        follower = self._follower(job)
 
         async def pump() -> None:
             try:
@@ -436,8 +512,12 @@ class Session:
             finally:
                 await batches.put(None)
 
-        future = asyncio.wrap_future(engine.execute(job))
-        self._inflight = future
+        try:
+            future = asyncio.wrap_future(engine.execute(job))
+        except RuntimeError as error:  # the batch log is another run's (LogInUse)
+            raise RunRequestError(str(error)) from None
+        if prepared.executor == "session":
+            self._inflight = future
         future.add_done_callback(lambda _: stop.set())
         pump_task = asyncio.create_task(pump())
         deadline = began + prepared.timeout_s if prepared.timeout_s else None
@@ -446,6 +526,8 @@ class Session:
         try:
             yield Started(run_id, str(job.log_path), tracker.snapshot(began))
             while True:
+                if describe is not None:  # the job's state leads the progress message
+                    tracker.label = f"{describe(job)} · {prepared.label}"
                 now = self.clock()
                 wait = self.settings.heartbeat_s
                 if deadline is not None and not timed_out:
@@ -456,7 +538,7 @@ class Session:
                     now = self.clock()
                     if deadline is not None and not timed_out and now >= deadline:
                         timed_out = True
-                        engine.request_break()
+                        _break(engine, job)
                         deadline = now + self.settings.break_grace_s
                     elif timed_out and deadline is not None and now >= deadline:
                         notes.append(_unresponsive_note(prepared.timeout_s, self.settings))
@@ -466,6 +548,12 @@ class Session:
                     continue
                 if batch is None:
                     break
+                if reader is not None:  # a batch log: the banner is not the run's output
+                    batch = reader.feed(batch)
+                    if not reader.in_body:
+                        continue
+                if describe is not None:
+                    tracker.label = f"{describe(job)} · {prepared.label}"
                 now = self.clock()
                 for raw in batch:
                     line = parser.feed(raw)
@@ -485,13 +573,32 @@ class Session:
             saved = True
             yield Finished(result, tracker.finish(self.clock()))
         finally:
-            if not saved:  # the caller went away (cancel, disconnect): the run list still says so
+            detached = (
+                not saved
+                and isinstance(engine, SlurmEngine)
+                and not self.settings.slurm_cancel_on_disconnect
+                and not future.done()
+            )
+            if detached:  # submitted to outlive the session: left to run, and said so
+                job_id = engine.detach(job)  # type: ignore[union-attr]
+                self.runs.save_result(
+                    run_id,
+                    {
+                        "run_id": run_id,
+                        "status": "detached",
+                        "rc": None,
+                        "source": prepared.source,
+                        "log_path": str(job.log_path),
+                        "job": {"executor": "slurm", "job_id": job_id},
+                    },
+                )
+            elif not saved:  # the caller went away (cancel, disconnect): the run list says so
                 self.runs.save_result(
                     run_id,
                     {"run_id": run_id, "status": "cancelled", "rc": 1, "source": prepared.source},
                 )
-            if not future.done() and not abandoned:  # stopped by our consumer: break, wait
-                engine.request_break()
+            if not future.done() and not abandoned and not detached:  # stopped by our consumer
+                _break(engine, job)
                 grace = self.settings.break_grace_s
                 with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
                     await asyncio.wait({future})
@@ -500,6 +607,34 @@ class Session:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 with anyio.CancelScope(shield=True):
                     await pump_task
+
+    def _batch_job(self, prepared: PreparedRun, run_id: str, run_dir: Path) -> BatchJob:
+        """The batch (or Slurm) job: Stata starts in the working directory, default the
+        do-file's folder, and writes `<name>.log` there."""
+        assert prepared.do_file is not None
+        job = batch_job(run_id, prepared.do_file, run_dir, prepared.working_dir)
+        if prepared.executor != "slurm":
+            return job
+        options = self.settings.slurm.merged(**(prepared.slurm or {}))
+        fields = {name: getattr(job, name) for name in job.__dataclass_fields__}
+        if prepared.array is not None:  # each task writes <name>_task<N>.log (slurm/engine)
+            fields["command"] = ""
+        return SlurmJob(**fields, options=options, array=prepared.array)
+
+    def _follower(self, job: Job) -> LogFollower:
+        """A batch log on NFS or Lustre gets no change events from the node writing it: poll."""
+        if not isinstance(job, BatchJob):
+            return LogFollower(job.log_path, report_partial=True)
+        mode = self.settings.log_polling
+        polling = mode == "on" or (mode == "auto" and on_network_fs(job.log_path.parent))
+        if not polling:
+            return LogFollower(job.log_path, report_partial=True)
+        return LogFollower(
+            job.log_path,
+            report_partial=True,
+            force_polling=True,
+            poll_interval_s=self.settings.log_poll_s,
+        )
 
     def _history_start(self, prepared: PreparedRun) -> _History | None:
         """Last run's times for this do-file (timings.py); None for code or with history off."""
@@ -557,8 +692,15 @@ class Session:
             notes.insert(
                 0,
                 f"timed out after {format_elapsed(prepared.timeout_s or 0)}; "
-                "Stata was sent a break and the session keeps its data",
+                + (
+                    "Stata was sent a break and the session keeps its data"
+                    if prepared.executor == "session"
+                    else "the batch Stata was stopped (its log holds what it did)"
+                ),
             )
+        job_meta = None
+        if isinstance(execution, BatchExecution):
+            status, job_meta = _batch_outcome(prepared, execution, status, notes)
         output = excerpt.build()
         lost = _lost_log(job, execution)
         if lost:
@@ -583,7 +725,76 @@ class Session:
             error=error,
             notes=tuple(notes),
             graphs=graphs,
+            job=job_meta,
         )
+
+
+_END_NOTES = {
+    "timed out": "Slurm ended the job at its time limit (raise time_limit)",
+    "out of memory": "the job ran out of memory and was killed (ask for more with memory=)",
+    "preempted": "the job was preempted by the scheduler; submit it again",
+    "cancelled": "the job was cancelled",
+    "failed": "the job failed",
+}
+
+
+def _batch_outcome(
+    prepared: PreparedRun, execution: BatchExecution, status: RunStatus, notes: list[str]
+) -> tuple[RunStatus, dict[str, object]]:
+    """A batch or Slurm end state as the run's status, a note, and the result's `job`."""
+    state = execution.state
+    if state == "timed out":
+        status = RunStatus.TIMED_OUT
+    elif state == "cancelled" and status is not RunStatus.TIMED_OUT:
+        status = RunStatus.CANCELLED
+    elif state in ("out of memory", "preempted", "failed") and status is RunStatus.OK:
+        status = RunStatus.ERROR
+    where = f" on {execution.node}" if execution.node else ""
+    stata_error_only = state == "failed" and "COMPLETED" in (execution.detail or "")
+    if prepared.executor == "slurm" and state != "completed" and not stata_error_only:
+        why = _END_NOTES.get(state, state)
+        detail = f" ({execution.detail})" if execution.detail else ""
+        notes.append(f"Slurm job {execution.job_id}{where}: {why}{detail}")
+    elif execution.detail and state != "completed":
+        notes.append(f"batch Stata (pid {execution.job_id}): {execution.detail}")
+    failed = [task for task in execution.tasks if task.state != "completed"]
+    if execution.tasks:
+        done = len(execution.tasks) - len(failed)
+        notes.insert(0, f"{done} of {len(execution.tasks)} array tasks completed")
+        for task in failed[:20]:
+            message = f": {task.message}" if task.message else ""
+            rc = f" r({task.rc})" if task.rc else ""
+            notes.append(f"task {task.index} {task.state}{rc}{message} (log {task.log_path})")
+        if len(failed) > 20:
+            notes.append(f"… and {len(failed) - 20} more failed tasks (the result's job lists all)")
+    meta: dict[str, object] = {
+        "executor": prepared.executor,
+        "job_id": execution.job_id,
+        "state": state,
+        "node": execution.node,
+        "detail": execution.detail,
+    }
+    if execution.tasks:
+        meta["tasks"] = [
+            {
+                "index": task.index,
+                "state": task.state,
+                "rc": task.rc,
+                "message": task.message,
+                "log_path": task.log_path,
+                "node": task.node,
+            }
+            for task in execution.tasks
+        ]
+    return status, meta
+
+
+def _break(engine: object, job: Job) -> None:
+    """Break this run: executors with many jobs at once are told which one."""
+    if isinstance(engine, (BatchEngine, SlurmEngine)):
+        engine.request_break(job)
+    else:
+        engine.request_break()  # type: ignore[attr-defined]
 
 
 def _graphs_of(
