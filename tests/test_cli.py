@@ -194,3 +194,22 @@ def test_ctrl_c_stops_the_run_and_prints_the_log_path(env: dict[str, str], tmp_p
     assert child.returncode == 130
     assert f"stopped by Ctrl-C; the log so far: {log}" in err
     assert out == ""
+
+
+def test_run_with_the_batch_executor(env: dict[str, str], tmp_path: Path) -> None:
+    do_file = tmp_path / "batched.do"
+    do_file.write_text('display "from batch"\nsummarize nosuchvar\n')
+    done = cli("run", str(do_file), "--executor", "batch", env=env)
+    assert done.returncode == 111
+    assert "from batch" in done.stdout.splitlines()
+    assert done.stdout.splitlines()[-1].startswith("Stata error · rc 111 · ")
+    assert (tmp_path / "batched.log").is_file()  # batch Stata's own log, beside the do-file
+
+
+def test_slurm_options_without_the_slurm_executor_are_refused(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    do_file = tmp_path / "x.do"
+    do_file.write_text("display 1\n")
+    done = cli("run", str(do_file), "--executor", "batch", "--partition", "short", env=env)
+    assert done.returncode == 2 and "need executor='slurm'" in done.stderr

@@ -394,7 +394,10 @@ class Session:
         return current.run_id
 
     async def stop_running(self, grace_s: float = 5.0) -> None:
-        """Break whatever runs and wait (bounded) for Stata to close its log: a clean shutdown."""
+        """Break whatever runs and wait (bounded) for Stata to close its log: a clean shutdown.
+        Local batch processes are stopped too; Slurm jobs are left to run."""
+        if self.batch_engine is not None:
+            self.batch_engine.close()
         inflight = self._inflight
         if inflight is None or inflight.done():
             return
