@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import re
 from itertools import pairwise
 from pathlib import Path
 
@@ -118,3 +119,37 @@ async def test_timeout_cancels_the_job(session: Session, tmp_path: Path, slurm_c
     assert result.status is RunStatus.TIMED_OUT and result.rc == 1
     assert result.job["state"] == "cancelled"
     assert squeue_ids(slurm_cluster) == []
+
+
+async def test_an_array_of_ten_with_one_failing(session: Session, tmp_path: Path) -> None:
+    do_file = tmp_path / "grid.do"
+    do_file.write_text(
+        "display \"task `1'\"\nsleep 400\nif `1' == 7 {\n    summarize nosuchvar\n}\n"
+        'display "done `1\'"\n',
+        encoding="utf-8",
+    )
+    request = RunRequest(do_file=do_file, executor="slurm", array="1-10")
+    events: list[object] = []
+    async with contextlib.aclosing(session.run(request)) as stream:
+        async for event in stream:
+            events.append(event)
+    progress = [e.snapshot.progress for e in events if hasattr(e, "snapshot")]  # type: ignore[attr-defined]
+    assert all(b > a for a, b in pairwise(progress)) and progress[-1] == 10
+    totals = {e.snapshot.total for e in events if hasattr(e, "snapshot")}  # type: ignore[attr-defined]
+    assert totals == {10}
+    messages = [e.snapshot.message for e in events if hasattr(e, "snapshot")]  # type: ignore[attr-defined]
+    assert any(re.search(r"^array job \d+: .* · grid\.do \d+/10 tasks", m) for m in messages)
+    assert any(re.search(r" · task \d+ \d/4 ", m) for m in messages), messages
+    result = events[-1].result  # type: ignore[attr-defined]
+    assert result.status is RunStatus.ERROR and result.rc == 111
+    assert result.error.message == "no variables defined" and "task 7" in result.error.source
+    tasks = result.job["tasks"]
+    assert [t["index"] for t in tasks] == list(range(1, 11))
+    assert [t["index"] for t in tasks if t["state"] != "completed"] == [7]
+    failed = tasks[6]
+    assert failed["rc"] == 111 and failed["log_path"] == str(tmp_path / "grid_task7.log")
+    assert "9 of 10 array tasks completed" in result.notes
+    assert any(
+        n.startswith("task 7 failed r(111): no variables defined (log ") for n in result.notes
+    )
+    assert "done 10" in (tmp_path / "grid_task10.log").read_text(encoding="utf-8")

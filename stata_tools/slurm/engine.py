@@ -37,9 +37,16 @@ from stata_tools.stata.batch import (
     read_batch_log,
 )
 from stata_tools.stata.console import ConsoleBinary
-from stata_tools.stata.engine import BREAK_RC, Execution, Job, StataInfo
+from stata_tools.stata.engine import BREAK_RC, Execution, Job, StataInfo, stata_quote
 
-__all__ = ["SlurmCommands", "SlurmEngine", "SlurmError", "SlurmJob", "task_log"]
+__all__ = [
+    "SlurmCommands",
+    "SlurmEngine",
+    "SlurmError",
+    "SlurmJob",
+    "task_command",
+    "task_log",
+]
 
 PLACE_EVERY_S = 30.0  # the queue-wide squeue is the expensive one: rarely
 
@@ -60,6 +67,12 @@ def task_log(job: BatchJob, index: int) -> Path:
     """Where array task `index` writes its batch log (named after its copy of the do-file)."""
     assert job.working_dir is not None
     return job.working_dir / f"{task_do_file(job.run_dir, job.do_file, index).stem}.log"
+
+
+def task_command(job: BatchJob, index: int) -> str:
+    """The echo that opens task `index`'s log: `do <its copy> <index>`."""
+    path = str(task_do_file(job.run_dir, job.do_file, index))
+    return f"do {stata_quote(path) if ' ' in path else path} {index}"
 
 
 class SlurmCommands:

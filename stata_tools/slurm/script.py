@@ -234,9 +234,14 @@ def build_script(
     if array is not None:
         if do_file is None or run_dir is None:
             raise ValueError("an array needs the do-file and the run folder")
+        if " " in str(run_dir):
+            raise SlurmOptionError(
+                f"the run folder {run_dir} has a space, which an array task's do-file path "
+                "cannot carry to Stata; set STATA_TOOLS_RUN_DIR to a folder without one"
+            )
         task = quote(str(run_dir / f"{do_file.stem}_task")) + '"$SLURM_ARRAY_TASK_ID".do'
         lines.append(f"cp {quote(str(do_file))} {task} || exit 1")
-        argv = [task if part == quote(str(do_file)) else part for part in argv]
+        argv = [task if part.strip("\"'`") == str(do_file) else quote(part) for part in command]
         argv.append('"$SLURM_ARRAY_TASK_ID"')
     lines.append("exec " + " ".join(argv))
     return "\n".join(lines) + "\n"

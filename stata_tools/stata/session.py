@@ -42,6 +42,7 @@ from stata_tools.runs import RunStore
 from stata_tools.settings import Settings
 from stata_tools.slurm.engine import SlurmEngine, SlurmJob
 from stata_tools.slurm.script import ArraySpec, SlurmOptionError, SlurmOptions, parse_array
+from stata_tools.stata.arrays import follow_array
 from stata_tools.stata.batch import BatchEngine, BatchExecution, BatchJob, batch_job
 from stata_tools.stata.console import ConsoleBinary, find_console
 from stata_tools.stata.discovery import Installation, find_installation
@@ -491,6 +492,11 @@ class Session:
             )
         else:
             job = self._batch_job(prepared, run_id, run_dir)
+        if isinstance(job, SlurmJob) and job.array is not None:
+            async with contextlib.aclosing(self._run_array(prepared, job, engine)) as events:
+                async for event in events:
+                    yield event
+            return
         reader = BatchLogReader() if isinstance(job, BatchJob) else None
         describe = getattr(engine, "describe", None)
         began = self.clock()
@@ -611,6 +617,58 @@ class Session:
                 with anyio.CancelScope(shield=True):
                     await pump_task
 
+    async def _run_array(
+        self, prepared: PreparedRun, job: SlurmJob, engine: object
+    ) -> AsyncIterator[RunEvent]:
+        """A Slurm job array: every task's log followed (stata/arrays.py); a client that leaves
+        leaves the array running unless the settings say to cancel it."""
+        assert isinstance(engine, SlurmEngine) and job.array is not None
+        total = len(job.array.indices)
+        began = self.clock()
+        message = f"{prepared.label}: submitting an array of {total} tasks"
+        yield Started(job.run_id, str(job.log_path), Snapshot(0.0, total, message, 0.0))
+        saved = False
+        try:
+            async for event in follow_array(
+                engine,
+                job,
+                prepared.commands,
+                prepared.label,
+                clock=self.clock,
+                heartbeat_s=self.settings.heartbeat_s,
+                poll_s=min(self.settings.log_poll_s, self.settings.heartbeat_s),
+                timeout_s=prepared.timeout_s,
+                budget_chars=self.settings.output_budget_chars,
+            ):
+                if isinstance(event, Finished):
+                    result = dataclasses.replace(
+                        event.result, notes=prepared.notes + event.result.notes
+                    )
+                    self.runs.save_result(job.run_id, result.to_meta())
+                    saved = True
+                    event = Finished(result, event.snapshot)
+                yield event
+        finally:
+            if not saved:
+                if self.settings.slurm_cancel_on_disconnect:
+                    engine.request_break(job)
+                    status: dict[str, object] = {"status": "cancelled", "rc": 1}
+                else:
+                    status = {"status": "detached", "rc": None}
+                job_id = (
+                    engine.detach(job) if not self.settings.slurm_cancel_on_disconnect else None
+                )
+                self.runs.save_result(
+                    job.run_id,
+                    {
+                        "run_id": job.run_id,
+                        **status,
+                        "source": prepared.source,
+                        "job": {"executor": "slurm", "job_id": job_id or engine.job_id(job)},
+                        "elapsed_s": round(self.clock() - began, 3),
+                    },
+                )
+
     def _batch_job(self, prepared: PreparedRun, run_id: str, run_dir: Path) -> BatchJob:
         """The batch (or Slurm) job: Stata starts in the working directory, default the
         do-file's folder, and writes `<name>.log` there."""
@@ -620,8 +678,6 @@ class Session:
             return job
         options = self.settings.slurm.merged(**(prepared.slurm or {}))
         fields = {name: getattr(job, name) for name in job.__dataclass_fields__}
-        if prepared.array is not None:  # each task writes <name>_task<N>.log (slurm/engine)
-            fields["command"] = ""
         return SlurmJob(**fields, options=options, array=prepared.array)
 
     def _follower(self, job: Job) -> LogFollower:
