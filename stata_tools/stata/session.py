@@ -768,7 +768,8 @@ class Session:
                 "printed, captured separately"
             )
             output = _excerpt_of_file(job.stdout_path, self.settings.output_budget_chars)
-        graphs = _graphs_of(execution, tracker, notes)
+        base = job.working_dir if isinstance(job, BatchJob) else None
+        graphs = _graphs_of(execution, tracker, notes, base)
         error = _error_of(prepared, tracker, execution) if rc != 0 else None
         done = tracker.index if rc != 0 else len(prepared.commands)
         return RunResult(
@@ -857,7 +858,7 @@ def _break(engine: object, job: Job) -> None:
 
 
 def _graphs_of(
-    execution: Execution | None, tracker: Tracker, notes: list[str]
+    execution: Execution | None, tracker: Tracker, notes: list[str], base: Path | None = None
 ) -> tuple[GraphFile, ...]:
     """The graphs the run drew (exported for it) and the files its own `graph export` wrote."""
     drawn = execution.graphs if execution else ()
@@ -868,7 +869,7 @@ def _graphs_of(
         )
     exported = []
     for path, fmt in dict.fromkeys(tracker.exports):
-        absolute = Path(path) if Path(path).is_absolute() else Path.cwd() / path
+        absolute = Path(path) if Path(path).is_absolute() else (base or Path.cwd()) / path
         exported.append(GraphFile(None, str(absolute), fmt))
     return (*drawn, *exported)
 
