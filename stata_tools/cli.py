@@ -27,6 +27,7 @@ from stata_tools.events import CommandStarted, Finished, Output, Queued, RunEven
 from stata_tools.results import RunResult, RunStatus, render_summary_last
 from stata_tools.roots import ROOTS_ENV, OutsideRoots
 from stata_tools.settings import Settings, SettingsError
+from stata_tools.slurm.engine import SlurmError
 from stata_tools.stata.discovery import StataNotFound
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
 
@@ -183,7 +184,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         session = Session(Settings.from_env())
         result = asyncio.run(watch.run(session, request))
-    except (RunRequestError, StataNotFound, SettingsError) as error:
+    except (RunRequestError, StataNotFound, SettingsError, SlurmError) as error:
         console.print(f"[red]{escape(str(error))}[/red]", soft_wrap=True)
         return EXIT_REFUSED
     except KeyboardInterrupt:

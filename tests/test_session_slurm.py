@@ -15,6 +15,7 @@ import pytest
 
 from stata_tools import CommandStarted, Finished, RunRequest, RunStatus, Session, Settings
 from stata_tools.events import Heartbeat, Started
+from stata_tools.slurm.engine import SlurmError
 
 
 def make_session(tmp_path: Path, fake_stata_dir: Path, **changes) -> Session:
@@ -153,3 +154,11 @@ async def test_an_array_of_ten_with_one_failing(session: Session, tmp_path: Path
         n.startswith("task 7 failed r(111): no variables defined (log ") for n in result.notes
     )
     assert "done 10" in (tmp_path / "grid_task10.log").read_text(encoding="utf-8")
+
+
+async def test_sbatch_refusing_the_job_is_a_clear_error(session: Session, tmp_path: Path) -> None:
+    do_file = tmp_path / "nowhere.do"
+    do_file.write_text("display 1\n", encoding="utf-8")
+    request = RunRequest(do_file=do_file, executor="slurm", slurm={"partition": "nosuch"})
+    with pytest.raises(SlurmError, match=r"sbatch --parsable failed: .*[Ii]nvalid partition"):
+        await session.execute(request)

@@ -40,7 +40,7 @@ from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, S
 from stata_tools.roots import OutsideRoots, Roots
 from stata_tools.runs import RunStore
 from stata_tools.settings import Settings
-from stata_tools.slurm.engine import SlurmEngine, SlurmJob
+from stata_tools.slurm.engine import SlurmEngine, SlurmJob, task_log
 from stata_tools.slurm.script import ArraySpec, SlurmOptionError, SlurmOptions, parse_array
 from stata_tools.stata.arrays import follow_array
 from stata_tools.stata.batch import BatchEngine, BatchExecution, BatchJob, batch_job
@@ -602,9 +602,16 @@ class Session:
                     },
                 )
             elif not saved:  # the caller went away (cancel, disconnect): the run list says so
+                failed = future.done() and not future.cancelled() and future.exception()
                 self.runs.save_result(
                     run_id,
-                    {"run_id": run_id, "status": "cancelled", "rc": 1, "source": prepared.source},
+                    {
+                        "run_id": run_id,
+                        "status": "error" if failed else "cancelled",
+                        "rc": 1,
+                        "source": prepared.source,
+                        **({"error": str(failed)} if failed else {}),
+                    },
                 )
             if not future.done() and not abandoned and not detached:  # stopped by our consumer
                 _break(engine, job)
@@ -626,7 +633,8 @@ class Session:
         total = len(job.array.indices)
         began = self.clock()
         message = f"{prepared.label}: submitting an array of {total} tasks"
-        yield Started(job.run_id, str(job.log_path), Snapshot(0.0, total, message, 0.0))
+        first_log = task_log(job, job.array.indices[0])
+        yield Started(job.run_id, str(first_log), Snapshot(0.0, total, message, 0.0))
         saved = False
         try:
             async for event in follow_array(
