@@ -170,6 +170,7 @@ class SlurmEngine:
         self._console: ConsoleBinary | None = None
         self._info: StataInfo | None = None
         self._tracked: dict[str, _Tracked] = {}
+        self._final: dict[str, str] = {}  # run id → its last description, once it has ended
         self._logs: dict[Path, str] = {}
 
     @property
@@ -257,7 +258,7 @@ class SlurmEngine:
         with self._lock:
             tracked = self._tracked.get(job.run_id)
             if tracked is None:
-                return "slurm job ended"
+                return self._final.get(job.run_id, "slurm job ended")
             if tracked.job_id is None:
                 return "submitting to Slurm"
             states = dict(tracked.states)
@@ -311,7 +312,11 @@ class SlurmEngine:
         else:
             future.set_result(result)
         finally:
+            final = self.describe(job)  # what the job last was, for lines read after its end
             with self._lock:
+                self._final[job.run_id] = final
+                while len(self._final) > 256:
+                    self._final.pop(next(iter(self._final)))
                 self._tracked.pop(job.run_id, None)
                 for log in self._logs_of(job):
                     self._logs.pop(log, None)

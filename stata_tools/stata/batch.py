@@ -201,6 +201,9 @@ class BatchEngine:
         with self._lock:
             process = self._processes.get(job.run_id)
             running = len(self._processes)
+            known = job.run_id in self._jobs
+        if not known:
+            return "batch Stata exited"
         if process is not None:
             return f"batch pid {process.pid}"
         if running >= self._parallel:
