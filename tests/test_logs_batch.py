@@ -85,6 +85,7 @@ def test_stata_15_banner() -> None:
         (["file x.do not found", "r(601);"], 601),
         (["r(9); t=0.00 10:59:06"], 9),
         (["end of do-file", "", ""], 0),
+        (["end of do-file", "r; t=0.35 10:59:06"], 0),
         ([". exit, clear"], 0),
         ([". exit, STATA clear"], 0),
         ([". sleep 5000"], None),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 __all__ = ["BatchBanner", "BatchLogReader", "banner_info", "batch_return_code"]
 
 _RC = re.compile(r"^r\((\d+)\);")
+_RMSG = re.compile(r"^r; t=")  # `set rmsg on` after each command, `end of do-file` included
 _VERSION_17 = re.compile(r"^ /__ {4}/ {3}_{4}/ {3}/ {3}_{4}/\s+(\d+(?:\.\d+)?)\s*$")
 _VERSION_15 = re.compile(r"^_{3}/ {3}/ {3}/_{3}/ {3}/ {3}/_{3}/\s+(\d+(?:\.\d+)?)\s+Copyright")
 _EDITION = re.compile(r"\b(MP|SE|BE|IC)\b\s*(?:\u2014|-)\s*\w+ Edition|\b(IC|BE)\s*$")
@@ -74,7 +75,7 @@ class BatchLogReader:
 def batch_return_code(lines: Iterable[str]) -> int | None:
     """0 after a final `end of do-file` (or an `exit, clear`), N after a final `r(N);`, None
     when the log stops elsewhere (Stata was killed, or is still running)."""
-    last = [line.rstrip() for line in lines if line.strip()]
+    last = [line.rstrip() for line in lines if line.strip() and not _RMSG.match(line)]
     if not last:
         return None
     final = last[-1]
