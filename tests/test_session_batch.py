@@ -56,6 +56,8 @@ async def test_a_batch_run_is_followed_to_the_end(session: Session, tmp_path: Pa
     assert result.status is RunStatus.OK and result.rc == 0 and result.commands_done == 5
     assert result.log_path == str(tmp_path / "steps.log")
     assert result.job["executor"] == "batch" and result.job["state"] == "completed"
+    page = session.runs.read_log(result.run_id, tail_lines=2)  # read_log finds the batch log
+    assert page.text.splitlines()[-1] == "end of do-file"
     lines = [line for e in events if isinstance(e, Output) for line in e.lines]
     assert "three" in lines and not any("Stata is running in batch mode" in x for x in lines)
     assert any(

@@ -649,6 +649,7 @@ class Session:
                 budget_chars=self.settings.output_budget_chars,
             ):
                 if isinstance(event, Finished):
+                    _link_log(job.run_dir, Path(event.result.log_path))
                     result = dataclasses.replace(
                         event.result, notes=prepared.notes + event.result.notes
                     )
@@ -682,6 +683,7 @@ class Session:
         do-file's folder, and writes `<name>.log` there."""
         assert prepared.do_file is not None
         job = batch_job(run_id, prepared.do_file, run_dir, prepared.working_dir)
+        _link_log(run_dir, job.log_path)  # read_log(run_id) reads the batch log
         if prepared.executor != "slurm":
             return job
         options = self.settings.slurm.merged(**(prepared.slurm or {}))
@@ -855,6 +857,15 @@ def _batch_outcome(
             for task in execution.tasks
         ]
     return status, meta
+
+
+def _link_log(run_dir: Path, log: Path) -> None:
+    """The run folder's run.log names the batch log, wherever Stata writes it."""
+    link = run_dir / "run.log"
+    with contextlib.suppress(OSError):
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(log)
 
 
 def _break(engine: object, job: Job) -> None:
