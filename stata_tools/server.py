@@ -288,9 +288,14 @@ async def session_status() -> ToolResult:
 
 
 @mcp.tool(output_schema=None)
-async def cancel_run() -> ToolResult:
+async def cancel_run(
+    run_id: Annotated[
+        str | None,
+        Field(description="a batch or Slurm run to stop (scancel); default: the running one"),
+    ] = None,
+) -> ToolResult:
     """Stop the running Stata command (a Stata break); the session keeps its data."""
-    run_id = get_session().cancel()
+    run_id = get_session().cancel(run_id)
     text = (
         f"Sent a break to run {run_id}; its call returns with status cancelled."
         if run_id

@@ -130,3 +130,28 @@ def test_prepare_checks_the_executor(tmp_path: Path, request_args: dict, message
         del args["do_file"]
     with pytest.raises(RunRequestError, match=message):
         prepare(RunRequest(**args))
+
+
+async def test_cancel_by_run_id_stops_that_batch_run(session: Session, tmp_path: Path) -> None:
+    for name in ("keep", "stop"):
+        (tmp_path / f"{name}.do").write_text("display 1\nsleep 3000\ndisplay 2\n", encoding="utf-8")
+    runs = {}
+
+    async def run(name: str):
+        request = RunRequest(do_file=tmp_path / f"{name}.do", executor="batch")
+        async for event in session.run(request):
+            if isinstance(event, Started):
+                runs[name] = event.run_id
+            if isinstance(event, Finished):
+                return event.result
+        return None
+
+    tasks = {name: asyncio.create_task(run(name)) for name in ("keep", "stop")}
+    while len(runs) < 2 or not (tmp_path / "stop.log").exists():
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    assert session.cancel("no-such-run") is None
+    assert session.cancel(runs["stop"]) == runs["stop"]
+    stopped, kept = await tasks["stop"], await tasks["keep"]
+    assert stopped.status is RunStatus.CANCELLED and stopped.rc == 1
+    assert kept.status is RunStatus.OK

@@ -316,6 +316,9 @@ class Session:
     _waiting: list[_Ticket] = field(default_factory=list, init=False)
     _current: _Ticket | None = field(default=None, init=False)
     _inflight: asyncio.Future[Execution] | None = field(default=None, init=False)
+    _batch_runs: dict[str, tuple[BatchEngine | SlurmEngine, Job]] = field(
+        default_factory=dict, init=False
+    )  # run id → where it runs, while a batch or Slurm run is followed
     batch_engine: BatchEngine | None = None  # executor="batch", made at its first run
     slurm_engine: SlurmEngine | None = None  # executor="slurm", made at its first run
 
@@ -387,12 +390,18 @@ class Session:
             with anyio.CancelScope(shield=True):
                 return await asyncio.wrap_future(future)
 
-    def cancel(self) -> str | None:
-        """Break the running run, as a client's cancel would; the id of the run, if any."""
+    def cancel(self, run_id: str | None = None) -> str | None:
+        """Break a run, as a client's cancel would (scancel for a Slurm job): `run_id`, or the
+        session's running run, else the newest batch or Slurm run; the id of the run, if any."""
         current = self._current
-        if current is None or not self.engine.request_break():  # type: ignore[union-attr]
+        if current is not None and run_id in (None, current.run_id):
+            return current.run_id if self.engine.request_break() else None  # type: ignore[union-attr]
+        jobs = self._batch_runs
+        chosen = run_id if run_id is not None else next(reversed(jobs), None)
+        if chosen is None or chosen not in jobs:
             return None
-        return current.run_id
+        engine, job = jobs[chosen]
+        return chosen if engine.request_break(job) else None
 
     async def stop_running(self, grace_s: float = 5.0) -> None:
         """Break whatever runs and wait (bounded) for Stata to close its log: a clean shutdown.
@@ -527,6 +536,8 @@ class Session:
             raise RunRequestError(str(error)) from None
         if prepared.executor == "session":
             self._inflight = future
+        else:
+            self._batch_runs[run_id] = (engine, job)  # type: ignore[assignment]
         future.add_done_callback(lambda _: stop.set())
         pump_task = asyncio.create_task(pump())
         deadline = began + prepared.timeout_s if prepared.timeout_s else None
@@ -618,6 +629,7 @@ class Session:
                 grace = self.settings.break_grace_s
                 with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
                     await asyncio.wait({future})
+            self._batch_runs.pop(run_id, None)
             stop.set()
             pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -633,6 +645,7 @@ class Session:
         total = len(job.array.indices)
         began = self.clock()
         message = f"{prepared.label}: submitting an array of {total} tasks"
+        self._batch_runs[job.run_id] = (engine, job)
         first_log = task_log(job, job.array.indices[0])
         yield Started(job.run_id, str(first_log), Snapshot(0.0, total, message, 0.0))
         saved = False
@@ -658,6 +671,7 @@ class Session:
                     event = Finished(result, event.snapshot)
                 yield event
         finally:
+            self._batch_runs.pop(job.run_id, None)
             if not saved:
                 if self.settings.slurm_cancel_on_disconnect:
                     engine.request_break(job)
