@@ -163,3 +163,19 @@ async def test_sbatch_refusing_the_job_is_a_clear_error(session: Session, tmp_pa
     request = RunRequest(do_file=do_file, executor="slurm", slurm={"partition": "nosuch"})
     with pytest.raises(SlurmError, match=r"sbatch --parsable failed: .*[Ii]nvalid partition"):
         await session.execute(request)
+
+
+async def test_cancel_run_scancels_the_job(session: Session, tmp_path: Path, slurm_cluster):
+    do_file = tmp_path / "cancel_me.do"
+    do_file.write_text("display 1\nsleep 60000\n", encoding="utf-8")
+    events: list[object] = []
+    async with contextlib.aclosing(session.run(RunRequest(do_file=do_file, executor="slurm"))) as s:
+        async for event in s:
+            events.append(event)
+            if isinstance(event, CommandStarted) and event.index == 2:
+                assert session.cancel(events[0].run_id) == events[0].run_id  # type: ignore[attr-defined]
+    result = events[-1].result  # type: ignore[attr-defined]
+    assert result.status is RunStatus.CANCELLED and result.rc == 1
+    assert result.job["state"] == "cancelled"
+    assert any(n.startswith(f"Slurm job {result.job['job_id']} on ") for n in result.notes)
+    assert squeue_ids(slurm_cluster) == []
