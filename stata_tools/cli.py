@@ -27,6 +27,7 @@ from stata_tools.events import CommandStarted, Finished, Output, Queued, RunEven
 from stata_tools.results import RunResult, RunStatus, render_summary_last
 from stata_tools.roots import ROOTS_ENV, OutsideRoots
 from stata_tools.settings import Settings, SettingsError
+from stata_tools.slurm.engine import SlurmError
 from stata_tools.stata.discovery import StataNotFound
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
 
@@ -70,6 +71,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--code", help="Stata commands to run instead of a file")
     run.add_argument("--working-dir", help="directory to cd into first")
     run.add_argument("--timeout", type=float, help="stop the run after this many seconds")
+    run.add_argument(
+        "--executor",
+        choices=["session", "batch", "slurm"],
+        default="session",
+        help="session: Stata through pystata (default); batch: a local `stata -b` process; "
+        "slurm: that command submitted with sbatch",
+    )
+    run.add_argument("--array", help="slurm: a job array (1-100); each task's index is `1'")
+    for name, what in (
+        ("partition", "Slurm partition"),
+        ("time-limit", "Slurm time limit (2:00:00)"),
+        ("cpus", "CPUs per task"),
+        ("memory", "memory per node (16G)"),
+        ("account", "Slurm account"),
+    ):
+        run.add_argument(f"--{name}", type=int if name == "cpus" else str, help=what)
+    run.add_argument(
+        "--sbatch", action="append", default=[], help="an extra #SBATCH option (repeatable)"
+    )
     run.set_defaults(handler=_run)
     check = commands.add_parser(
         "check",
@@ -132,6 +152,20 @@ def exit_code(result: RunResult) -> int:
     return result.rc if 0 <= result.rc <= 255 else EXIT_RC_ABOVE_255
 
 
+def _slurm_args(args: argparse.Namespace) -> dict[str, object] | None:
+    """The per-call Slurm options given on the command line (checked by the session)."""
+    given = {
+        "partition": args.partition,
+        "time_limit": args.time_limit,
+        "cpus": args.cpus,
+        "memory": args.memory,
+        "account": args.account,
+        "extra": args.sbatch or None,
+    }
+    given = {key: value for key, value in given.items() if value is not None}
+    return given or None
+
+
 def _run(args: argparse.Namespace) -> int:
     console = Console(file=sys.stderr)  # stdout carries the result alone
     if (args.file is None) == (args.code is None):
@@ -142,12 +176,15 @@ def _run(args: argparse.Namespace) -> int:
         do_file=Path(args.file) if args.file else None,
         working_dir=Path(args.working_dir) if args.working_dir else None,
         timeout_s=args.timeout,
+        executor=args.executor,
+        array=args.array,
+        slurm=_slurm_args(args),
     )
     watch = _RunView(console)
     try:
         session = Session(Settings.from_env())
         result = asyncio.run(watch.run(session, request))
-    except (RunRequestError, StataNotFound, SettingsError) as error:
+    except (RunRequestError, StataNotFound, SettingsError, SlurmError) as error:
         console.print(f"[red]{escape(str(error))}[/red]", soft_wrap=True)
         return EXIT_REFUSED
     except KeyboardInterrupt:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,7 @@ class RunResult:
     last_duration_s: float | None = None  # the previous run of the same do-file (timings.py)
     last_status: str | None = None
     session_lost: str | None = None  # why Stata's session (its data) ended during this run
+    job: Mapping[str, Any] | None = None  # batch and Slurm runs: job id, end state, node, tasks
 
     @property
     def ok(self) -> bool:
@@ -105,6 +106,7 @@ class RunResult:
             if self.last_duration_s is None
             else {"duration_s": round(self.last_duration_s, 3), "status": self.last_status},
             "session_lost": self.session_lost,
+            **({"job": dict(self.job)} if self.job is not None else {}),
         }
 
 

@@ -23,6 +23,7 @@ from fastmcp.tools import ToolResult
 from fastmcp.utilities.types import Image
 from mcp_types import InputRequiredResult, TextContent
 from pydantic import Field
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from stata_tools.about import HOMEPAGE, __version__
 from stata_tools.check import CheckError, CheckReport, render_check
@@ -42,6 +43,7 @@ from stata_tools.reporting import Reporter
 from stata_tools.results import RunResult, RunStatus, output_only, render_text
 from stata_tools.runs import UnknownRun
 from stata_tools.settings import Settings
+from stata_tools.slurm.engine import SlurmError
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
 from stata_tools.stata.engine import return_code
 from stata_tools.stata.prestart import Prestart
@@ -141,18 +143,58 @@ TimeoutArg = Annotated[
 ]
 
 
+class SlurmArgs(TypedDict, total=False):
+    """Per-call Slurm options (executor="slurm"); unset ones come from the settings."""
+
+    partition: str
+    time_limit: str
+    cpus: int
+    memory: str
+    account: str
+    extra: list[str]
+
+
+ExecutorArg = Annotated[
+    Literal["session", "batch", "slurm"],
+    Field(
+        description="session: the persistent Stata (default). batch: a fresh local "
+        "`stata -b do` process (stateless; several run at once). slurm: that batch command "
+        "submitted with sbatch; the job is followed, and outlives a client that leaves."
+    ),
+]
+
+
 @mcp.tool(output_schema=None)
 async def run_do_file(
     path: PathArg,
     ctx: Context,
     working_dir: WorkingDirArg = None,
     timeout_s: TimeoutArg = None,
+    executor: ExecutorArg = "session",
+    array: Annotated[
+        str | None,
+        Field(
+            description="slurm only: a job array such as 1-100; each task gets its index "
+            "as the do-file's first argument (`1')."
+        ),
+    ] = None,
+    slurm: Annotated[
+        SlurmArgs | None,
+        Field(
+            description="slurm only: partition, time_limit (2:00:00), cpus, memory (16G), "
+            "account, extra (#SBATCH options such as --qos=long)."
+        ),
+    ] = None,
 ) -> ToolResult | InputRequiredResult:
-    """Run a Stata do-file in the persistent session, streaming progress while it runs."""
+    """Run a Stata do-file (in the persistent session, or as a batch or Slurm job), streaming
+    progress while it runs."""
     request = RunRequest(
         do_file=Path(path),
         working_dir=Path(working_dir) if working_dir else None,
         timeout_s=timeout_s,
+        executor=executor,
+        array=array,
+        slurm=dict(slurm) if slurm else None,
     )
     return await _run(request, ctx)
 
@@ -266,9 +308,14 @@ async def session_status() -> ToolResult:
 
 
 @mcp.tool(output_schema=None)
-async def cancel_run() -> ToolResult:
+async def cancel_run(
+    run_id: Annotated[
+        str | None,
+        Field(description="a batch or Slurm run to stop (scancel); default: the running one"),
+    ] = None,
+) -> ToolResult:
     """Stop the running Stata command (a Stata break); the session keeps its data."""
-    run_id = get_session().cancel()
+    run_id = get_session().cancel(run_id)
     text = (
         f"Sent a break to run {run_id}; its call returns with status cancelled."
         if run_id
@@ -527,6 +574,7 @@ async def _follow(request: RunRequest, ctx: Context) -> RunResult:
         PystataShadowed,
         WorkerStartError,
         WorkerLost,
+        SlurmError,
     ) as error:
         raise ToolError(str(error)) from None
     except OSError as error:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from stata_tools.policy import Policy, PolicyError
 from stata_tools.roots import Roots
+from stata_tools.slurm.script import SlurmOptionError, SlurmOptions
 
 PREFIX = "STATA_TOOLS_"
 
@@ -34,6 +35,12 @@ class Settings:
     run_history: bool = True  # keep each do-file's command times for `~8m left` next run
     roots: Roots | None = None  # None: any path (library use); from_env: the working directory
     policy: Policy | None = None  # None: no command checks (library use); from_env: the default
+    batch_parallel: int = 2  # local batch processes at once (executor="batch")
+    slurm: SlurmOptions = field(default_factory=SlurmOptions)  # executor="slurm" defaults
+    slurm_poll_s: float = 5.0  # squeue at most this often per job
+    slurm_cancel_on_disconnect: bool = False  # a job submitted to outlive the session does
+    log_polling: str = "auto"  # batch logs: poll (NFS, Lustre) on, off, or auto (detected)
+    log_poll_s: float = 1.0  # how often a polled batch log is read
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,7 +65,43 @@ class Settings:
             run_history=_switch(env, "RUN_HISTORY", defaults.run_history),
             roots=Roots.from_env(env),
             policy=_policy(env),
+            batch_parallel=int(_number(env, "BATCH_PARALLEL", defaults.batch_parallel, minimum=1)),
+            slurm=_slurm(env),
+            slurm_poll_s=_number(env, "SLURM_POLL_S", defaults.slurm_poll_s, minimum=2),
+            slurm_cancel_on_disconnect=_switch(
+                env, "SLURM_CANCEL_ON_DISCONNECT", defaults.slurm_cancel_on_disconnect
+            ),
+            log_polling=_choice(env, "LOG_POLLING", ("auto", "on", "off"), defaults.log_polling),
+            log_poll_s=_number(env, "LOG_POLL_S", defaults.log_poll_s, minimum=0.1),
         )
+
+
+def _slurm(env: Mapping[str, str]) -> SlurmOptions:
+    """STATA_TOOLS_SLURM_*: partition, time, CPUs, memory, account, extra lines (`;` between)."""
+    cpus = env.get(PREFIX + "SLURM_CPUS", "").strip()
+    if cpus and not cpus.isdigit():
+        raise SettingsError(f"{PREFIX}SLURM_CPUS={cpus!r} is not a whole number")
+    extra = env.get(PREFIX + "SLURM_EXTRA", "")
+    try:
+        return SlurmOptions(
+            partition=env.get(PREFIX + "SLURM_PARTITION", "").strip() or None,
+            time_limit=env.get(PREFIX + "SLURM_TIME", "").strip() or None,
+            cpus=int(cpus) if cpus else None,
+            memory=env.get(PREFIX + "SLURM_MEM", "").strip() or None,
+            account=env.get(PREFIX + "SLURM_ACCOUNT", "").strip() or None,
+            extra=tuple(line.strip() for line in extra.split(";") if line.strip()),
+        ).validated()
+    except SlurmOptionError as error:
+        raise SettingsError(f"{PREFIX}SLURM_*: {error}") from None
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = env.get(PREFIX + name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise SettingsError(f"{PREFIX}{name}={raw!r}: use one of {', '.join(choices)}")
+    return raw
 
 
 def _policy(env: Mapping[str, str]) -> Policy:

@@ -36,3 +36,21 @@ def corpus_dir() -> Path:
 def fake_stata_dir() -> Path:
     """The fake Stata installation root, as STATA_PATH would name it."""
     return FAKE_STATA
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A real single-node Slurm cluster (tests/slurm_cluster.py); skips where it cannot run.
+    Its SLURM_CONF is in the environment while the tests run, as on a cluster's login node."""
+    from slurm_cluster import start_cluster
+
+    with start_cluster() as cluster:
+        before = os.environ.get("SLURM_CONF")
+        os.environ["SLURM_CONF"] = str(cluster.conf)
+        try:
+            yield cluster
+        finally:
+            if before is None:
+                os.environ.pop("SLURM_CONF", None)
+            else:
+                os.environ["SLURM_CONF"] = before

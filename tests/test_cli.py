@@ -206,3 +206,22 @@ def test_statas_native_writes_to_fd_1_go_to_the_runs_stdout_file_not_the_termina
     assert "via fd 1" not in done.stderr
     (captured,) = tmp_path.glob("*/stdout.txt")
     assert "via fd 1" in captured.read_text()
+
+
+def test_run_with_the_batch_executor(env: dict[str, str], tmp_path: Path) -> None:
+    do_file = tmp_path / "batched.do"
+    do_file.write_text('display "from batch"\nsummarize nosuchvar\n')
+    done = cli("run", str(do_file), "--executor", "batch", env=env)
+    assert done.returncode == 111
+    assert "from batch" in done.stdout.splitlines()
+    assert done.stdout.splitlines()[-1].startswith("Stata error · rc 111 · ")
+    assert (tmp_path / "batched.log").is_file()  # batch Stata's own log, beside the do-file
+
+
+def test_slurm_options_without_the_slurm_executor_are_refused(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    do_file = tmp_path / "x.do"
+    do_file.write_text("display 1\n")
+    done = cli("run", str(do_file), "--executor", "batch", "--partition", "short", env=env)
+    assert done.returncode == 2 and "need executor='slurm'" in done.stderr

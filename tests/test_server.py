@@ -405,3 +405,24 @@ async def test_an_error_in_a_called_do_file_is_reported_at_its_line(
     assert result.is_error is True
     assert "Failing line 3 of 01_clean.do: display nosuchvar" in text
     assert result.meta["error"]["line"] == 3
+
+
+async def test_run_do_file_with_the_batch_executor(
+    client: Client, recorder: Recorder, tmp_path: Path
+) -> None:
+    do_file = tmp_path / "as_batch.do"
+    do_file.write_text('display "one"\nsleep 300\ndisplay "two"\n', encoding="utf-8")
+    result = await client.call_tool("run_do_file", {"path": str(do_file), "executor": "batch"})
+    assert "two" in text_of(result)
+    job = result.meta["job"]
+    assert job["executor"] == "batch" and job["state"] == "completed" and job["job_id"].isdigit()
+    assert result.meta["log_path"] == str(tmp_path / "as_batch.log")
+    messages = [m for _, _, m in recorder.progress if m]
+    assert any(m.startswith("batch pid ") and "as_batch.do" in m for m in messages)
+
+
+async def test_run_do_file_refuses_an_array_outside_slurm(client: Client, tmp_path: Path) -> None:
+    do_file = tmp_path / "x.do"
+    do_file.write_text("display 1\n", encoding="utf-8")
+    with pytest.raises(ToolError, match="array need executor='slurm'"):
+        await client.call_tool("run_do_file", {"path": str(do_file), "array": "1-3"})

@@ -8,7 +8,7 @@ import dataclasses
 import itertools
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +30,9 @@ from stata_tools.events import (
 from stata_tools.files import NotAFile, read_regular_file
 from stata_tools.graphs import GraphFile
 from stata_tools.guard import MAX_CALLED_BYTES, CommandRefused, check_run, read_called
+from stata_tools.logs.batch import BatchLogReader
 from stata_tools.logs.follow import LineDecoder, LogFollower
+from stata_tools.logs.netfs import on_network_fs
 from stata_tools.logs.parse import LogParser
 from stata_tools.policy import Policy
 from stata_tools.progress import Resolver, Script, Tracker, format_elapsed
@@ -38,6 +40,11 @@ from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, S
 from stata_tools.roots import OutsideRoots, Roots
 from stata_tools.runs import RunStore
 from stata_tools.settings import Settings
+from stata_tools.slurm.engine import SlurmEngine, SlurmJob, task_log
+from stata_tools.slurm.script import ArraySpec, SlurmOptionError, SlurmOptions, parse_array
+from stata_tools.stata.arrays import follow_array
+from stata_tools.stata.batch import BatchEngine, BatchExecution, BatchJob, batch_job
+from stata_tools.stata.console import ConsoleBinary, find_console
 from stata_tools.stata.discovery import Installation, find_installation
 from stata_tools.stata.engine import UNKNOWN_RC, Engine, Execution, Job, StataInfo, stata_quote
 from stata_tools.stata.supervisor import Restart, WorkerEngine, WorkerLost
@@ -52,6 +59,7 @@ from stata_tools.timings import (
 )
 
 _UNSAFE_PATH_CHARS = ("`", "$", "\n", "\r")
+EXECUTORS = ("session", "batch", "slurm")
 MAX_DO_FILE_BYTES = MAX_CALLED_BYTES  # what the policy can read of it
 T = TypeVar("T")
 
@@ -81,6 +89,9 @@ class RunRequest:
     working_dir: Path | None = None
     timeout_s: float | None = None
     client_roots: tuple[str, ...] = ()  # file:// URIs the MCP client announced
+    executor: str = "session"  # "batch": a local `stata -b` process; "slurm": that, via sbatch
+    array: str | None = None  # slurm only: task indices (1-100); each task's is its `1'
+    slurm: Mapping[str, object] | None = None  # per-call partition, time_limit, cpus, …
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +108,9 @@ class PreparedRun:
     notes: tuple[str, ...] = ()
     text: str = ""  # what was lexed: the code, or the do-file decoded
     roots: Roots | None = None  # where the do-files it calls may be read (to follow them)
+    executor: str = "session"
+    array: ArraySpec | None = None
+    slurm: Mapping[str, object] | None = None  # per-call Slurm options, validated
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +139,9 @@ def prepare(
     not empty."""
     base = cwd or Path.cwd()
     try:
-        prepared = dataclasses.replace(
-            _prepare(request, base, default_timeout_s, roots), roots=roots
+        prepared = _with_executor(
+            dataclasses.replace(_prepare(request, base, default_timeout_s, roots), roots=roots),
+            request,
         )
         if policy is not None:
             folders = [prepared.working_dir or base]
@@ -179,6 +194,32 @@ def _prepare(
         notes=encoding_notes + notes,
         text=text,
     )
+
+
+def _with_executor(prepared: PreparedRun, request: RunRequest) -> PreparedRun:
+    """The executor and its options, checked: batch executors run do-files; arrays and Slurm
+    options belong to `slurm`."""
+    executor = (request.executor or "session").strip().lower()
+    if executor not in EXECUTORS:
+        raise RunRequestError(
+            f"executor {request.executor!r} is not one of {', '.join(EXECUTORS)}: session is "
+            "the persistent Stata, batch a local `stata -b` process, slurm a cluster job"
+        )
+    if executor != "session" and prepared.do_file is None:
+        raise RunRequestError(
+            f"executor={executor!r} runs do-files: save the code in a .do file and pass its "
+            "path, or use executor='session' for code"
+        )
+    if executor != "slurm" and (request.array is not None or request.slurm):
+        what = "array" if request.array is not None else "Slurm options"
+        raise RunRequestError(f"{what} need executor='slurm' (this run asks for {executor})")
+    try:
+        array = parse_array(request.array) if request.array is not None else None
+        if request.slurm:
+            SlurmOptions().merged(**request.slurm)
+    except SlurmOptionError as error:
+        raise RunRequestError(str(error)) from None
+    return dataclasses.replace(prepared, executor=executor, array=array, slurm=request.slurm)
 
 
 def _check_working_dir(value: Path | None, base: Path, roots: Roots | None) -> Path | None:
@@ -287,6 +328,11 @@ class Session:
     _inflight: asyncio.Future[Execution] | None = field(default=None, init=False)
     _break_at: float | None = field(default=None, init=False)  # when cancel() sent a break
     _wake: Callable[[], None] | None = field(default=None, init=False)
+    _batch_runs: dict[str, tuple[BatchEngine | SlurmEngine, Job]] = field(
+        default_factory=dict, init=False
+    )  # run id → where it runs, while a batch or Slurm run is followed
+    batch_engine: BatchEngine | None = None  # executor="batch", made at its first run
+    slurm_engine: SlurmEngine | None = None  # executor="slurm", made at its first run
 
     def __post_init__(self) -> None:
         self.runs = RunStore(self.settings.run_dir, self.settings.max_runs_kept)
@@ -300,6 +346,31 @@ class Session:
 
     def locate(self) -> Installation:
         return locate_stata(self.settings)
+
+    def locate_console(self) -> ConsoleBinary:
+        """Stata's console binary for batch runs, from the same STATA_PATH/STATA_EDITION."""
+        return find_console({**os.environ, **_stata_env(self.settings)})
+
+    def _executor(self, name: str) -> Engine | BatchEngine | SlurmEngine:
+        """The engine that runs this executor's jobs (all share the engine interface)."""
+        if name == "batch":
+            if self.batch_engine is None:
+                self.batch_engine = BatchEngine(
+                    self.locate_console,
+                    parallel=self.settings.batch_parallel,
+                    break_grace_s=self.settings.break_grace_s,
+                )
+            return self.batch_engine
+        if name == "slurm":
+            if self.slurm_engine is None:
+                self.slurm_engine = SlurmEngine(
+                    self.locate_console,
+                    options=self.settings.slurm,
+                    poll_s=self.settings.slurm_poll_s,
+                )
+            return self.slurm_engine
+        assert self.engine is not None
+        return self.engine
 
     async def start(self) -> StataInfo:
         """Initialise Stata now rather than at the first run."""
@@ -338,18 +409,29 @@ class Session:
             with anyio.CancelScope(shield=True):
                 return await asyncio.wrap_future(future)
 
-    def cancel(self) -> str | None:
-        """Break the running run, as a client's cancel would; the id of the run, if any."""
+    def cancel(self, run_id: str | None = None) -> str | None:
+        """Break a run, as a client's cancel would (scancel for a Slurm job): `run_id`, or the
+        session's running run, else the newest batch or Slurm run; the id of the run, if any."""
         current = self._current
-        if current is None or not self.engine.request_break():  # type: ignore[union-attr]
+        if current is not None and run_id in (None, current.run_id):
+            if not self.engine.request_break():  # type: ignore[union-attr]
+                return None
+            self._break_at = self.clock()
+            if self._wake is not None:
+                self._wake()  # the run starts counting the break's grace period now
+            return current.run_id
+        jobs = self._batch_runs
+        chosen = run_id if run_id is not None else next(reversed(jobs), None)
+        if chosen is None or chosen not in jobs:
             return None
-        self._break_at = self.clock()
-        if self._wake is not None:
-            self._wake()  # the run starts counting the break's grace period now
-        return current.run_id
+        engine, job = jobs[chosen]
+        return chosen if engine.request_break(job) else None
 
     async def stop_running(self, grace_s: float = 5.0) -> None:
-        """Break whatever runs and wait (bounded) for Stata to close its log: a clean shutdown."""
+        """Break whatever runs and wait (bounded) for Stata to close its log: a clean shutdown.
+        Local batch processes are stopped too; Slurm jobs are left to run."""
+        if self.batch_engine is not None:
+            self.batch_engine.close()
         inflight = self._inflight
         if inflight is None or inflight.done():
             return
@@ -382,6 +464,11 @@ class Session:
             policy=self.settings.policy,
         )
         run_id = new_run_id()
+        if prepared.executor != "session":  # stateless processes: no queue for the one Stata
+            async with contextlib.aclosing(self._run_locked(prepared, run_id)) as events:
+                async for event in events:
+                    yield event
+            return
         ticket = _Ticket(run_id, prepared.source)
         began = self.clock()
         self._waiting.append(ticket)
@@ -422,20 +509,30 @@ class Session:
         return self._lock
 
     async def _run_locked(self, prepared: PreparedRun, run_id: str) -> AsyncIterator[RunEvent]:
-        engine = self.engine
-        assert engine is not None
-        await self.start()
+        engine = self._executor(prepared.executor)
+        with anyio.CancelScope(shield=True):
+            await asyncio.wrap_future(engine.start())
         notice = engine.take_notice() if isinstance(engine, WorkerEngine) else None
         run_dir = self.runs.new_folder(run_id)
-        job = Job(
-            run_id=run_id,
-            command=_command_for(prepared, run_dir),
-            log_path=run_dir / "run.log",
-            log_name="_st" + run_id.replace("-", "")[-20:],
-            stdout_path=run_dir / "stdout.txt",
-            working_dir=prepared.working_dir,
-            max_graphs=self.settings.max_graphs,
-        )
+        if prepared.executor == "session":
+            job = Job(
+                run_id=run_id,
+                command=_command_for(prepared, run_dir),
+                log_path=run_dir / "run.log",
+                log_name="_st" + run_id.replace("-", "")[-20:],
+                stdout_path=run_dir / "stdout.txt",
+                working_dir=prepared.working_dir,
+                max_graphs=self.settings.max_graphs,
+            )
+        else:
+            job = self._batch_job(prepared, run_id, run_dir)
+        if isinstance(job, SlurmJob) and job.array is not None:
+            async with contextlib.aclosing(self._run_array(prepared, job, engine)) as events:
+                async for event in events:
+                    yield event
+            return
+        reader = BatchLogReader() if isinstance(job, BatchJob) else None
+        describe = getattr(engine, "describe", None)
         began = self.clock()
         history = self._history_start(prepared)
         tracker = Tracker(
@@ -455,7 +552,7 @@ class Session:
         excerpt = ExcerptBuilder(self.settings.output_budget_chars)
         stop = anyio.Event()
         batches: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=64)
-        follower = LogFollower(job.log_path, report_partial=True)
+        follower = self._follower(job)
 
         async def pump() -> None:
             try:
@@ -464,13 +561,21 @@ class Session:
             finally:
                 await batches.put(None)
 
-        future = asyncio.wrap_future(engine.execute(job))
-        self._inflight = future
+        try:
+            future = asyncio.wrap_future(engine.execute(job))
+        except RuntimeError as error:  # the batch log is another run's (LogInUse)
+            raise RunRequestError(str(error)) from None
+        if prepared.executor == "session":
+            self._inflight = future
+        else:
+            self._batch_runs[run_id] = (engine, job)  # type: ignore[assignment]
         future.add_done_callback(lambda _: stop.set())
         pump_task = asyncio.create_task(pump())
         loop = asyncio.get_running_loop()
-        self._break_at = None
-        self._wake = lambda: loop.call_soon_threadsafe(_nudge, batches)
+        session_run = prepared.executor == "session"  # one at a time: cancel() reaches it here
+        if session_run:
+            self._break_at = None
+            self._wake = lambda: loop.call_soon_threadsafe(_nudge, batches)
         deadline = began + prepared.timeout_s if prepared.timeout_s else None
         grace = self.settings.break_grace_s
         break_deadline: float | None = None  # Stata must answer the break by then
@@ -481,8 +586,10 @@ class Session:
         try:
             yield Started(run_id, str(job.log_path), tracker.snapshot(began))
             while True:
+                if describe is not None:  # the job's state leads the progress message
+                    tracker.label = f"{describe(job)} · {prepared.label}"
                 now = self.clock()
-                if break_deadline is None and self._break_at is not None:
+                if session_run and break_deadline is None and self._break_at is not None:
                     break_deadline = self._break_at + grace
                 wait = self.settings.heartbeat_s
                 for limit in (None if timed_out else deadline, None if ending else break_deadline):
@@ -494,7 +601,7 @@ class Session:
                     now = self.clock()
                     if deadline is not None and not timed_out and now >= deadline:
                         timed_out = True
-                        engine.request_break()
+                        _break(engine, job)
                         break_deadline = now + grace
                     elif break_deadline is not None and not ending and now >= break_deadline:
                         after = (
@@ -514,6 +621,12 @@ class Session:
                     break
                 if batch is _NUDGE:  # recompute the deadlines
                     continue
+                if reader is not None:  # a batch log: the banner is not the run's output
+                    batch = reader.feed(batch)
+                    if not reader.in_body:
+                        continue
+                if describe is not None:
+                    tracker.label = f"{describe(job)} · {prepared.label}"
                 now = self.clock()
                 for raw in batch:
                     line = parser.feed(raw)
@@ -534,14 +647,41 @@ class Session:
             saved = True
             yield Finished(result, tracker.finish(self.clock()))
         finally:
-            if not saved:  # the caller went away (cancel, disconnect): the run list still says so
+            detached = (
+                not saved
+                and isinstance(engine, SlurmEngine)
+                and not self.settings.slurm_cancel_on_disconnect
+                and not future.done()
+            )
+            if detached:  # submitted to outlive the session: left to run, and said so
+                job_id = engine.detach(job)  # type: ignore[union-attr]
                 self.runs.save_result(
                     run_id,
-                    {"run_id": run_id, "status": "cancelled", "rc": 1, "source": prepared.source},
+                    {
+                        "run_id": run_id,
+                        "status": "detached",
+                        "rc": None,
+                        "source": prepared.source,
+                        "log_path": str(job.log_path),
+                        "job": {"executor": "slurm", "job_id": job_id},
+                    },
                 )
-            self._wake = None
-            if not future.done() and not abandoned:  # stopped by our consumer: break, wait
-                engine.request_break()
+            elif not saved:  # the caller went away (cancel, disconnect): the run list says so
+                failed = future.done() and not future.cancelled() and future.exception()
+                self.runs.save_result(
+                    run_id,
+                    {
+                        "run_id": run_id,
+                        "status": "error" if failed else "cancelled",
+                        "rc": 1,
+                        "source": prepared.source,
+                        **({"error": str(failed)} if failed else {}),
+                    },
+                )
+            if session_run:
+                self._wake = None
+            if not future.done() and not abandoned and not detached:  # stopped by our consumer
+                _break(engine, job)
                 with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
                     await asyncio.wait({future})
                 if not future.done() and isinstance(engine, WorkerEngine):
@@ -550,11 +690,95 @@ class Session:
                         await asyncio.wait({future})
                 if future.done() and not future.cancelled():
                     future.exception()  # seen: a lost worker is the result of a call nobody awaits
+            self._batch_runs.pop(run_id, None)
             stop.set()
             pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 with anyio.CancelScope(shield=True):
                     await pump_task
+
+    async def _run_array(
+        self, prepared: PreparedRun, job: SlurmJob, engine: object
+    ) -> AsyncIterator[RunEvent]:
+        """A Slurm job array: every task's log followed (stata/arrays.py); a client that leaves
+        leaves the array running unless the settings say to cancel it."""
+        assert isinstance(engine, SlurmEngine) and job.array is not None
+        total = len(job.array.indices)
+        began = self.clock()
+        message = f"{prepared.label}: submitting an array of {total} tasks"
+        self._batch_runs[job.run_id] = (engine, job)
+        first_log = task_log(job, job.array.indices[0])
+        yield Started(job.run_id, str(first_log), Snapshot(0.0, total, message, 0.0))
+        saved = False
+        try:
+            async for event in follow_array(
+                engine,
+                job,
+                prepared.commands,
+                prepared.label,
+                clock=self.clock,
+                heartbeat_s=self.settings.heartbeat_s,
+                poll_s=min(self.settings.log_poll_s, self.settings.heartbeat_s),
+                timeout_s=prepared.timeout_s,
+                budget_chars=self.settings.output_budget_chars,
+            ):
+                if isinstance(event, Finished):
+                    _link_log(job.run_dir, Path(event.result.log_path))
+                    result = dataclasses.replace(
+                        event.result, notes=prepared.notes + event.result.notes
+                    )
+                    self.runs.save_result(job.run_id, result.to_meta())
+                    saved = True
+                    event = Finished(result, event.snapshot)
+                yield event
+        finally:
+            self._batch_runs.pop(job.run_id, None)
+            if not saved:
+                if self.settings.slurm_cancel_on_disconnect:
+                    engine.request_break(job)
+                    status: dict[str, object] = {"status": "cancelled", "rc": 1}
+                else:
+                    status = {"status": "detached", "rc": None}
+                job_id = (
+                    engine.detach(job) if not self.settings.slurm_cancel_on_disconnect else None
+                )
+                self.runs.save_result(
+                    job.run_id,
+                    {
+                        "run_id": job.run_id,
+                        **status,
+                        "source": prepared.source,
+                        "job": {"executor": "slurm", "job_id": job_id or engine.job_id(job)},
+                        "elapsed_s": round(self.clock() - began, 3),
+                    },
+                )
+
+    def _batch_job(self, prepared: PreparedRun, run_id: str, run_dir: Path) -> BatchJob:
+        """The batch (or Slurm) job: Stata starts in the working directory, default the
+        do-file's folder, and writes `<name>.log` there."""
+        assert prepared.do_file is not None
+        job = batch_job(run_id, prepared.do_file, run_dir, prepared.working_dir)
+        _link_log(run_dir, job.log_path)  # read_log(run_id) reads the batch log
+        if prepared.executor != "slurm":
+            return job
+        options = self.settings.slurm.merged(**(prepared.slurm or {}))
+        fields = {name: getattr(job, name) for name in job.__dataclass_fields__}
+        return SlurmJob(**fields, options=options, array=prepared.array)
+
+    def _follower(self, job: Job) -> LogFollower:
+        """A batch log on NFS or Lustre gets no change events from the node writing it: poll."""
+        if not isinstance(job, BatchJob):
+            return LogFollower(job.log_path, report_partial=True)
+        mode = self.settings.log_polling
+        polling = mode == "on" or (mode == "auto" and on_network_fs(job.log_path.parent))
+        if not polling:
+            return LogFollower(job.log_path, report_partial=True)
+        return LogFollower(
+            job.log_path,
+            report_partial=True,
+            force_polling=True,
+            poll_interval_s=self.settings.log_poll_s,
+        )
 
     def _history_start(self, prepared: PreparedRun) -> _History | None:
         """Last run's times for this do-file (timings.py); None for code or with history off."""
@@ -623,8 +847,15 @@ class Session:
             notes.insert(
                 0,
                 f"timed out after {format_elapsed(prepared.timeout_s or 0)}; "
-                f"Stata was sent a break and {kept}",
+                + (
+                    f"Stata was sent a break and {kept}"
+                    if prepared.executor == "session"
+                    else "the batch Stata was stopped (its log holds what it did)"
+                ),
             )
+        job_meta = None
+        if isinstance(execution, BatchExecution):
+            status, job_meta = _batch_outcome(prepared, execution, status, notes)
         output = excerpt.build()
         log_lost = _lost_log(job, execution)
         if log_lost:
@@ -633,7 +864,8 @@ class Session:
                 "printed, captured separately"
             )
             output = _excerpt_of_file(job.stdout_path, self.settings.output_budget_chars)
-        graphs = _graphs_of(execution, tracker, notes)
+        base = job.working_dir if isinstance(job, BatchJob) else None
+        graphs = _graphs_of(execution, tracker, notes, base)
         error = _error_of(prepared, tracker, execution, rc) if rc > 0 else None
         done = tracker.index if rc != 0 else len(prepared.commands)
         return RunResult(
@@ -650,11 +882,89 @@ class Session:
             notes=tuple(notes),
             graphs=graphs,
             session_lost=lost.cause if lost is not None else None,
+            job=job_meta,
         )
 
 
+_END_NOTES = {
+    "timed out": "Slurm ended the job at its time limit (raise time_limit)",
+    "out of memory": "the job ran out of memory and was killed (ask for more with memory=)",
+    "preempted": "the job was preempted by the scheduler; submit it again",
+    "cancelled": "the job was cancelled",
+    "failed": "the job failed",
+}
+
+
+def _batch_outcome(
+    prepared: PreparedRun, execution: BatchExecution, status: RunStatus, notes: list[str]
+) -> tuple[RunStatus, dict[str, object]]:
+    """A batch or Slurm end state as the run's status, a note, and the result's `job`."""
+    state = execution.state
+    if state == "timed out":
+        status = RunStatus.TIMED_OUT
+    elif state == "cancelled" and status is not RunStatus.TIMED_OUT:
+        status = RunStatus.CANCELLED
+    elif state in ("out of memory", "preempted", "failed") and status is RunStatus.OK:
+        status = RunStatus.ERROR
+    where = f" on {execution.node}" if execution.node else ""
+    stata_error_only = state == "failed" and "COMPLETED" in (execution.detail or "")
+    if prepared.executor == "slurm" and state != "completed" and not stata_error_only:
+        why = _END_NOTES.get(state, state)
+        detail = f" ({execution.detail})" if execution.detail else ""
+        notes.append(f"Slurm job {execution.job_id}{where}: {why}{detail}")
+    elif execution.detail and state != "completed":
+        notes.append(f"batch Stata (pid {execution.job_id}): {execution.detail}")
+    failed = [task for task in execution.tasks if task.state != "completed"]
+    if execution.tasks:
+        done = len(execution.tasks) - len(failed)
+        notes.insert(0, f"{done} of {len(execution.tasks)} array tasks completed")
+        for task in failed[:20]:
+            message = f": {task.message}" if task.message else ""
+            rc = f" r({task.rc})" if task.rc else ""
+            notes.append(f"task {task.index} {task.state}{rc}{message} (log {task.log_path})")
+        if len(failed) > 20:
+            notes.append(f"… and {len(failed) - 20} more failed tasks (the result's job lists all)")
+    meta: dict[str, object] = {
+        "executor": prepared.executor,
+        "job_id": execution.job_id,
+        "state": state,
+        "node": execution.node,
+        "detail": execution.detail,
+    }
+    if execution.tasks:
+        meta["tasks"] = [
+            {
+                "index": task.index,
+                "state": task.state,
+                "rc": task.rc,
+                "message": task.message,
+                "log_path": task.log_path,
+                "node": task.node,
+            }
+            for task in execution.tasks
+        ]
+    return status, meta
+
+
+def _link_log(run_dir: Path, log: Path) -> None:
+    """The run folder's run.log names the batch log, wherever Stata writes it."""
+    link = run_dir / "run.log"
+    with contextlib.suppress(OSError):
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(log)
+
+
+def _break(engine: object, job: Job) -> None:
+    """Break this run: executors with many jobs at once are told which one."""
+    if isinstance(engine, (BatchEngine, SlurmEngine)):
+        engine.request_break(job)
+    else:
+        engine.request_break()  # type: ignore[attr-defined]
+
+
 def _graphs_of(
-    execution: Execution | None, tracker: Tracker, notes: list[str]
+    execution: Execution | None, tracker: Tracker, notes: list[str], base: Path | None = None
 ) -> tuple[GraphFile, ...]:
     """The graphs the run drew (exported for it) and the files its own `graph export` wrote."""
     drawn = execution.graphs if execution else ()
@@ -665,7 +975,7 @@ def _graphs_of(
         )
     exported = []
     for path, fmt in dict.fromkeys(tracker.exports):
-        absolute = Path(path) if Path(path).is_absolute() else Path.cwd() / path
+        absolute = Path(path) if Path(path).is_absolute() else (base or Path.cwd()) / path
         exported.append(GraphFile(None, str(absolute), fmt))
     return (*drawn, *exported)
 
