@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from stata_tools.policy import Policy, PolicyError
+from stata_tools.policy import ALLOW_ENV, CATEGORIES, Policy, PolicyError
 from stata_tools.roots import Roots
 
 PREFIX = "STATA_TOOLS_"
@@ -34,6 +35,10 @@ class Settings:
     run_history: bool = True  # keep each do-file's command times for `~8m left` next run
     roots: Roots | None = None  # None: any path (library use); from_env: the working directory
     policy: Policy | None = None  # None: no command checks (library use); from_env: the default
+    sandbox: str = "auto"  # the OS lock around Stata's worker: auto, strict or off
+    sandbox_lifts: frozenset[str] = frozenset()  # categories STATA_TOOLS_ALLOW names (not `all`)
+    sandbox_writable: tuple[Path, ...] = ()  # more folders the sandbox lets Stata write into
+    stata_tmpdir: Path | None = None  # STATA_TMPDIR: Stata's temporary folder, when not TMPDIR's
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +63,14 @@ class Settings:
             run_history=_switch(env, "RUN_HISTORY", defaults.run_history),
             roots=Roots.from_env(env),
             policy=_policy(env),
+            sandbox=_choice(env, "SANDBOX", defaults.sandbox, ("auto", "strict", "off")),
+            sandbox_lifts=_named_categories(env),
+            stata_tmpdir=Path(env["STATA_TMPDIR"]) if env.get("STATA_TMPDIR") else None,
+            sandbox_writable=tuple(
+                Path(entry.strip()).expanduser()
+                for entry in env.get(PREFIX + "SANDBOX_WRITABLE", "").split(os.pathsep)
+                if entry.strip()
+            ),
         )
 
 
@@ -66,6 +79,13 @@ def _policy(env: Mapping[str, str]) -> Policy:
         return Policy.from_env(env)
     except PolicyError as error:
         raise SettingsError(str(error)) from None
+
+
+def _named_categories(env: Mapping[str, str]) -> frozenset[str]:
+    """The categories STATA_TOOLS_ALLOW names one by one: each lifts its part of the OS sandbox,
+    while `all` turns only the static policy off (the sandbox is the lock behind it)."""
+    names = {n.lower() for n in re.split(r"[\s,]+", env.get(ALLOW_ENV, "")) if n}
+    return frozenset(names & set(CATEGORIES))
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
@@ -93,6 +113,16 @@ def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value in _ON or value in _OFF:
         return value in _ON
     raise SettingsError(f"{PREFIX}{name}={raw!r} is not a switch: use on or off")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{PREFIX}{name}={raw!r} is not one of {', '.join(choices)}")
+    return value
 
 
 def _optional_number(env: Mapping[str, str], name: str) -> float | None:

@@ -38,8 +38,10 @@ from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, S
 from stata_tools.roots import OutsideRoots, Roots
 from stata_tools.runs import RunStore
 from stata_tools.settings import Settings
+from stata_tools.stata import sandbox
 from stata_tools.stata.discovery import Installation, find_installation
 from stata_tools.stata.engine import UNKNOWN_RC, Engine, Execution, Job, StataInfo, stata_quote
+from stata_tools.stata.sandbox import SandboxSpec
 from stata_tools.stata.supervisor import Restart, WorkerEngine, WorkerLost
 from stata_tools.timings import (
     FileRecord,
@@ -291,7 +293,9 @@ class Session:
     def __post_init__(self) -> None:
         self.runs = RunStore(self.settings.run_dir, self.settings.max_runs_kept)
         if self.engine is None:
-            self.engine = WorkerEngine(self.locate, log_dir=self.settings.run_dir / "workers")
+            self.engine = WorkerEngine(
+                self.locate, log_dir=self.settings.run_dir / "workers", sandbox=self.sandbox_spec
+            )
 
     def close(self) -> None:
         """Stop Stata's worker process, if one runs (the in-process engine lives on)."""
@@ -300,6 +304,10 @@ class Session:
 
     def locate(self) -> Installation:
         return locate_stata(self.settings)
+
+    def sandbox_spec(self) -> SandboxSpec | None:
+        """The OS lock for Stata's worker, from the settings as they are when it starts."""
+        return sandbox.spec_of(self.settings)
 
     async def start(self) -> StataInfo:
         """Initialise Stata now rather than at the first run."""
