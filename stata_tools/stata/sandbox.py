@@ -26,6 +26,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -296,21 +297,35 @@ def _deny_exec() -> None:
 # ---------------------------------------------------------------- refusals, explained
 
 
-def refused_write(text: str) -> bool:
-    """Whether Stata's output shows a file it could not open for writing (r(603) and friends)."""
-    lowered = text.lower()
-    return "could not be opened" in lowered or "r(603)" in lowered or "r(608)" in lowered
+# Stata's codes for a file it could not open, could not change, or could not write.
+WRITE_REFUSED_RCS = frozenset({603, 608, 693})
 
 
-def refusal_note(spec: SandboxSpec | None) -> str | None:
-    """What a run's result says when a write failed while the write limit was on."""
+_FILE_IN_ERROR = re.compile(r"file (.+?) (?:could not be opened|is read-only|cannot be modified)")
+
+
+def refusal_note(spec: SandboxSpec | None, message: str, cwd: Path | None = None) -> str | None:
+    """What a run's result says when Stata could not open a file the write limit keeps it from
+    writing (Stata says only r(603)); None when the lock was off or the file lies where it may."""
     if spec is None or spec.mode == "off" or not protections(spec).write_limit:
         return None
     places = ", ".join(w.path for w in spec.writable)
+    found = _FILE_IN_ERROR.search(message.replace("\n> ", ""))  # a log's wrapped lines, joined
+    what = "a file outside them"
+    if found is not None:
+        named = found.group(1).strip().strip('"')
+        path = Path(os.path.expanduser(named))
+        if not path.is_absolute():
+            path = (cwd or Path.cwd()) / path
+        real = Path(os.path.realpath(path))
+        if any(real.is_relative_to(os.path.realpath(w.path)) for w in spec.writable):
+            return None  # allowed there: something else stopped it
+        what = str(real)
     return (
-        "a file could not be opened for writing: the OS sandbox lets Stata write only beneath "
+        f"the OS sandbox refused to let Stata write {what}: Stata may write only beneath "
         f"{places}. Write inside one of them, or add the folder to {WRITABLE_ENV} (folders "
-        f"separated by '{os.pathsep}') or to STATA_TOOLS_ROOTS where the server is configured."
+        f"separated by '{os.pathsep}') or to STATA_TOOLS_ROOTS where the server is configured "
+        f"(or turn the sandbox off with {SANDBOX_ENV}=off)."
     )
 
 

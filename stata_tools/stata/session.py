@@ -643,6 +643,11 @@ class Session:
             output = _excerpt_of_file(job.stdout_path, self.settings.output_budget_chars)
         graphs = _graphs_of(execution, tracker, notes)
         error = _error_of(prepared, tracker, execution, rc) if rc > 0 else None
+        if error is not None and rc in sandbox.WRITE_REFUSED_RCS:
+            said = "\n".join(filter(None, (execution and execution.error_text, error.message)))
+            note = sandbox.refusal_note(self.sandbox_spec(), said, job.working_dir)
+            if note is not None:
+                notes.append(note)
         done = tracker.index if rc != 0 else len(prepared.commands)
         return RunResult(
             run_id=run_id,
