@@ -240,6 +240,8 @@ async def session_status() -> ToolResult:
         lines.append("Idle.")
     if status.worker_pid is not None:
         lines.append(f"Stata's worker process: pid {status.worker_pid}.")
+    if status.sandbox is not None:
+        lines.extend(status.sandbox.lines)
     if status.restarts:
         lines.append(f"Sessions lost and restarted: {len(status.restarts)}")
         lines.extend(
@@ -257,6 +259,12 @@ async def session_status() -> ToolResult:
         "version": info.version if info else None,
         "path": info.path if info else None,
         "worker_pid": status.worker_pid,
+        "sandbox": {
+            "exec_filter": status.sandbox.exec_filter,
+            "write_limit": status.sandbox.write_limit,
+        }
+        if status.sandbox is not None
+        else None,
         "restarts": [
             {"at": r.at.isoformat(timespec="seconds"), "cause": r.cause, "run_id": r.run_id}
             for r in status.restarts

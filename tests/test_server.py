@@ -16,6 +16,7 @@ from stata_tools.dofile import split_commands
 from stata_tools.policy import Policy
 from stata_tools.roots import Roots
 from stata_tools.server import get_session, mcp
+from stata_tools.stata import sandbox
 
 
 class Recorder:
@@ -211,6 +212,19 @@ async def test_session_status_reports_the_fake(client: Client) -> None:
     assert result.meta["started"] is True
     assert result.meta["busy"] is False
     assert result.meta["edition"] == "mp"
+
+
+@pytest.mark.skipif(
+    (sandbox.seccomp_available() or sandbox.landlock_available()) is not None,
+    reason="the OS sandbox is not available here",
+)
+async def test_session_status_says_which_protections_are_in_force(client: Client) -> None:
+    await client.call_tool("run_code", {"code": "display 1"})
+    result = await client.call_tool("session_status", {})
+    text = text_of(result)
+    assert "Starting programs: refused by seccomp" in text
+    assert "Writes: only beneath" in text and "Landlock ABI" in text
+    assert result.meta["sandbox"] == {"exec_filter": True, "write_limit": True}
 
 
 async def test_read_dta_file_needs_no_stata(client: Client, tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ from stata_tools.settings import Settings
 from stata_tools.stata import sandbox
 from stata_tools.stata.discovery import Installation, find_installation
 from stata_tools.stata.engine import UNKNOWN_RC, Engine, Execution, Job, StataInfo, stata_quote
-from stata_tools.stata.sandbox import SandboxSpec
+from stata_tools.stata.sandbox import Protections, SandboxSpec
 from stata_tools.stata.supervisor import Restart, WorkerEngine, WorkerLost
 from stata_tools.timings import (
     FileRecord,
@@ -114,6 +114,7 @@ class SessionStatus:
     run_dir: str
     restarts: tuple[Restart, ...] = ()  # sessions lost (crash, ignored break), oldest first
     worker_pid: int | None = None  # None: not started, or Stata runs in this process
+    sandbox: Protections | None = None  # the OS lock on the worker; None: Stata in this process
 
 
 def prepare(
@@ -329,6 +330,9 @@ class Session:
             run_dir=str(self.settings.run_dir),
             restarts=engine.restarts if isinstance(engine, WorkerEngine) else (),
             worker_pid=engine.pid if isinstance(engine, WorkerEngine) else None,
+            sandbox=sandbox.protections(self.sandbox_spec())
+            if isinstance(engine, WorkerEngine)
+            else None,
         )
 
     async def query(self, fn: Callable[[ModuleType, ModuleType], T]) -> T:

@@ -66,6 +66,7 @@ class Interpreter(
             "xshell": self._h_shell,
             "winexec": self._h_winexec,
             "file": self._h_file,
+            "save": self._h_save,
             "local": self._h_local,
             "global": self._h_global,
             "scalar": self._h_scalar,

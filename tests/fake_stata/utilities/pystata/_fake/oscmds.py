@@ -1,4 +1,4 @@
-"""Commands that act on the operating system as Stata's do: `shell`/`!`, `winexec`, and `file`.
+"""Commands that act on the operating system as Stata's do: `shell`/`!`, `winexec`, `file`, `save`.
 
 `shell` runs its command with system() (Stata on Unix does: /bin/sh -c, output on the terminal,
 not in the results or the log, and its exit status ignored); `winexec` starts a program without
@@ -17,6 +17,7 @@ from typing import IO
 
 from .core import Core, Ctx
 from .errors import StataError
+from .lines import TXT, line
 from .macros import strip_quotes
 from .syntax import first_word, split_options
 
@@ -49,6 +50,34 @@ class OsCommands(Core):
             subprocess.Popen(words, stdin=subprocess.DEVNULL)  # noqa: S603 - what winexec does
         except OSError:
             raise StataError(601, f"file {words[0]} not found") from None
+
+    def _h_save(self, args: str, ctx: Ctx) -> None:
+        """`save filename [, replace]`: a real .dta (written with pyreadstat), Stata's messages."""
+        target, options = split_options(args)
+        opts = options.split()
+        name = strip_quotes(target.strip()) or self.session.data.filename
+        if not name:
+            raise StataError(198, "invalid file specification")
+        if not os.path.splitext(name)[1]:
+            name += ".dta"
+        path = os.path.join(os.getcwd(), os.path.expanduser(name))
+        if os.path.exists(path) and "replace" not in opts:
+            raise StataError(602, f"file {name} already exists")
+        data = self.session.data
+        if not data.variables and "emptyok" not in opts:
+            raise StataError(2000, "no variables defined")
+        import pandas
+        import pyreadstat
+
+        frame = pandas.DataFrame({v.name: v.values for v in data.variables})
+        try:
+            with open(path, "wb"):  # opened as Stata opens it, so a refusal is Stata's r(603)
+                pass
+            pyreadstat.write_dta(frame, path)
+        except OSError:
+            raise StataError(603, f"file {name} could not be opened") from None
+        data.filename, data.changed = path, False
+        self.console.show(line(TXT, f"file {name} saved"))
 
     def _h_file(self, args: str, ctx: Ctx) -> None:
         word, rest = first_word(args.strip())

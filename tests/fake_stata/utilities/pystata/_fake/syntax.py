@@ -74,6 +74,7 @@ COMMANDS: tuple[tuple[str, int], ...] = (  # full name, shortest abbreviation le
     ("xshell", 3),
     ("winexec", 7),
     ("file", 4),
+    ("save", 4),
 )
 PREFIXES: tuple[tuple[str, int], ...] = (("quietly", 3), ("noisily", 1), ("capture", 3))
 
