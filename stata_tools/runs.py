@@ -66,10 +66,17 @@ class RunStore:
         self.prune()
         return folder
 
-    def save_result(self, run_id: str, meta: dict[str, Any]) -> None:
+    def save_result(self, run_id: str, meta: dict[str, Any]) -> OSError | None:
+        """Keep a run's result beside its log; a failure (a full disk) is returned, not raised,
+        so the caller still gets its result."""
         folder = self.root / run_id
-        if folder.is_dir():
-            (folder / RESULT_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        try:
+            if folder.is_dir():
+                (folder / RESULT_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        except OSError as error:
+            logger.warning("could not save the result of run %s: %s", run_id, error)
+            return error
+        return None
 
     def read_history(self) -> object:
         """The command-times history kept next to the runs; None when absent or unreadable."""

@@ -297,8 +297,8 @@ def _deny_exec() -> None:
 # ---------------------------------------------------------------- refusals, explained
 
 
-# Stata's codes for a file it could not open, could not change, or could not write.
-WRITE_REFUSED_RCS = frozenset({603, 608, 693})
+# Stata's codes for a file it could not open or could not change (Landlock refuses at open).
+WRITE_REFUSED_RCS = frozenset({603, 608})
 
 
 _FILE_IN_ERROR = re.compile(r"file (.+?) (?:could not be opened|is read-only|cannot be modified)")
@@ -311,16 +311,16 @@ def refusal_note(spec: SandboxSpec | None, message: str, cwd: Path | None = None
         return None
     places = ", ".join(w.path for w in spec.writable)
     found = _FILE_IN_ERROR.search(message.replace("\n> ", ""))  # a log's wrapped lines, joined
-    what = "a file outside them"
-    if found is not None:
-        named = found.group(1).strip().strip('"')
-        path = Path(os.path.expanduser(named))
-        if not path.is_absolute():
-            path = (cwd or Path.cwd()) / path
-        real = Path(os.path.realpath(path))
-        if any(real.is_relative_to(os.path.realpath(w.path)) for w in spec.writable):
-            return None  # allowed there: something else stopped it
-        what = str(real)
+    if found is None:
+        return None  # no file named: nothing to say about where it lies
+    named = found.group(1).strip().strip('"')
+    path = Path(os.path.expanduser(named))
+    if not path.is_absolute():
+        path = (cwd or Path.cwd()) / path
+    real = Path(os.path.realpath(path))
+    if any(real.is_relative_to(os.path.realpath(w.path)) for w in spec.writable):
+        return None  # allowed there: something else stopped it
+    what = str(real)
     return (
         f"the OS sandbox refused to let Stata write {what}: Stata may write only beneath "
         f"{places}. Write inside one of them, or add the folder to {WRITABLE_ENV} (folders "
@@ -353,7 +353,10 @@ def writable_places(
     if install:
         places.append(Writable(str(home / "ado"), "PLUS and PERSONAL (STATA_TOOLS_ALLOW=install)"))
     places += [Writable(str(p), WRITABLE_ENV) for p in extra]
-    return tuple(dict.fromkeys(places))
+    first = {}  # one entry a path: the first reason given for it
+    for place in places:
+        first.setdefault(place.path, place)
+    return tuple(first.values())
 
 
 def spec_of(settings: Settings) -> SandboxSpec | None:

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import itertools
 import os
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -60,6 +61,17 @@ T = TypeVar("T")
 
 class RunRequestError(ValueError):
     """The request cannot run as given; the message says what was wrong and what to do."""
+
+
+class RunFolderError(RunRequestError):
+    """The run folder cannot be written (a full disk, no permission): nothing was run."""
+
+    def __init__(self, folder: Path, error: OSError) -> None:
+        super().__init__(
+            f"nothing was run: the run folder {folder} cannot be written "
+            f"({error.strerror or error}). Free space on its disk, or point STATA_TOOLS_RUN_DIR "
+            "at a folder on another disk where the server is configured."
+        )
 
 
 class PathOutsideRoots(RunRequestError):
@@ -438,10 +450,14 @@ class Session:
         assert engine is not None
         await self.start()
         notice = engine.take_notice() if isinstance(engine, WorkerEngine) else None
-        run_dir = self.runs.new_folder(run_id)
+        try:
+            run_dir = self.runs.new_folder(run_id)
+            command = _command_for(prepared, run_dir)
+        except OSError as error:
+            raise RunFolderError(self.settings.run_dir, error) from None
         job = Job(
             run_id=run_id,
-            command=_command_for(prepared, run_dir),
+            command=command,
             log_path=run_dir / "run.log",
             log_name="_st" + run_id.replace("-", "")[-20:],
             stdout_path=run_dir / "stdout.txt",
@@ -542,7 +558,9 @@ class Session:
             )
             if history is not None:
                 result = self._history_finish(history, result)
-            self.runs.save_result(run_id, result.to_meta())
+            full = _disk_full_note(run_dir, self.runs.save_result(run_id, result.to_meta()))
+            if full is not None:
+                result = dataclasses.replace(result, notes=(*result.notes, full))
             saved = True
             yield Finished(result, tracker.finish(self.clock()))
         finally:
@@ -694,6 +712,28 @@ def _lost_log(job: Job, execution: Execution | None) -> str | None:
     if execution is not None and not execution.log_kept:
         return "the code closed every log (`log close _all`)"
     return None
+
+
+LOW_SPACE_BYTES = 1 << 20  # below this, a run's log has likely stopped short
+
+
+def _disk_full_note(run_dir: Path, save_error: OSError | None) -> str | None:
+    """What a result says when the run folder's disk filled: the log (and so the output and
+    progress) ends where it filled, and the result may not be kept."""
+    try:
+        free: int | None = shutil.disk_usage(run_dir).free
+    except OSError:
+        free = None
+    if save_error is None and (free is None or free >= LOW_SPACE_BYTES):
+        return None
+    why = save_error.strerror if save_error is not None else "almost no space left"
+    kept = " and this result was not saved beside it" if save_error is not None else ""
+    left = f" ({free:,} bytes free)" if free is not None else ""
+    return (
+        f"the disk holding the run folder {run_dir.parent} is full{left}: {why}. Stata's log may "
+        f"stop short{kept}; the output above is what was captured before. Free space, or point "
+        "STATA_TOOLS_RUN_DIR at another disk; the session goes on."
+    )
 
 
 def _excerpt_of_file(path: Path, budget_chars: int) -> Excerpt:
