@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -241,6 +242,27 @@ async def test_read_dta_file_needs_no_stata(client: Client, tmp_path: Path) -> N
     assert result.meta["n_obs"] == 2
     with pytest.raises(ToolError, match="no such file"):
         await client.call_tool("read_dta_file", {"path": str(tmp_path / "none.dta")})
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
+async def test_a_fifo_as_a_dta_or_a_log_is_refused_at_once_and_the_server_serves_on(
+    client: Client, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "pipe.dta"
+    os.mkfifo(fifo)
+    began = time.monotonic()
+    with pytest.raises(ToolError, match=r"is a FIFO \(named pipe\), not a regular file"):
+        await client.call_tool("read_dta_file", {"path": str(fifo)})
+    ran = await client.call_tool("run_code", {"code": "display 6*7"})
+    run_id = ran.meta["run_id"]
+    log = Path(get_session().runs.folder(run_id)) / "run.log"
+    log.unlink()
+    os.mkfifo(log)
+    with pytest.raises(ToolError, match=r"the log of run .* cannot be read: .* is a FIFO"):
+        await client.call_tool("read_log", {"run_id": run_id, "tail_lines": 5})
+    assert time.monotonic() - began < 10
+    status = await client.call_tool("session_status", {})
+    assert status.meta["started"] is True
 
 
 # --- allowed roots --------------------------------------------------------------------------------
