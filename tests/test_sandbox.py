@@ -95,6 +95,9 @@ async def test_with_the_policy_off_shell_bang_and_winexec_leave_no_marker(
     assert sorted(p.name for p in place.root.iterdir()) == []
     assert "after" in result.output.text  # shell's exit status is ignored, as in Stata
     assert result.rc == 601  # winexec could not start its program
+    note = next(n for n in result.notes if "stopped the shell commands" in n)
+    assert "on line 1, 2, 4 from starting a program" in note
+    assert "STATA_TOOLS_ALLOW=shell" in note
 
 
 @needs_kernel
@@ -140,6 +143,7 @@ async def test_with_the_sandbox_off_both_the_program_and_the_outside_write_happe
     marker = place.root / "marker"
     result = await unlocked.execute(RunRequest(code=_shells(marker)))
     assert result.status is RunStatus.OK
+    assert not any("OS sandbox" in n for n in result.notes)
     target = place.outside / "out.txt"
     written = await unlocked.execute(RunRequest(code=_write(target)))
     assert written.status is RunStatus.OK

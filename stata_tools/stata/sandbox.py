@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import functools
 import os
 import re
 import sys
@@ -80,6 +81,7 @@ class Protections:
 # ---------------------------------------------------------------- what the kernel offers
 
 
+@functools.cache  # the kernel and the libraries do not change while we run
 def seccomp_available() -> str | None:
     """None when seccomp filters can be installed here; otherwise why not."""
     if sys.platform != "linux":
@@ -148,6 +150,7 @@ def _syscall(libc: ctypes.CDLL, number: int, *args: object) -> int:
     return int(result)
 
 
+@functools.cache
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version; 0 when it has none (or this is not Linux)."""
     if sys.platform != "linux":
@@ -299,6 +302,27 @@ def _deny_exec() -> None:
 
 # Stata's codes for a file it could not open or could not change (Landlock refuses at open).
 WRITE_REFUSED_RCS = frozenset({603, 608})
+
+
+_SHELL_WORDS = re.compile(r"!|\bx?sh|\bwinexec\b|\bunix\b|\bdos\b")
+
+
+def may_start_programs(text: str) -> bool:
+    """A cheap first look: could this code hold a shell escape at all (then the policy reads it)."""
+    return _SHELL_WORDS.search(text) is not None
+
+
+def exec_note(spec: SandboxSpec | None, lines: list[int]) -> str | None:
+    """What a result says when its code has shell escapes the program filter stopped: Stata
+    ignores `shell`'s exit status, so without this the run would look as if they had worked."""
+    if not lines or spec is None or spec.mode == "off" or not protections(spec).exec_filter:
+        return None
+    where = ", ".join(str(n) for n in lines[:8]) + (", …" if len(lines) > 8 else "")
+    return (
+        f"the OS sandbox stopped the shell command{'s' if len(lines) > 1 else ''} on line "
+        f"{where} from starting a program: they did nothing (Stata does not report it). To let "
+        "Stata start programs, set STATA_TOOLS_ALLOW=shell where the server is configured."
+    )
 
 
 _FILE_IN_ERROR = re.compile(r"file (.+?) (?:could not be opened|is read-only|cannot be modified)")

@@ -33,7 +33,7 @@ from stata_tools.graphs import GraphFile
 from stata_tools.guard import MAX_CALLED_BYTES, CommandRefused, check_run, read_called
 from stata_tools.logs.follow import LineDecoder, LogFollower
 from stata_tools.logs.parse import LogParser
-from stata_tools.policy import Policy
+from stata_tools.policy import Policy, check
 from stata_tools.progress import Resolver, Script, Tracker, format_elapsed
 from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
 from stata_tools.roots import OutsideRoots, Roots
@@ -665,6 +665,11 @@ class Session:
             output = _excerpt_of_file(job.stdout_path, self.settings.output_budget_chars)
         graphs = _graphs_of(execution, tracker, notes)
         error = _error_of(prepared, tracker, execution, rc) if rc > 0 else None
+        if prepared.text and sandbox.may_start_programs(prepared.text):
+            shells = check(prepared.text, Policy(), name=prepared.label)
+            lines = [v.line for v in shells if v.category == "shell" and v.file == prepared.label]
+            if (note := sandbox.exec_note(self.sandbox_spec(), lines)) is not None:
+                notes.append(note)
         if error is not None and rc in sandbox.WRITE_REFUSED_RCS:
             said = "\n".join(filter(None, (execution and execution.error_text, error.message)))
             note = sandbox.refusal_note(self.sandbox_spec(), said, job.working_dir)
