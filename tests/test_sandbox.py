@@ -213,8 +213,9 @@ def test_a_named_category_lifts_its_part(tmp_path: Path, monkeypatch: pytest.Mon
         _settings({"STATA_TOOLS_ALLOW": "shell,install"}, tmp_path, tmp_path / "runs")
     )
     assert spec is not None and not spec.deny_exec
-    assert str(tmp_path / "home" / "ado") in [w.path for w in spec.writable]
-    assert (tmp_path / "home" / "ado").is_dir()  # Landlock can allow only what exists
+    plus = next(w for w in spec.writable if w.path == str(tmp_path / "home" / "ado"))
+    assert plus.create  # the worker makes it before locking: Landlock allows only what exists
+    assert not (tmp_path / "home" / "ado").exists()  # building the spec writes nothing
 
 
 def test_extra_writable_folders_and_stata_tmpdir_come_from_settings(tmp_path: Path) -> None:
@@ -267,3 +268,26 @@ def test_the_refusal_note_names_the_file_and_the_fix(monkeypatch: pytest.MonkeyP
     relative = sandbox.refusal_note(spec, "file y.txt could not be opened", Path("/data/project"))
     assert relative is None
     assert sandbox.refusal_note(SandboxSpec(mode="off"), "file /etc/x could not be opened") is None
+
+
+@needs_kernel
+async def test_allowing_install_by_name_makes_plus_writable_and_only_then(
+    place: Place, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))  # the server's and the worker's home
+    target = home / "ado" / "mine.ado"
+
+    async def write(lifts: frozenset[str]) -> int:
+        session = _session(place, "auto", lifts)
+        try:
+            return (await session.execute(RunRequest(code=_write(target)))).rc
+        finally:
+            session.close()
+
+    (home / "ado").mkdir()
+    assert await write(frozenset()) == 603  # the folder is there, but not writable
+    (home / "ado").rmdir()
+    assert await write(frozenset({"install"})) == 0  # the worker made it, then allowed it
+    assert target.read_text() == "written\n"

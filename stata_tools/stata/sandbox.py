@@ -22,6 +22,7 @@ over every thread of the process. macOS and Windows have neither here: the polic
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -53,6 +54,7 @@ class Writable:
 
     path: str
     why: str
+    create: bool = False  # made (as a folder) by the worker before it locks, if missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +262,9 @@ def _restrict_writes(writable: tuple[Writable, ...]) -> None:
         raise SandboxError(f"Landlock refused a ruleset: {error}") from None
     try:
         for place in writable:
+            if place.create:  # Landlock can allow only what exists
+                with contextlib.suppress(OSError):
+                    os.makedirs(place.path, exist_ok=True)
             try:
                 fd = os.open(place.path, os.O_PATH | os.O_CLOEXEC)
             except OSError:
@@ -375,7 +380,11 @@ def writable_places(
         for p in sorted(home.glob(".stata*"))
     ]
     if install:
-        places.append(Writable(str(home / "ado"), "PLUS and PERSONAL (STATA_TOOLS_ALLOW=install)"))
+        places.append(
+            Writable(
+                str(home / "ado"), "PLUS and PERSONAL (STATA_TOOLS_ALLOW=install)", create=True
+            )
+        )
     places += [Writable(str(p), WRITABLE_ENV) for p in extra]
     first = {}  # one entry a path: the first reason given for it
     for place in places:
@@ -393,8 +402,6 @@ def spec_of(settings: Settings) -> SandboxSpec | None:
     home = Path.home()
     writable: tuple[Writable, ...] = ()
     if settings.roots is not None:
-        if install:
-            (home / "ado").mkdir(exist_ok=True)  # Landlock can allow only a folder that exists
         temp = (
             tempfile.gettempdir(),
             *([str(settings.stata_tmpdir)] if settings.stata_tmpdir else []),
