@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -291,3 +292,25 @@ async def test_allowing_install_by_name_makes_plus_writable_and_only_then(
     (home / "ado").rmdir()
     assert await write(frozenset({"install"})) == 0  # the worker made it, then allowed it
     assert target.read_text() == "written\n"
+
+
+def test_on_macos_and_windows_the_sandbox_is_reported_unavailable_and_strict_refuses(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for platform in ("darwin", "win32"):
+        sandbox.seccomp_available.cache_clear()
+        sandbox.landlock_abi.cache_clear()
+        monkeypatch.setattr(sys, "platform", platform)
+        try:
+            spec = sandbox.spec_of(_settings({}, tmp_path, tmp_path / "runs"))
+            state = sandbox.protections(spec)
+            assert (state.exec_filter, state.write_limit) == (False, False)
+            assert f"seccomp is Linux-only (this is {platform})" in state.describe()
+            assert f"Landlock is Linux-only (this is {platform})" in state.describe()
+            assert sandbox.apply(spec) == state  # auto: runs with the policy alone
+            with pytest.raises(SandboxError, match="cannot be sandboxed here"):
+                sandbox.apply(dataclasses.replace(spec, mode="strict"))
+        finally:
+            monkeypatch.undo()
+            sandbox.seccomp_available.cache_clear()
+            sandbox.landlock_abi.cache_clear()

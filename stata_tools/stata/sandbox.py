@@ -32,7 +32,7 @@ import re
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,7 +65,6 @@ class SandboxSpec:
     deny_exec: bool = True  # False when STATA_TOOLS_ALLOW has shell
     writable: tuple[Writable, ...] = ()
     limit_writes: bool = True  # False without roots (library use): writes anywhere
-    allowed: tuple[str, ...] = field(default=())  # the policy categories allowed, for messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,5 +418,4 @@ def spec_of(settings: Settings) -> SandboxSpec | None:
         deny_exec="shell" not in allowed,
         writable=writable,
         limit_writes=settings.roots is not None,
-        allowed=tuple(sorted(allowed)),
     )
