@@ -11,9 +11,10 @@ before Stata initialises, and everything Stata does afterwards inherits it:
 - Landlock (Linux 5.13+): creating, writing, truncating, renaming and removing files is allowed
   only beneath `writable` (the roots, the run folder, the temporary folder, ...); reading is not
   restricted. Our own ctypes layer of three syscalls, not the `landlock` package: its 1.0.0.dev5
-  pre-release checks errno instead of the syscall's return value (a stale errno from an earlier
-  call fails a call that succeeded) and has no way to handle only the write rights of the ABI the
-  kernel has, which is what this needs.
+  pre-release checks errno instead of the syscall's return value, so a stale errno from an earlier
+  call fails a call that succeeded (tried: after a refused landlock_add_rule, a
+  landlock_create_ruleset that returned fd 3 raised EBADF), and it has no way to handle only the
+  write rights of the ABI the kernel has, which is what this needs.
 
 Landlock restricts the calling thread and the threads and processes it creates later, so the
 worker applies the sandbox on its main thread before Stata's thread exists; seccomp is synchronised
