@@ -6,6 +6,7 @@ so the report also proves that nothing but JSON-RPC reaches stdout.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import json
@@ -21,6 +22,7 @@ from typing import Any
 
 from stata_tools.roots import ROOTS_ENV
 from stata_tools.settings import Settings, SettingsError
+from stata_tools.stata import sandbox
 from stata_tools.stata.discovery import StataNotFound, find_installation
 
 __all__ = ["Check", "ProbeResult", "diagnose", "probe_server"]
@@ -76,6 +78,8 @@ def diagnose(env: Mapping[str, str] | None = None, timeout_s: float = 180.0) -> 
         yield Check("Stata starts through pystata", False, probe.error)
     else:
         yield Check("Stata starts through pystata", True, probe.output or "")
+    if probe.error is None:
+        yield from sandbox_smoke(settings)
     if probe.stray_stdout:
         shown = probe.stray_stdout[:120].decode("utf-8", "replace")
         yield Check("stdout carries only JSON-RPC", False, f"stray bytes on stdout: {shown!r}")
@@ -114,8 +118,75 @@ def _safety(settings: Settings, env: Mapping[str, str]) -> Iterator[Check]:
             what = "is not a folder" if root.exists() else "does not exist"
             yield Check("allowed root", False, f"{root} {what}: fix {ROOTS_ENV}")
     yield Check("command policy", True, policy.describe() if policy else "off")
+    yield _sandbox_check(settings)
     if env.get("STATA_TOOLS_TOKEN"):
         yield Check("HTTP token", True, "STATA_TOOLS_TOKEN is set (HTTP clients must send it)")
+
+
+def _sandbox_check(settings: Settings) -> Check:
+    """Which OS locks Stata's worker gets here; a missing one is a warning (a failure if strict)."""
+    spec = sandbox.spec_of(settings)
+    state = sandbox.protections(spec)
+    detail = " ".join(line.strip() for line in state.lines).removeprefix("OS sandbox: ")
+    if spec is None or spec.mode == "off":
+        return Check("OS sandbox", None, detail)
+    wanted = (spec.deny_exec, spec.limit_writes)
+    if (state.exec_filter, state.write_limit) == wanted:
+        return Check("OS sandbox", True, detail)
+    try:
+        sandbox.check_strict(spec)
+    except sandbox.SandboxError as error:
+        return Check("OS sandbox", False, str(error))
+    return Check("OS sandbox", None, detail)
+
+
+def sandbox_smoke(settings: Settings, timeout_s: float = 120.0) -> Iterator[Check]:
+    """What real work needs, run inside the sandbox: each step alone, so a refused write is named
+    with the way to allow it. Files go into the first root and are removed afterwards."""
+    state = sandbox.protections(sandbox.spec_of(settings))
+    if not (state.exec_filter or state.write_limit) or settings.roots is None:
+        return
+    from stata_tools.results import RunStatus
+    from stata_tools.stata.session import RunRequest, Session
+
+    root = settings.roots.paths[0]
+    stem = root / f".stata-tools-doctor-{os.getpid()}"
+    steps = (
+        ("display", 'display "sandboxed"'),
+        ("sysuse", "sysuse auto, clear"),
+        ("graph export into a root", f'scatter mpg weight\ngraph export "{stem}.png", replace'),
+        ("save into a root", f'save "{stem}.dta", replace'),
+    )
+    session = Session(settings)
+
+    async def run_all() -> list[Check]:
+        checks = []
+        for label, code in steps:
+            result = await asyncio.wait_for(session.execute(RunRequest(code=code)), timeout_s)
+            if result.status is RunStatus.OK:
+                checks.append(Check(f"sandbox: {label}", True, "ran inside the sandbox"))
+                continue
+            said = result.error.message if result.error else result.status.value
+            why = next((n for n in result.notes if "OS sandbox" in n), None)
+            checks.append(
+                Check(
+                    f"sandbox: {label}",
+                    False,
+                    f"r({result.rc}) {said.strip()}"
+                    + (f"; {why}" if why else "; not a refusal of the sandbox"),
+                )
+            )
+        return checks
+
+    try:
+        yield from asyncio.run(run_all())
+    except (TimeoutError, OSError, RuntimeError) as error:
+        yield Check("sandbox smoke test", False, f"could not run: {error}")
+    finally:
+        session.close()
+        for suffix in (".png", ".dta"):
+            with contextlib.suppress(OSError):
+                Path(f"{stem}{suffix}").unlink()
 
 
 SERVE = (sys.executable, "-m", "stata_tools", "serve")

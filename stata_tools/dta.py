@@ -15,7 +15,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, BinaryIO
+
+from stata_tools.files import NotAFile, open_regular, stable_path
 
 __all__ = [
     "MAX_COUNT",
@@ -100,9 +102,24 @@ def read_dta(
     ``variables`` is a list of exact (case-sensitive) names or one space-separated string.
     ``count=0`` describes the file without reading rows.
     """
-    file = _check_file(Path(path).expanduser())
+    file = Path(path).expanduser()
     _check_window(start, count)
-    _, meta = _read(file, metadataonly=True)
+    with _open_checked(file) as handle:
+        return _read_page(
+            file, stable_path(handle, file), variables, start, count, apply_value_labels
+        )
+
+
+def _read_page(
+    file: Path,
+    source: Path,
+    variables: Sequence[str] | str | None,
+    start: int,
+    count: int,
+    apply_value_labels: bool,
+) -> DtaPage:
+    """The page, read through `source` (the open file's own path where the OS has one)."""
+    _, meta = _read(source, file, metadataonly=True)
     names = tuple(meta.column_names)
     n_obs = int(meta.number_rows or 0)
     columns = names if variables is None else _resolve(variables, names, file.name)
@@ -118,6 +135,7 @@ def read_dta(
     stop = min(start + count, n_obs)
     if stop > start:
         data, _ = _read(
+            source,
             file,
             row_offset=start,
             row_limit=stop - start,
@@ -166,22 +184,31 @@ def render_dta(page: DtaPage, *, max_chars: int = 20_000) -> str:
 # --- reading -------------------------------------------------------------------------------
 
 
-def _check_file(file: Path) -> Path:
-    """Fail with a plain message before ReadStat does with an obscure one."""
+def _open_checked(file: Path) -> BinaryIO:
+    """The file, open, when it is a regular .dta file: a plain message before ReadStat gives an
+    obscure one, and a FIFO, socket or device is refused at once instead of blocking a read."""
     if not file.exists():
         raise DtaError(f"no such file: {file}")
     if file.is_dir():
         raise DtaError(f"{file} is a directory, not a .dta file")
     try:
-        with file.open("rb") as handle:
-            head = handle.read(16)
+        handle = open_regular(file)
+    except NotAFile as exc:
+        raise DtaError(f"{exc}: only a regular .dta file can be read") from None
     except OSError as exc:
         raise DtaError(f"cannot read {file}: {exc.strerror or exc}") from exc
+    try:
+        head = handle.read(16)
+        handle.seek(0)
+    except OSError as exc:
+        handle.close()
+        raise DtaError(f"cannot read {file}: {exc.strerror or exc}") from exc
     if not _looks_like_dta(head):
+        handle.close()
         shown = head[:11].decode("latin-1", "replace")
         what = "it is empty" if not head else f"it starts with {shown!r}"
         raise DtaError(f"{file} is not a Stata .dta file ({what})")
-    return file
+    return handle
 
 
 def _looks_like_dta(head: bytes) -> bool:
@@ -200,12 +227,13 @@ def _check_window(start: int, count: int) -> None:
         raise DtaError(f"count must be between 0 and {MAX_COUNT}, got {count}")
 
 
-def _read(file: Path, **options: Any) -> Any:
-    """One pyreadstat call with its errors turned into DtaError (imported late: it is slow)."""
+def _read(source: Path, file: Path, **options: Any) -> Any:
+    """One pyreadstat call on `source` with its errors turned into DtaError naming `file`
+    (imported late: it is slow)."""
     import pyreadstat
 
     try:
-        return pyreadstat.read_dta(file, **options)
+        return pyreadstat.read_dta(str(source), **options)
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, UnicodeError) as exc:
         raise DtaError(f"cannot read {file} (damaged, truncated or unsupported?): {exc}") from exc
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["NotAFile", "read_regular_file"]
+__all__ = ["NotAFile", "open_regular", "read_regular_file", "stable_path"]
 
 
 class NotAFile(OSError):
@@ -31,6 +33,26 @@ def read_regular_file(path: Path, limit: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """A binary file object on `path` when it is a regular file (checked before and after the
+    open, which cannot block); NotAFile or another OSError otherwise."""
+    _require_regular(os.stat(path).st_mode, path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        _require_regular(os.fstat(fd).st_mode, path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def stable_path(handle: BinaryIO, path: Path) -> Path:
+    """A path a library that opens by name can use for the file `handle` holds open: on Linux
+    the descriptor's own (a FIFO swapped in under the name afterwards is never opened)."""
+    own = Path(f"/proc/self/fd/{handle.fileno()}")
+    return own if sys.platform == "linux" and own.exists() else path
 
 
 def _require_regular(mode: int, path: Path) -> None:

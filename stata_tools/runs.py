@@ -11,9 +11,10 @@ import shutil
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from stata_tools.dofile import decode_source
+from stata_tools.files import NotAFile, open_regular
 
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 RESULT_FILE = "result.json"
@@ -28,6 +29,10 @@ logger = logging.getLogger(__name__)
 
 class UnknownRun(LookupError):
     """No kept run has that id; the message lists how to find one."""
+
+
+class UnreadableLog(ValueError):
+    """A run's log is there but is not a regular file (a FIFO or device put in its place)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +71,17 @@ class RunStore:
         self.prune()
         return folder
 
-    def save_result(self, run_id: str, meta: dict[str, Any]) -> None:
+    def save_result(self, run_id: str, meta: dict[str, Any]) -> OSError | None:
+        """Keep a run's result beside its log; a failure (a full disk) is returned, not raised,
+        so the caller still gets its result."""
         folder = self.root / run_id
-        if folder.is_dir():
-            (folder / RESULT_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        try:
+            if folder.is_dir():
+                (folder / RESULT_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        except OSError as error:
+            logger.warning("could not save the result of run %s: %s", run_id, error)
+            return error
+        return None
 
     def read_history(self) -> object:
         """The command-times history kept next to the runs; None when absent or unreadable."""
@@ -142,14 +154,22 @@ class RunStore:
     ) -> LogSlice:
         """A page of the run's log by byte offset, its last lines, or the lines matching a regex."""
         log = self.folder(run_id) / LOG_FILE
-        size = log.stat().st_size if log.exists() else 0
         max_bytes = max(1, min(max_bytes, MAX_READ_BYTES))
         if grep is not None:
-            return _grep(log, size, grep, max_bytes)
-        if tail_lines is not None:
-            return _tail(log, size, tail_lines, max_bytes)
-        offset = max(0, min(offset, size))
-        with log.open("rb") as handle:
+            _pattern(grep)  # a bad pattern is the caller's error, whatever the log
+        try:
+            handle = open_regular(log)
+        except FileNotFoundError:
+            return LogSlice("", 0, 0, 0, lines_matched=0 if grep is not None else None)
+        except NotAFile as error:
+            raise UnreadableLog(f"the log of run {run_id} cannot be read: {error}") from None
+        with handle:
+            size = os.fstat(handle.fileno()).st_size
+            if grep is not None:
+                return _grep(handle, size, grep, max_bytes)
+            if tail_lines is not None:
+                return _tail(handle, size, tail_lines, max_bytes)
+            offset = max(0, min(offset, size))
             handle.seek(offset)
             data = handle.read(max_bytes)
         cut = data.rfind(b"\n") + 1 if offset + len(data) < size else len(data)
@@ -164,30 +184,33 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-def _tail(log: Path, size: int, count: int, max_bytes: int) -> LogSlice:
-    lines: deque[bytes] = deque(maxlen=max(1, count))
-    with log.open("rb") as handle:
-        for line in handle:
-            lines.append(line)
-    data = b"".join(lines)[-max_bytes:]
+def _tail(handle: BinaryIO, size: int, count: int, max_bytes: int) -> LogSlice:
+    """The last `count` lines within the last `max_bytes`: only that much is read."""
+    start = max(0, size - max_bytes)
+    handle.seek(start)
+    lines: deque[bytes] = deque(handle.read(max_bytes).splitlines(keepends=True), maxlen=count)
+    data = b"".join(lines)
     return LogSlice(decode_source(data)[0], size - len(data), size, size)
 
 
-def _grep(log: Path, size: int, pattern: str, max_bytes: int) -> LogSlice:
+def _pattern(pattern: str) -> re.Pattern[str]:
     try:
-        regex = re.compile(pattern)
+        return re.compile(pattern)
     except re.error as error:
         message = f"grep pattern {pattern!r} is not a valid regular expression: {error}"
         raise ValueError(message) from None
+
+
+def _grep(handle: BinaryIO, size: int, pattern: str, max_bytes: int) -> LogSlice:
+    regex = _pattern(pattern)
     found: list[str] = []
     used = matched = 0
-    with log.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = decode_source(raw)[0].rstrip("\r\n")
-            if regex.search(line):
-                matched += 1
-                entry = f"{number}: {line}"
-                if used + len(entry) + 1 <= max_bytes:
-                    found.append(entry)
-                    used += len(entry) + 1
+    for number, raw in enumerate(handle, start=1):
+        line = decode_source(raw)[0].rstrip("\r\n")
+        if regex.search(line):
+            matched += 1
+            entry = f"{number}: {line}"
+            if used + len(entry) + 1 <= max_bytes:
+                found.append(entry)
+                used += len(entry) + 1
     return LogSlice("\n".join(found), 0, size, size, lines_matched=matched)

@@ -282,6 +282,8 @@ async def session_status() -> ToolResult:
         lines.append("Idle.")
     if status.worker_pid is not None:
         lines.append(f"Stata's worker process: pid {status.worker_pid}.")
+    if status.sandbox is not None:
+        lines.extend(status.sandbox.lines)
     if status.restarts:
         lines.append(f"Sessions lost and restarted: {len(status.restarts)}")
         lines.extend(
@@ -299,6 +301,12 @@ async def session_status() -> ToolResult:
         "version": info.version if info else None,
         "path": info.path if info else None,
         "worker_pid": status.worker_pid,
+        "sandbox": {
+            "exec_filter": status.sandbox.exec_filter,
+            "write_limit": status.sandbox.write_limit,
+        }
+        if status.sandbox is not None
+        else None,
         "restarts": [
             {"at": r.at.isoformat(timespec="seconds"), "cause": r.cause, "run_id": r.run_id}
             for r in status.restarts
@@ -333,8 +341,11 @@ async def read_log(
     grep: Annotated[str | None, Field(description="Only lines matching this regex.")] = None,
 ) -> ToolResult:
     """Page through, tail or search the full log of a run (results carry only an excerpt)."""
+    read = functools.partial(
+        get_session().runs.read_log, run_id, offset, max_bytes, tail_lines, grep
+    )
     try:
-        page = get_session().runs.read_log(run_id, offset, max_bytes, tail_lines, grep)
+        page = await anyio.to_thread.run_sync(read)  # a large log never holds up other calls
     except (UnknownRun, ValueError) as error:
         raise ToolError(str(error)) from None
     if grep is not None:
@@ -522,11 +533,12 @@ def runs_resource() -> str:
 
 
 @mcp.resource("stata://runs/{run_id}/log", mime_type="text/plain")
-def run_log_resource(run_id: str) -> str:
+async def run_log_resource(run_id: str) -> str:
     """The whole log of one run (use read_log to page through a large one)."""
+    read = functools.partial(get_session().runs.read_log, run_id, 0, 1 << 20)
     try:
-        page = get_session().runs.read_log(run_id, 0, 1 << 20)
-    except UnknownRun as error:
+        page = await anyio.to_thread.run_sync(read)
+    except (UnknownRun, ValueError) as error:
         raise ResourceError(str(error)) from None
     return page.text
 

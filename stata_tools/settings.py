@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stata_tools.policy import Policy, PolicyError
+from stata_tools.policy import ALLOW_ENV, CATEGORIES, Policy, PolicyError
 from stata_tools.roots import Roots
 from stata_tools.slurm.script import SlurmOptionError, SlurmOptions
 
@@ -41,6 +42,10 @@ class Settings:
     slurm_cancel_on_disconnect: bool = False  # a job submitted to outlive the session does
     log_polling: str = "auto"  # batch logs: poll (NFS, Lustre) on, off, or auto (detected)
     log_poll_s: float = 1.0  # how often a polled batch log is read
+    sandbox: str = "auto"  # the OS lock around Stata's worker: auto, strict or off
+    sandbox_lifts: frozenset[str] = frozenset()  # categories STATA_TOOLS_ALLOW names (not `all`)
+    sandbox_writable: tuple[Path, ...] = ()  # more folders the sandbox lets Stata write into
+    stata_tmpdir: Path | None = None  # STATA_TMPDIR: Stata's temporary folder, when not TMPDIR's
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +78,14 @@ class Settings:
             ),
             log_polling=_choice(env, "LOG_POLLING", ("auto", "on", "off"), defaults.log_polling),
             log_poll_s=_number(env, "LOG_POLL_S", defaults.log_poll_s, minimum=0.1),
+            sandbox=_choice(env, "SANDBOX", ("auto", "strict", "off"), defaults.sandbox),
+            sandbox_lifts=_named_categories(env),
+            stata_tmpdir=Path(env["STATA_TMPDIR"]) if env.get("STATA_TMPDIR") else None,
+            sandbox_writable=tuple(
+                Path(entry.strip()).expanduser()
+                for entry in env.get(PREFIX + "SANDBOX_WRITABLE", "").split(os.pathsep)
+                if entry.strip()
+            ),
         )
 
 
@@ -100,7 +113,7 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     if not raw:
         return default
     if raw not in choices:
-        raise SettingsError(f"{PREFIX}{name}={raw!r}: use one of {', '.join(choices)}")
+        raise SettingsError(f"{PREFIX}{name}={raw!r} is not one of {', '.join(choices)}")
     return raw
 
 
@@ -109,6 +122,13 @@ def _policy(env: Mapping[str, str]) -> Policy:
         return Policy.from_env(env)
     except PolicyError as error:
         raise SettingsError(str(error)) from None
+
+
+def _named_categories(env: Mapping[str, str]) -> frozenset[str]:
+    """The categories STATA_TOOLS_ALLOW names one by one: each lifts its part of the OS sandbox,
+    while `all` turns only the static policy off (the sandbox is the lock behind it)."""
+    names = {n.lower() for n in re.split(r"[\s,]+", env.get(ALLOW_ENV, "")) if n}
+    return frozenset(names & set(CATEGORIES))
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:

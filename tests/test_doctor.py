@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from stata_tools.cli import main
-from stata_tools.doctor import Check, diagnose, probe_server
+from stata_tools.doctor import Check, diagnose, probe_server, sandbox_smoke
+from stata_tools.roots import Roots
+from stata_tools.settings import Settings
+from stata_tools.stata import sandbox
 
 # A stand-in server: answers every request, and prints a banner to stdout first, as a careless
 # pystata set-up would.
@@ -96,3 +101,53 @@ def test_bad_settings_fail(setting: dict[str, str], label: str, says: str) -> No
     checks = by_label(list(diagnose(env_with(STATA_PATH="/nowhere", **setting), timeout_s=5)))
     assert checks[label].ok is False
     assert says in checks[label].detail
+
+
+_SANDBOX_MISSING = sandbox.seccomp_available() or sandbox.landlock_available()
+
+
+@pytest.mark.skipif(
+    _SANDBOX_MISSING is not None, reason=f"the OS sandbox is not available: {_SANDBOX_MISSING}"
+)
+def test_the_sandbox_smoke_test_passes_and_names_a_refused_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_stata_dir: Path
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "tmp").mkdir()  # a temporary folder of its own, not all of /tmp
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    settings = dataclasses.replace(
+        Settings.from_env({"STATA_PATH": str(fake_stata_dir)}),
+        run_dir=tmp_path / "runs",
+        roots=Roots((root,)),
+    )
+    passed = by_label(list(sandbox_smoke(settings)))
+    assert [c.ok for c in passed.values()] == [True, True, True, True]
+    assert list(root.iterdir()) == []  # its files are removed afterwards
+
+    real_spec_of = sandbox.spec_of
+
+    def without_the_root(settings: Settings) -> sandbox.SandboxSpec | None:
+        spec = real_spec_of(settings)
+        assert spec is not None
+        kept = tuple(w for w in spec.writable if w.path != str(root))
+        return dataclasses.replace(spec, writable=kept)
+
+    monkeypatch.setattr(sandbox, "spec_of", without_the_root)
+    refused = by_label(list(sandbox_smoke(settings)))
+    assert refused["sandbox: display"].ok is True
+    assert refused["sandbox: sysuse"].ok is True
+    save = refused["sandbox: save into a root"]
+    assert save.ok is False
+    assert save.detail.startswith("r(603)")
+    assert f"refused to let Stata write {root}" in save.detail
+    assert "STATA_TOOLS_SANDBOX_WRITABLE" in save.detail
+
+
+def test_the_sandbox_line_says_what_is_in_force(fake_stata_dir: Path) -> None:
+    env = env_with(STATA_PATH=str(fake_stata_dir), STATA_TOOLS_SANDBOX="off")
+    checks = by_label(list(diagnose(env, timeout_s=60)))
+    assert checks["OS sandbox"].ok is None
+    assert "STATA_TOOLS_SANDBOX=off" in checks["OS sandbox"].detail
+    assert not any(label.startswith("sandbox:") for label in checks)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import socket
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +227,41 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_directory(tmp_path: Path) -> None:
     assert _error(tmp_path) == f"{tmp_path} is a directory, not a .dta file"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
+def test_a_fifo_socket_or_device_named_dta_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.dta"
+    os.mkfifo(fifo)
+    began = time.monotonic()
+    assert _error(fifo) == (
+        f"{fifo} is a FIFO (named pipe), not a regular file: only a regular .dta file can be read"
+    )
+    sock = tmp_path / "s.dta"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(sock))
+        assert "is a socket or device" in _error(sock)
+    if Path("/dev/zero").exists():
+        assert "/dev/zero is a socket or device" in _error(Path("/dev/zero"))
+    assert time.monotonic() - began < 2  # refused, never waited on
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="/proc/self/fd is Linux's")
+def test_the_file_read_is_the_one_checked_not_whatever_the_name_holds_later(
+    auto: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    real = pyreadstat.read_dta
+
+    def recording(path: str, **kwargs: Any) -> Any:
+        opened.append(path)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(pyreadstat, "read_dta", recording)
+    page = read_dta(auto, count=2)
+    assert page.path == str(auto) and len(page.rows) == 2
+    assert len(opened) == 2  # metadata, then the page: both through the descriptor checked
+    assert all(re.fullmatch(r"/proc/self/fd/\d+", path) for path in opened)
 
 
 def test_text_file_renamed_dta(tmp_path: Path) -> None:

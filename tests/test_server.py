@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ from stata_tools.dofile import split_commands
 from stata_tools.policy import Policy
 from stata_tools.roots import Roots
 from stata_tools.server import get_session, mcp
+from stata_tools.stata import sandbox
 
 
 class Recorder:
@@ -213,6 +215,19 @@ async def test_session_status_reports_the_fake(client: Client) -> None:
     assert result.meta["edition"] == "mp"
 
 
+@pytest.mark.skipif(
+    (sandbox.seccomp_available() or sandbox.landlock_available()) is not None,
+    reason="the OS sandbox is not available here",
+)
+async def test_session_status_says_which_protections_are_in_force(client: Client) -> None:
+    await client.call_tool("run_code", {"code": "display 1"})
+    result = await client.call_tool("session_status", {})
+    text = text_of(result)
+    assert "Starting programs: refused by seccomp" in text
+    assert "Writes: only beneath" in text and "Landlock ABI" in text
+    assert result.meta["sandbox"] == {"exec_filter": True, "write_limit": True}
+
+
 async def test_read_dta_file_needs_no_stata(client: Client, tmp_path: Path) -> None:
     frame = {"make": ["AMC Concord", "VW Rabbit"], "foreign": [0, 1], "price": [4099, 4697]}
     path = tmp_path / "cars.dta"
@@ -227,6 +242,27 @@ async def test_read_dta_file_needs_no_stata(client: Client, tmp_path: Path) -> N
     assert result.meta["n_obs"] == 2
     with pytest.raises(ToolError, match="no such file"):
         await client.call_tool("read_dta_file", {"path": str(tmp_path / "none.dta")})
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
+async def test_a_fifo_as_a_dta_or_a_log_is_refused_at_once_and_the_server_serves_on(
+    client: Client, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "pipe.dta"
+    os.mkfifo(fifo)
+    began = time.monotonic()
+    with pytest.raises(ToolError, match=r"is a FIFO \(named pipe\), not a regular file"):
+        await client.call_tool("read_dta_file", {"path": str(fifo)})
+    ran = await client.call_tool("run_code", {"code": "display 6*7"})
+    run_id = ran.meta["run_id"]
+    log = Path(get_session().runs.folder(run_id)) / "run.log"
+    log.unlink()
+    os.mkfifo(log)
+    with pytest.raises(ToolError, match=r"the log of run .* cannot be read: .* is a FIFO"):
+        await client.call_tool("read_log", {"run_id": run_id, "tail_lines": 5})
+    assert time.monotonic() - began < 10
+    status = await client.call_tool("session_status", {})
+    assert status.meta["started"] is True
 
 
 # --- allowed roots --------------------------------------------------------------------------------

@@ -406,3 +406,75 @@ async def test_a_do_of_a_missing_file_under_capture_noisily_does_not_stop_the_co
     events = await collect(session, RunRequest(do_file=master, working_dir=tmp_path))
     assert events[-1].result.ok  # type: ignore[attr-defined]
     assert [e.index for e in events if isinstance(e, CommandStarted)] == [1, 2, 3]
+
+
+# --- a full disk ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 320 KB tmpfs for the run folder, so Stata's log and the server both meet ENOSPC."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=320k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip("a full disk is simulated on a tmpfs, and mounting one needs root here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+_FILL = 'forvalues i = 1/20000 {\ndisplay "line `i\' of output that fills the small disk"\n}'
+
+
+async def test_a_full_disk_gives_a_result_with_the_output_so_far_and_the_session_goes_on(
+    tiny_disk: Path,
+) -> None:
+    settings = dataclasses.replace(Settings.from_env(), run_dir=tiny_disk / "runs")
+    session = Session(settings)
+    try:
+        result = await asyncio.wait_for(session.execute(RunRequest(code=_FILL)), 60)
+        assert result.status is RunStatus.ERROR
+        assert result.rc == 693  # Stata's file I/O error on write: its log could not grow
+        shown = re.findall(r"line (\d+) of output", result.output.text)
+        assert shown and 100 < int(shown[-1]) < 20000  # what was captured before it filled
+        note = next(n for n in result.notes if "is full" in n)
+        assert str(tiny_disk / "runs") in note and "STATA_TOOLS_RUN_DIR" in note
+        with pytest.raises(RunRequestError, match=r"nothing was run: the run folder .* cannot be"):
+            await session.execute(RunRequest(code="display 1"))
+        for run in (tiny_disk / "runs").iterdir():  # space freed: the same session serves again
+            if run.name != "workers":
+                for file in run.iterdir():
+                    file.unlink()
+        again = await asyncio.wait_for(session.execute(RunRequest(code="display 6*7")), 60)
+        assert again.status is RunStatus.OK and "42" in again.output.text
+    finally:
+        session.close()
+
+
+async def test_a_result_that_cannot_be_saved_is_still_returned_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC simulated by monkeypatching the one write of result.json (no mount needed)."""
+    settings = dataclasses.replace(Settings.from_env(), run_dir=tmp_path / "runs")
+    session = Session(settings)
+    real_write = Path.write_text
+
+    def full(self: Path, *args: object, **kwargs: object) -> int:
+        if self.name == "result.json":
+            raise OSError(28, "No space left on device")
+        return real_write(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", full)
+    try:
+        result = await asyncio.wait_for(session.execute(RunRequest(code="display 6*7")), 60)
+    finally:
+        session.close()
+    assert result.status is RunStatus.OK and "42" in result.output.text
+    note = next(n for n in result.notes if "is full" in n)
+    assert "No space left on device" in note and "was not saved" in note

@@ -50,7 +50,7 @@ def test_slurm_settings() -> None:
         ({"STATA_TOOLS_SLURM_EXTRA": "--output=x"}, "sets --output"),
         ({"STATA_TOOLS_SLURM_POLL_S": "0.5"}, "below the minimum of 2"),
         ({"STATA_TOOLS_BATCH_PARALLEL": "0"}, "below the minimum of 1"),
-        ({"STATA_TOOLS_LOG_POLLING": "sometimes"}, "use one of auto, on, off"),
+        ({"STATA_TOOLS_LOG_POLLING": "sometimes"}, "is not one of auto, on, off"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:

@@ -301,3 +301,33 @@ async def test_code_that_ends_stata_ends_the_call_as_crashed(own_session: Sessio
     assert "bye" in result.output.text
     after = await own_session.execute(RunRequest(code="display _N"))
     assert after.ok and "\n0\n" in after.output.text + "\n"
+
+
+def test_a_worker_whose_sandbox_cannot_be_had_refuses_every_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_stata_dir: Path
+) -> None:
+    """Fail closed: after a strict start fails, nothing runs unlocked (checked in this process,
+    the kernel's answer replaced, so nothing is locked here)."""
+    from multiprocessing import Pipe
+
+    from stata_tools.stata import protocol, sandbox
+    from stata_tools.stata.discovery import find_installation
+    from stata_tools.stata.engine import Job
+    from stata_tools.stata.worker import Worker
+
+    monkeypatch.setattr(sandbox, "landlock_available", lambda: "this kernel has no Landlock")
+    ours, theirs = Pipe()
+    worker = Worker(theirs)
+    spec = sandbox.SandboxSpec(mode="strict", writable=(sandbox.Writable(str(tmp_path), "root"),))
+    installation = find_installation({"STATA_PATH": str(fake_stata_dir)})
+    worker._dispatch(1, protocol.Start(installation, spec))
+    job = Job("r1", 'display "ran"', tmp_path / "l.log", "_l", tmp_path / "o.txt")
+    worker._dispatch(2, protocol.Execute(job))
+    answers = [protocol.decode_answer(ours.recv_bytes()) for _ in range(2)]
+    assert [a.ident for a in answers] == [1, 2]
+    for answer in answers:
+        assert isinstance(answer, protocol.Failure)
+        assert answer.kind == "SandboxError"
+        assert "STATA_TOOLS_SANDBOX=strict" in answer.message and "no Landlock" in answer.message
+    assert worker.engine.info is None  # Stata never started
+    assert not (tmp_path / "o.txt").exists()

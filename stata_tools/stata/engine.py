@@ -106,16 +106,18 @@ class StdoutRouter(io.TextIOBase):
     @contextmanager
     def capture(self, path: Path) -> Iterator[None]:
         """Be sys.stdout for one run (someone may have replaced us since) and keep its output."""
-        with open(path, "a", encoding="utf-8", errors="backslashreplace") as sink:
+        sink = open(path, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+        with self._lock:
+            self._sink = sink
+        previous, sys.stdout = sys.stdout, self
+        try:
+            yield
+        finally:
+            sys.stdout = previous
             with self._lock:
-                self._sink = sink
-            previous, sys.stdout = sys.stdout, self
-            try:
-                yield
-            finally:
-                sys.stdout = previous
-                with self._lock:
-                    self._sink = None
+                self._sink = None
+            with suppress(OSError):  # a full disk loses the unwritten tail, not the run
+                sink.close()
 
 
 class Engine:

@@ -29,15 +29,18 @@ from stata_tools.stata.discovery import (
     StataNotFound,
 )
 from stata_tools.stata.engine import Job
+from stata_tools.stata.sandbox import SandboxSpec
 
 # ---------------------------------------------------------------- server → worker (trusted)
 
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """Initialise Stata from this installation (found by the server)."""
+    """Initialise Stata from this installation (found by the server), sandboxed first as the
+    spec says (None: not at all)."""
 
     installation: Installation
+    sandbox: SandboxSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import itertools
 import os
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from stata_tools.logs.batch import BatchLogReader
 from stata_tools.logs.follow import LineDecoder, LogFollower
 from stata_tools.logs.netfs import on_network_fs
 from stata_tools.logs.parse import LogParser
-from stata_tools.policy import Policy
+from stata_tools.policy import Policy, check
 from stata_tools.progress import Resolver, Script, Tracker, format_elapsed
 from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
 from stata_tools.roots import OutsideRoots, Roots
@@ -42,11 +43,13 @@ from stata_tools.runs import RunStore
 from stata_tools.settings import Settings
 from stata_tools.slurm.engine import SlurmEngine, SlurmJob, task_log
 from stata_tools.slurm.script import ArraySpec, SlurmOptionError, SlurmOptions, parse_array
+from stata_tools.stata import sandbox
 from stata_tools.stata.arrays import follow_array
 from stata_tools.stata.batch import BatchEngine, BatchExecution, BatchJob, batch_job
 from stata_tools.stata.console import ConsoleBinary, find_console
 from stata_tools.stata.discovery import Installation, find_installation
 from stata_tools.stata.engine import UNKNOWN_RC, Engine, Execution, Job, StataInfo, stata_quote
+from stata_tools.stata.sandbox import Protections, SandboxSpec
 from stata_tools.stata.supervisor import Restart, WorkerEngine, WorkerLost
 from stata_tools.timings import (
     FileRecord,
@@ -66,6 +69,17 @@ T = TypeVar("T")
 
 class RunRequestError(ValueError):
     """The request cannot run as given; the message says what was wrong and what to do."""
+
+
+class RunFolderError(RunRequestError):
+    """The run folder cannot be written (a full disk, no permission): nothing was run."""
+
+    def __init__(self, folder: Path, error: OSError) -> None:
+        super().__init__(
+            f"nothing was run: the run folder {folder} cannot be written "
+            f"({error.strerror or error}). Free space on its disk, or point STATA_TOOLS_RUN_DIR "
+            "at a folder on another disk where the server is configured."
+        )
 
 
 class PathOutsideRoots(RunRequestError):
@@ -126,6 +140,7 @@ class SessionStatus:
     run_dir: str
     restarts: tuple[Restart, ...] = ()  # sessions lost (crash, ignored break), oldest first
     worker_pid: int | None = None  # None: not started, or Stata runs in this process
+    sandbox: Protections | None = None  # the OS lock on the worker; None: Stata in this process
 
 
 def prepare(
@@ -337,7 +352,9 @@ class Session:
     def __post_init__(self) -> None:
         self.runs = RunStore(self.settings.run_dir, self.settings.max_runs_kept)
         if self.engine is None:
-            self.engine = WorkerEngine(self.locate, log_dir=self.settings.run_dir / "workers")
+            self.engine = WorkerEngine(
+                self.locate, log_dir=self.settings.run_dir / "workers", sandbox=self.sandbox_spec
+            )
 
     def close(self) -> None:
         """Stop Stata's worker process, if one runs (the in-process engine lives on)."""
@@ -372,6 +389,10 @@ class Session:
         assert self.engine is not None
         return self.engine
 
+    def sandbox_spec(self) -> SandboxSpec | None:
+        """The OS lock for Stata's worker, from the settings as they are when it starts."""
+        return sandbox.spec_of(self.settings)
+
     async def start(self) -> StataInfo:
         """Initialise Stata now rather than at the first run."""
         future = self.engine.start()  # type: ignore[union-attr]
@@ -392,6 +413,9 @@ class Session:
             run_dir=str(self.settings.run_dir),
             restarts=engine.restarts if isinstance(engine, WorkerEngine) else (),
             worker_pid=engine.pid if isinstance(engine, WorkerEngine) else None,
+            sandbox=sandbox.protections(self.sandbox_spec())
+            if isinstance(engine, WorkerEngine)
+            else None,
         )
 
     async def query(self, fn: Callable[[ModuleType, ModuleType], T]) -> T:
@@ -513,11 +537,15 @@ class Session:
         with anyio.CancelScope(shield=True):
             await asyncio.wrap_future(engine.start())
         notice = engine.take_notice() if isinstance(engine, WorkerEngine) else None
-        run_dir = self.runs.new_folder(run_id)
+        try:
+            run_dir = self.runs.new_folder(run_id)
+            command = _command_for(prepared, run_dir) if prepared.executor == "session" else ""
+        except OSError as error:
+            raise RunFolderError(self.settings.run_dir, error) from None
         if prepared.executor == "session":
             job = Job(
                 run_id=run_id,
-                command=_command_for(prepared, run_dir),
+                command=command,
                 log_path=run_dir / "run.log",
                 log_name="_st" + run_id.replace("-", "")[-20:],
                 stdout_path=run_dir / "stdout.txt",
@@ -643,7 +671,9 @@ class Session:
             )
             if history is not None:
                 result = self._history_finish(history, result)
-            self.runs.save_result(run_id, result.to_meta())
+            full = _disk_full_note(run_dir, self.runs.save_result(run_id, result.to_meta()))
+            if full is not None:
+                result = dataclasses.replace(result, notes=(*result.notes, full))
             saved = True
             yield Finished(result, tracker.finish(self.clock()))
         finally:
@@ -867,6 +897,16 @@ class Session:
         base = job.working_dir if isinstance(job, BatchJob) else None
         graphs = _graphs_of(execution, tracker, notes, base)
         error = _error_of(prepared, tracker, execution, rc) if rc > 0 else None
+        if prepared.text and sandbox.may_start_programs(prepared.text):
+            shells = check(prepared.text, Policy(), name=prepared.label)
+            lines = [v.line for v in shells if v.category == "shell" and v.file == prepared.label]
+            if (note := sandbox.exec_note(self.sandbox_spec(), lines)) is not None:
+                notes.append(note)
+        if error is not None and rc in sandbox.WRITE_REFUSED_RCS:
+            said = "\n".join(filter(None, (execution and execution.error_text, error.message)))
+            note = sandbox.refusal_note(self.sandbox_spec(), said, job.working_dir)
+            if note is not None:
+                notes.append(note)
         done = tracker.index if rc != 0 else len(prepared.commands)
         return RunResult(
             run_id=run_id,
@@ -987,6 +1027,28 @@ def _lost_log(job: Job, execution: Execution | None) -> str | None:
     if execution is not None and not execution.log_kept:
         return "the code closed every log (`log close _all`)"
     return None
+
+
+LOW_SPACE_BYTES = 1 << 20  # below this, a run's log has likely stopped short
+
+
+def _disk_full_note(run_dir: Path, save_error: OSError | None) -> str | None:
+    """What a result says when the run folder's disk filled: the log (and so the output and
+    progress) ends where it filled, and the result may not be kept."""
+    try:
+        free: int | None = shutil.disk_usage(run_dir).free
+    except OSError:
+        free = None
+    if save_error is None and (free is None or free >= LOW_SPACE_BYTES):
+        return None
+    why = save_error.strerror if save_error is not None else "almost no space left"
+    kept = " and this result was not saved beside it" if save_error is not None else ""
+    left = f" ({free:,} bytes free)" if free is not None else ""
+    return (
+        f"the disk holding the run folder {run_dir.parent} is full{left}: {why}. Stata's log may "
+        f"stop short{kept}; the output above is what was captured before. Free space, or point "
+        "STATA_TOOLS_RUN_DIR at another disk; the session goes on."
+    )
 
 
 def _excerpt_of_file(path: Path, budget_chars: int) -> Excerpt:

@@ -33,6 +33,7 @@ import stata_tools
 from stata_tools.stata import protocol
 from stata_tools.stata.discovery import Installation
 from stata_tools.stata.engine import Execution, Job, StataInfo
+from stata_tools.stata.sandbox import SandboxSpec
 
 T = TypeVar("T")
 KEEP_WORKER_LOGS = 20
@@ -94,9 +95,14 @@ class _Worker:
     """One worker process, its connection, and the requests waiting for answers."""
 
     def __init__(
-        self, locate: Callable[[], Installation], log_path: Path, on_lost: Callable[..., None]
+        self,
+        locate: Callable[[], Installation],
+        log_path: Path,
+        on_lost: Callable[..., None],
+        sandbox: Callable[[], SandboxSpec | None] = lambda: None,
     ) -> None:
         self.log_path = log_path
+        self._sandbox = sandbox
         self.pid: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.ending: str | None = None  # why we ended it, once we did
@@ -146,6 +152,7 @@ class _Worker:
     def _boot(self) -> None:
         try:
             installation = self._locate()
+            spec = self._sandbox()  # built now, from the roots as they are at this start
             connection = self._spawn()
             try:
                 hello = protocol.decode_answer(connection.recv_bytes())
@@ -164,7 +171,7 @@ class _Worker:
             self._lose(error)
             return
         with self._lock:
-            start = protocol.Request(1, protocol.Start(installation))
+            start = protocol.Request(1, protocol.Start(installation, spec))
             self._connection = connection
             backlog, self._backlog = [protocol.encode(start), *self._backlog], []
             for data in backlog:
@@ -307,8 +314,16 @@ class WorkerEngine:
     """What Session needs from an engine (start, execute, query, request_break, info, active),
     served by a supervised worker process; plus `end` for a Stata that ignores its break."""
 
-    def __init__(self, locate: Callable[[], Installation], *, log_dir: Path) -> None:
+    def __init__(
+        self,
+        locate: Callable[[], Installation],
+        *,
+        log_dir: Path,
+        sandbox: Callable[[], SandboxSpec | None] = lambda: None,
+    ) -> None:
+        """`sandbox` gives the OS lock each new worker applies before Stata starts."""
         self._locate = locate
+        self._sandbox = sandbox
         self._log_dir = log_dir
         self._lock = threading.Lock()
         self._worker: _Worker | None = None
@@ -402,7 +417,8 @@ class WorkerEngine:
             self._log_dir.mkdir(parents=True, exist_ok=True)
             _prune_logs(self._log_dir)
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-            worker = _Worker(self._locate, self._log_dir / f"worker-{stamp}.log", self._lost)
+            log = self._log_dir / f"worker-{stamp}.log"
+            worker = _Worker(self._locate, log, self._lost, self._sandbox)
             worker.started.add_done_callback(self._started)
             self._worker = worker
         return self._worker

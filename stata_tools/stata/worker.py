@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from multiprocessing.connection import Client, Connection
 from typing import Any
 
-from stata_tools.stata import protocol
+from stata_tools.stata import protocol, sandbox
 from stata_tools.stata.discovery import Installation
 from stata_tools.stata.engine import Engine
 
@@ -43,6 +43,7 @@ class Worker:
         self._send_lock = threading.Lock()
         self._installation = _Installation()
         self.engine = Engine(self._installation, stdout_fallback=sys.stderr, native_stdout=True)
+        self._refusal: BaseException | None = None  # the sandbox failed: nothing runs unlocked
 
     def serve(self) -> None:
         self._send(protocol.Hello(os.getpid()))
@@ -58,8 +59,14 @@ class Worker:
         if isinstance(body, protocol.Break):
             self.engine.request_break(body.run_id)
             return
+        if self._refusal is not None:
+            self._send(protocol.failure_of(ident, self._refusal))
+            return
         if isinstance(body, protocol.Start):
             self._installation.value = body.installation
+            if not self._lock_down(body.sandbox):
+                self._send(protocol.failure_of(ident, self._refusal))  # type: ignore[arg-type]
+                return
             future: Future[Any] = self.engine.start()
         elif isinstance(body, protocol.Execute):
             future = self.engine.execute(body.job)
@@ -74,6 +81,21 @@ class Worker:
             self._send(protocol.Failure(ident, "TypeError", f"unknown request {body!r}"))
             return
         future.add_done_callback(functools.partial(self._answer, ident))
+
+    def _lock_down(self, spec: sandbox.SandboxSpec | None) -> bool:
+        """Apply the sandbox before Stata's thread exists; on failure refuse every request."""
+        try:
+            state = sandbox.apply(spec)
+        except Exception as error:  # fail closed, whatever went wrong
+            self._refusal = (
+                error
+                if isinstance(error, sandbox.SandboxError)
+                else (sandbox.SandboxError(f"the OS sandbox could not be applied: {error}"))
+            )
+            print(f"stata-tools worker: {self._refusal}", file=sys.stderr, flush=True)
+            return False
+        print(f"stata-tools worker: {state.describe()}", file=sys.stderr, flush=True)
+        return True
 
     def _answer(self, ident: int, future: Future[Any]) -> None:
         error = future.exception()

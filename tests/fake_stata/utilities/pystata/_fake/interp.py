@@ -26,6 +26,7 @@ from .knobs import Knobs
 from .lexer import EOF_PROMPT, Cmd, lex
 from .lines import BLANK, COM, ERR, TXT, Line, Seg, line
 from .logcmd import LogCommands
+from .oscmds import OsCommands
 from .macros import split_words
 from .programs import ProgramCommands
 from .replicate import ReplicationCommands
@@ -53,6 +54,7 @@ class Interpreter(
     FrameCommands,
     ReplicationCommands,
     ReplayCommands,
+    OsCommands,
 ):
     """Runs what StataSO_Execute receives: one line, which may `do` or `include` whole files."""
 
@@ -60,6 +62,11 @@ class Interpreter(
         super().__init__(session, console, brk)
         self._handlers: dict[str, Callable[[str, Ctx], None]] = {
             "display": self._h_display,
+            "shell": self._h_shell,
+            "xshell": self._h_shell,
+            "winexec": self._h_winexec,
+            "file": self._h_file,
+            "save": self._h_save,
             "local": self._h_local,
             "global": self._h_global,
             "scalar": self._h_scalar,
@@ -366,6 +373,9 @@ class Interpreter(
                 return
             if rest.startswith("#"):
                 self._h_delimit(rest, ctx)
+                return
+            if rest.startswith("!"):  # `!cmd` and `!!cmd`: shell escapes
+                self._h_shell(rest.lstrip("!"), ctx)
                 return
             word, args = first_word(rest)
             if word is None:

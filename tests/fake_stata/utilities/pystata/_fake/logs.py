@@ -11,6 +11,7 @@ import random
 import time
 from typing import BinaryIO
 
+from .errors import StataError
 from .knobs import Knobs
 from .lines import RAW, RES, RULE_LINE, TXT, Line, Seg, SmclRenderer, render_text
 
@@ -47,6 +48,7 @@ class LogFile:
         self.name = name
         self.kind = kind
         self.fh = fh
+        self.failed = False  # a write failed (a full disk): later lines are lost, as in Stata
         self.nomsg = nomsg
         self.on = True
         self.smcl = SmclRenderer() if kind == "smcl" else None
@@ -58,6 +60,17 @@ class LogFile:
         return self.name or "<unnamed>"
 
     def _write(self, data: bytes, knobs: Knobs, *, pace: bool = True) -> None:
+        if self.failed:
+            return
+        try:
+            self._write_now(data, knobs)
+        except OSError:
+            self.failed = True  # the error below is shown on the console; the log gets no more
+            raise StataError(693, "file I/O error on write") from None
+        if knobs.line_delay_ms and pace:
+            time.sleep(knobs.line_delay_ms / 1000.0)
+
+    def _write_now(self, data: bytes, knobs: Knobs) -> None:
         if knobs.chunked:
             i = 0
             while i < len(data):
@@ -68,8 +81,6 @@ class LogFile:
         else:
             self.fh.write(data)
             self.fh.flush()
-        if knobs.line_delay_ms and pace:
-            time.sleep(knobs.line_delay_ms / 1000.0)
 
     def write_literal(self, text: str, knobs: Knobs) -> None:
         """SMCL's `{smcl}` opener and closer: always LF, as Stata writes them even on Windows."""
@@ -128,13 +139,17 @@ class LogFile:
     def close_footer(self, at: time.struct_time, linesize: int, knobs: Knobs) -> list[Line]:
         """End the file and close it; return the footer lines the screen shows."""
         lines = [] if self.nomsg else banner(self, "closed", at)
-        for ln in lines:
-            self.write_line(ln, linesize, knobs)
-        if not self.nomsg:
-            self.write_line(RULE_LINE, linesize, knobs)
-        if self.smcl is not None:
-            self.write_literal("{smcl}\n{txt}{sf}{ul off}", knobs)
-        self.fh.close()
+        try:
+            for ln in lines:
+                self.write_line(ln, linesize, knobs)
+            if not self.nomsg:
+                self.write_line(RULE_LINE, linesize, knobs)
+            if self.smcl is not None:
+                self.write_literal("{smcl}\n{txt}{sf}{ul off}", knobs)
+        except StataError:
+            pass  # the disk is full: the footer is lost, the file is closed all the same
+        with contextlib.suppress(OSError):
+            self.fh.close()
         return lines
 
     def abandon(self) -> None:

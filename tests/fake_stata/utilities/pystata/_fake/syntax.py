@@ -70,6 +70,11 @@ COMMANDS: tuple[tuple[str, int], ...] = (  # full name, shortest abbreviation le
     ("bootstrap", 9),
     ("bs", 2),
     ("jackknife", 4),
+    ("shell", 2),
+    ("xshell", 3),
+    ("winexec", 7),
+    ("file", 4),
+    ("save", 4),
 )
 PREFIXES: tuple[tuple[str, int], ...] = (("quietly", 3), ("noisily", 1), ("capture", 3))
 
