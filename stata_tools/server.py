@@ -17,11 +17,13 @@ from typing import Annotated, Any, Literal, TypeVar
 import anyio
 from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ResourceError, ToolError
+from fastmcp.server.dependencies import get_access_token
 from fastmcp.server.lifespan import lifespan
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools import ToolResult
 from fastmcp.utilities.types import Image
 from mcp_types import InputRequiredResult, TextContent
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
 
 from stata_tools.about import HOMEPAGE, __version__
@@ -34,13 +36,13 @@ from stata_tools.data_commands import (
     summarize_command,
 )
 from stata_tools.dta import DtaError, read_dta, render_dta
-from stata_tools.events import Finished
+from stata_tools.events import Finished, Started
 from stata_tools.graphs import GraphRequestError, graph_format, graph_name
 from stata_tools.help import HelpNotFound, HelpTopicError, lookup_help
 from stata_tools.mcp_roots import with_client_roots
 from stata_tools.reporting import Reporter
 from stata_tools.results import RunResult, RunStatus, output_only, render_text
-from stata_tools.runs import UnknownRun
+from stata_tools.runs import RunStore, UnknownRun
 from stata_tools.settings import Settings
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
 from stata_tools.stata.engine import return_code
@@ -53,6 +55,14 @@ from stata_tools.stata.session import (
     RunRequestError,
     Session,
     SessionBusy,
+)
+from stata_tools.stata.sessions import (
+    LOCAL,
+    MAIN,
+    SessionNameError,
+    SessionRegistry,
+    TooManySessions,
+    UnknownSession,
 )
 from stata_tools.stata.supervisor import WorkerLost, WorkerStartError
 from stata_tools.stored import read_stored, render_stored
@@ -74,6 +84,7 @@ next call starts a fresh session."""
 T = TypeVar("T")
 _session: Session | None = None
 _prestart: Prestart | None = None
+_registry: SessionRegistry | None = None
 
 
 def get_session() -> Session:
@@ -82,6 +93,37 @@ def get_session() -> Session:
     if _session is None:
         _session = Session(Settings.from_env())  # Stata runs in a worker process
     return _session
+
+
+def get_registry() -> SessionRegistry:
+    """Every client's named sessions; the process-wide session is the first client's `main`."""
+    global _registry
+    if _registry is None:
+        _registry = SessionRegistry(get_session().settings, get_session)
+    return _registry
+
+
+def client_of(ctx: Context) -> str:
+    """Who is asking, for keeping sessions and runs apart: stdio has one client; over HTTP a
+    handshake-era client is its MCP session, a 2026-07-28 one (which has no session) its bearer
+    token. Shared mode makes every client the one local client."""
+    if get_registry().settings.shared_sessions or ctx.transport not in ("sse", "streamable-http"):
+        return LOCAL
+    request = ctx.request_context
+    if request is not None and request.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        return "mcp-session:" + ctx.session_id  # negotiated: the SDK refuses unknown ids
+    token = get_access_token()
+    if token is not None:
+        return "token:" + token.client_id
+    return "http-anonymous"
+
+
+def _named(ctx: Context, name: str, *, create: bool = True) -> Session:
+    """The caller's session by that name; a ToolError says what to do when there is none."""
+    try:
+        return get_registry().session(client_of(ctx), name, create=create)
+    except (SessionNameError, TooManySessions, UnknownSession) as error:
+        raise ToolError(str(error)) from None
 
 
 def get_prestart() -> Prestart:
@@ -113,6 +155,7 @@ async def session_lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
         yield {"session": session}
     finally:
         await session.stop_running()
+        await get_registry().stop_all()
         print("stata-tools: session closed", file=sys.stderr, flush=True)
 
 
@@ -139,6 +182,13 @@ TimeoutArg = Annotated[
     float | None,
     Field(description="Stop the run (Stata break, session kept) after this many seconds.", gt=0),
 ]
+SessionArg = Annotated[
+    str,
+    Field(
+        description="The named Stata session: each has its own Stata, data and queue, and runs "
+        "in different sessions go on at the same time (list_sessions shows them)."
+    ),
+]
 
 
 @mcp.tool(output_schema=None)
@@ -147,6 +197,7 @@ async def run_do_file(
     ctx: Context,
     working_dir: WorkingDirArg = None,
     timeout_s: TimeoutArg = None,
+    session: SessionArg = MAIN,
 ) -> ToolResult | InputRequiredResult:
     """Run a Stata do-file in the persistent session, streaming progress while it runs."""
     request = RunRequest(
@@ -154,7 +205,7 @@ async def run_do_file(
         working_dir=Path(working_dir) if working_dir else None,
         timeout_s=timeout_s,
     )
-    return await _run(request, ctx)
+    return await _run(request, ctx, session)
 
 
 @mcp.tool(output_schema=None)
@@ -163,6 +214,7 @@ async def run_code(
     ctx: Context,
     working_dir: WorkingDirArg = None,
     timeout_s: TimeoutArg = None,
+    session: SessionArg = MAIN,
 ) -> ToolResult | InputRequiredResult:
     """Run Stata commands in the persistent session (locals they set persist, like `include`)."""
     request = RunRequest(
@@ -170,7 +222,7 @@ async def run_code(
         working_dir=Path(working_dir) if working_dir else None,
         timeout_s=timeout_s,
     )
-    return await _run(request, ctx)
+    return await _run(request, ctx, session)
 
 
 @mcp.tool(output_schema=None)
@@ -203,13 +255,15 @@ async def check_do_file(
 
 
 @mcp.tool(output_schema=None)
-async def session_status() -> ToolResult:
+async def session_status(ctx: Context, session: SessionArg = MAIN) -> ToolResult:
     """Whether Stata was found and started, its edition and version, and what it is running."""
-    session = get_session()
-    status = session.status()
+    name = session
+    session_ = _named(ctx, name, create=name == MAIN)
+    status = session_.status()
     info = status.info
     lines = []
-    starting = get_prestart().describe() if status.info is None else None
+    primary = session_ is get_session()
+    starting = get_prestart().describe() if status.info is None and primary else None
     if starting is not None:
         lines.append(starting)
     elif info is None:
@@ -219,7 +273,7 @@ async def session_status() -> ToolResult:
             else "Stata: not started yet (it starts at the first run)."
         )
         try:
-            installation = session.locate()
+            installation = session_.locate()
             lines.append(
                 f"Found: Stata {installation.edition.upper()} at {installation.path} "
                 f"({installation.source})."
@@ -247,8 +301,10 @@ async def session_status() -> ToolResult:
             + (f" (during run {r.run_id})" if r.run_id else "")
             for r in status.restarts
         )
+    lines.append(f"Session: {name} (list_sessions shows this client's sessions).")
     lines.append(f"Run logs: {status.run_dir}")
     meta = {
+        "session": name,
         "started": status.started,
         "busy": status.busy,
         "queued": status.queued,
@@ -266,20 +322,75 @@ async def session_status() -> ToolResult:
 
 
 @mcp.tool(output_schema=None)
-async def cancel_run() -> ToolResult:
+async def cancel_run(ctx: Context, session: SessionArg = MAIN) -> ToolResult:
     """Stop the running Stata command (a Stata break); the session keeps its data."""
-    run_id = get_session().cancel()
+    run_id = _named(ctx, session, create=False).cancel() if _has(ctx, session) else None
     text = (
         f"Sent a break to run {run_id}; its call returns with status cancelled."
         if run_id
         else "No run is active: nothing to cancel."
     )
-    return ToolResult(content=[TextContent(type="text", text=text)], meta={"run_id": run_id})
+    meta = {"run_id": run_id, "session": session}
+    return ToolResult(content=[TextContent(type="text", text=text)], meta=meta)
+
+
+def _has(ctx: Context, name: str) -> bool:
+    return name in get_registry().names(client_of(ctx))
+
+
+@mcp.tool(output_schema=None)
+async def list_sessions(ctx: Context) -> ToolResult:
+    """This client's Stata sessions: whether each started, what it runs, its worker."""
+    registry = get_registry()
+    client = client_of(ctx)
+    rows: list[dict[str, Any]] = []
+    for name, session in registry.sessions(client):
+        status = session.status()
+        rows.append(
+            {
+                "session": name,
+                "started": status.started,
+                "busy": status.busy,
+                "current_run": status.current_run,
+                "queued": status.queued,
+                "worker_pid": status.worker_pid,
+                "restarts": len(status.restarts),
+            }
+        )
+    cap = registry.settings.max_sessions
+    lines = [f"{len(rows)} of at most {cap} sessions (STATA_TOOLS_MAX_SESSIONS):"]
+    for row in rows:
+        state = (
+            f"running {row['current_run']}" + (f", {row['queued']} queued" if row["queued"] else "")
+            if row["busy"]
+            else ("idle" if row["started"] else "Stata not started yet")
+        )
+        pid = f", worker pid {row['worker_pid']}" if row["worker_pid"] else ""
+        lost = f", lost and restarted {row['restarts']}×" if row["restarts"] else ""
+        lines.append(f"  {row['session']}: {state}{pid}{lost}")
+    if not rows:
+        lines.append("  none yet: a run opens `main` (or the session it names)")
+    meta = {"sessions": rows, "max_sessions": cap}
+    return ToolResult(content=[TextContent(type="text", text="\n".join(lines))], meta=meta)
+
+
+@mcp.tool(output_schema=None)
+async def close_session(session: SessionArg, ctx: Context) -> ToolResult:
+    """End a session: its run gets a break, its Stata stops and its data are gone."""
+    closed = _named(ctx, session, create=False)
+    running = closed.status().current_run
+    await get_registry().close(client_of(ctx), session)
+    text = f"Closed session {session}: its Stata stopped and its data are gone" + (
+        f" (run {running} was sent a break first)." if running else "."
+    )
+    meta = {"session": session, "run_id": running}
+    return ToolResult(content=[TextContent(type="text", text=text)], meta=meta)
 
 
 @mcp.tool(output_schema=None)
 async def read_log(
     run_id: Annotated[str, Field(description="The run id a result or stata://runs names.")],
+    ctx: Context,
     offset: Annotated[int, Field(ge=0, description="Byte offset to start reading at.")] = 0,
     max_bytes: Annotated[int, Field(ge=1, le=1_048_576)] = 65_536,
     tail_lines: Annotated[int | None, Field(ge=1, description="Only the last N lines.")] = None,
@@ -287,7 +398,7 @@ async def read_log(
 ) -> ToolResult:
     """Page through, tail or search the full log of a run (results carry only an excerpt)."""
     try:
-        page = get_session().runs.read_log(run_id, offset, max_bytes, tail_lines, grep)
+        page = _visible_runs(ctx).read_log(run_id, offset, max_bytes, tail_lines, grep)
     except (UnknownRun, ValueError) as error:
         raise ToolError(str(error)) from None
     if grep is not None:
@@ -334,21 +445,23 @@ async def read_dta_file(
 
 @mcp.tool(output_schema=None)
 async def get_results(
+    ctx: Context,
     kind: Annotated[
         Literal["r", "e", "s"],
         Field(description="r: r-class results (summarize, …); e: estimation results; s: s-class."),
     ] = "r",
+    session: SessionArg = MAIN,
 ) -> ToolResult:
     """Stored results of the last command: scalars, macros and matrices (e(b), e(V), r(table))."""
-    stored = await _query(functools.partial(read_stored, kind=kind))
+    stored = await _query(functools.partial(read_stored, kind=kind), ctx, session)
     meta = {"kind": kind, "scalars": dict(stored.scalars), "macros": dict(stored.macros)}
     return ToolResult(content=[TextContent(type="text", text=render_stored(stored))], meta=meta)
 
 
 @mcp.tool(output_schema=None)
-async def describe_data(ctx: Context) -> ToolResult:
+async def describe_data(ctx: Context, session: SessionArg = MAIN) -> ToolResult:
     """The dataset in memory: observations, variables with types, formats, labels, value labels."""
-    return await _inspect(describe_command(), ctx)
+    return await _inspect(describe_command(), ctx, session)
 
 
 @mcp.tool(output_schema=None)
@@ -357,9 +470,10 @@ async def summarize_data(
     varlist: Annotated[
         str | None, Field(description="Variables (wildcards allowed); default all.")
     ] = None,
+    session: SessionArg = MAIN,
 ) -> ToolResult:
     """Count, mean, standard deviation, min and max of variables in memory."""
-    return await _inspect(lambda: summarize_command(varlist), ctx)
+    return await _inspect(lambda: summarize_command(varlist), ctx, session)
 
 
 @mcp.tool(output_schema=None)
@@ -371,9 +485,10 @@ async def list_data(
     ] = None,
     start: Annotated[int, Field(ge=0, description="First observation, counting from 0.")] = 0,
     count: Annotated[int, Field(ge=1, le=1000, description="Observations per page.")] = 50,
+    session: SessionArg = MAIN,
 ) -> ToolResult:
     """Rows of the data in memory, a page at a time (the condition filters within the page)."""
-    return await _inspect(lambda: list_command(varlist, if_, start, count), ctx)
+    return await _inspect(lambda: list_command(varlist, if_, start, count), ctx, session)
 
 
 async def _allowed(path: Path, client_roots: tuple[str, ...]) -> Path:
@@ -384,12 +499,13 @@ async def _allowed(path: Path, client_roots: tuple[str, ...]) -> Path:
     return roots.with_uris(client_roots).check(path, ".dta file")
 
 
-async def _inspect(command: str | Callable[[], str], ctx: Context) -> ToolResult:
+async def _inspect(command: str | Callable[[], str], ctx: Context, name: str) -> ToolResult:
     try:
         code = command() if callable(command) else command
     except DataRequestError as error:
         raise ToolError(str(error)) from None
-    result = await _follow(RunRequest(code=code), ctx)
+    _named(ctx, name, create=name == MAIN)  # a read opens no new Stata
+    result = await _follow(RunRequest(code=code), ctx, name)
     if not result.ok:
         raise ToolError(render_text(result))
     text = output_only(result.output.text) or "(nothing to show)"
@@ -398,9 +514,9 @@ async def _inspect(command: str | Callable[[], str], ctx: Context) -> ToolResult
 
 
 @mcp.tool(output_schema=None)
-async def list_graphs() -> ToolResult:
+async def list_graphs(ctx: Context, session: SessionArg = MAIN) -> ToolResult:
     """The graphs in Stata's memory, by name (export_graph shows any of them)."""
-    found = await _query(graph_names)
+    found = await _query(graph_names, ctx, session)
     text = "Graphs in memory: " + ", ".join(found) if found else "No graphs in memory."
     return ToolResult(content=[TextContent(type="text", text=text)], meta={"graphs": found})
 
@@ -408,7 +524,9 @@ async def list_graphs() -> ToolResult:
 @mcp.tool(output_schema=None)
 async def export_graph(
     name: Annotated[str, Field(description="The graph's name (list_graphs shows them).")],
+    ctx: Context,
     format: Annotated[str, Field(description="png (shown as an image), svg or pdf.")] = "png",
+    session: SessionArg = MAIN,
 ) -> ToolResult:
     """Export a graph in memory to a file; PNG comes back as an image."""
     try:
@@ -416,9 +534,12 @@ async def export_graph(
     except GraphRequestError as error:
         raise ToolError(str(error)) from None
     folder = get_session().settings.run_dir / "graphs"
+    if session != MAIN:
+        folder = folder / session  # two sessions' graphs of one name stay apart
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{graph}.{fmt}"
-    await _query(functools.partial(export_graph_file, name=graph, path=path, fmt=fmt))
+    export = functools.partial(export_graph_file, name=graph, path=path, fmt=fmt)
+    await _query(export, ctx, session)
     text = f"Graph {graph} → {path} ({fmt.upper()}, {path.stat().st_size:,} bytes)"
     content: list[Any] = [TextContent(type="text", text=text)]
     if fmt == "png":
@@ -451,10 +572,11 @@ async def stata_help(
     )
 
 
-async def _query(fn: Callable[[ModuleType, ModuleType], T]) -> T:
+async def _query(fn: Callable[[ModuleType, ModuleType], T], ctx: Context, name: str) -> T:
     """A read between runs; Stata's own error (r(NNN)) or a busy session becomes a ToolError."""
+    session = _named(ctx, name, create=name == MAIN)  # a read opens no new Stata
     try:
-        return await get_session().query(fn)
+        return await session.query(fn)
     except SessionBusy as error:
         raise ToolError(str(error)) from None
     except (WorkerLost, WorkerStartError) as error:
@@ -468,25 +590,39 @@ async def _query(fn: Callable[[ModuleType, ModuleType], T]) -> T:
 
 
 @mcp.resource("stata://runs", mime_type="application/json")
-def runs_resource() -> str:
-    """Recent runs, newest first, with their status."""
-    runs = get_session().runs.summaries()
-    return json.dumps({"runs": [dataclasses.asdict(run) for run in runs]}, indent=1)
+def runs_resource(ctx: Context) -> str:
+    """Recent runs, newest first, with their status (this client's only, unless shared)."""
+    runs = _visible_runs(ctx).summaries()
+    listed = [{**dataclasses.asdict(run), "session": _session_of(run.run_id)} for run in runs]
+    return json.dumps({"runs": listed}, indent=1)
 
 
 @mcp.resource("stata://runs/{run_id}/log", mime_type="text/plain")
-def run_log_resource(run_id: str) -> str:
+def run_log_resource(run_id: str, ctx: Context) -> str:
     """The whole log of one run (use read_log to page through a large one)."""
     try:
-        page = get_session().runs.read_log(run_id, 0, 1 << 20)
+        page = _visible_runs(ctx).read_log(run_id, 0, 1 << 20)
     except UnknownRun as error:
         raise ResourceError(str(error)) from None
     return page.text
 
 
-async def _run(request: RunRequest, ctx: Context) -> ToolResult | InputRequiredResult:
+def _visible_runs(ctx: Context) -> RunStore:
+    """The run store as this client may see it: its own runs, or every kept one when local."""
+    store = get_session().runs
+    client = client_of(ctx)
+    return store.only(lambda run_id: get_registry().may_see(client, run_id))
+
+
+def _session_of(run_id: str) -> str | None:
+    owner = get_registry().run_owner(run_id)
+    return owner[1] if owner else None
+
+
+async def _run(request: RunRequest, ctx: Context, name: str) -> ToolResult | InputRequiredResult:
+    _named(ctx, name)  # a bad name or the cap: before the roots are asked for
     result = await with_client_roots(
-        lambda roots: _follow(dataclasses.replace(request, client_roots=roots), ctx), ctx
+        lambda roots: _follow(dataclasses.replace(request, client_roots=roots), ctx, name), ctx
     )
     if isinstance(result, InputRequiredResult):
         return result
@@ -503,9 +639,10 @@ def _images(result: RunResult, limit: int) -> list[Any]:
     return [Image(path=g.path, format="png").to_image_content() for g in pngs[:limit]]
 
 
-async def _follow(request: RunRequest, ctx: Context) -> RunResult:
+async def _follow(request: RunRequest, ctx: Context, name: str) -> RunResult:
     """Run with progress notifications; the result, or a ToolError for bad input."""
-    session = get_session()
+    session = _named(ctx, name)
+    client = client_of(ctx)
     reporter = Reporter(
         lambda progress, total, message: ctx.report_progress(progress, total, message),
         lambda text: ctx.info(text, logger_name="stata.log"),
@@ -516,7 +653,9 @@ async def _follow(request: RunRequest, ctx: Context) -> RunResult:
         async with contextlib.aclosing(session.run(request)) as events:
             async for event in events:
                 reporter.update(event)
-                if isinstance(event, Finished):
+                if isinstance(event, Started):
+                    get_registry().record_run(event.run_id, client, name)
+                elif isinstance(event, Finished):
                     result = event.result
     except PathOutsideRoots:
         raise

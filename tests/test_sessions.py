@@ -1,0 +1,205 @@
+"""Named sessions: names, the cap, clients kept apart, and sessions that run at the same time."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+
+from stata_tools import server
+from stata_tools.server import get_session, mcp
+from stata_tools.settings import Settings
+from stata_tools.stata.session import Session
+from stata_tools.stata.sessions import (
+    LOCAL,
+    MAIN,
+    SessionNameError,
+    SessionRegistry,
+    TooManySessions,
+    UnknownSession,
+    check_name,
+)
+
+
+def text_of(result) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(block.text for block in result.content if block.type == "text")
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[SessionRegistry]:
+    settings = Settings(run_dir=tmp_path / "runs", max_sessions=3)
+    primary = Session(settings)
+    made = SessionRegistry(settings, lambda: primary)
+    yield made
+    for session in made.all_sessions():
+        session.close()
+
+
+@pytest.mark.parametrize("name", ["main", "models-2", "A_b", "x" * 32])
+def test_a_short_name_of_letters_digits_dash_and_underscore_is_kept(name: str) -> None:
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "x" * 33, "two words", "../etc", "ünï", "a;b", "a\n"])
+def test_any_other_name_is_refused_saying_what_a_name_may_hold(name: str) -> None:
+    with pytest.raises(SessionNameError, match=r"use 1 to 32 letters, digits, `_` or `-`"):
+        check_name(name)
+
+
+def test_the_local_clients_main_is_the_process_wide_session(registry: SessionRegistry) -> None:
+    primary = registry.primary()
+    assert registry.session(LOCAL) is primary
+    assert registry.names(LOCAL) == [MAIN]
+    other = registry.session(LOCAL, "other")
+    assert other is not primary and registry.session(LOCAL, "other") is other
+    assert registry.names(LOCAL) == [MAIN, "other"]
+
+
+def test_each_client_has_its_own_sessions_under_one_name(registry: SessionRegistry) -> None:
+    first = registry.session("mcp-session:a")  # the first HTTP client gets the prestartable one
+    second = registry.session("mcp-session:b")
+    assert first is registry.primary() and second is not first
+    assert registry.session("mcp-session:a", "x") is not registry.session("mcp-session:b", "x")
+    assert registry.names("mcp-session:b") == [MAIN, "x"]
+    with pytest.raises(UnknownSession, match=r"no open Stata session named 'y' \(open sessions"):
+        registry.session("mcp-session:a", "y", create=False)
+
+
+def test_the_cap_names_the_open_sessions_and_close_session(registry: SessionRegistry) -> None:
+    for name in (MAIN, "b", "c"):
+        registry.session(LOCAL, name)
+    with pytest.raises(TooManySessions) as refused:
+        registry.session(LOCAL, "d")
+    message = str(refused.value)
+    assert "3 open Stata sessions (main, b, c)" in message
+    assert "STATA_TOOLS_MAX_SESSIONS=3" in message and "close_session" in message
+    registry.session("mcp-session:other", "d")  # the cap is each client's
+
+
+async def test_closing_forgets_a_session_and_a_later_main_is_fresh(
+    registry: SessionRegistry,
+) -> None:
+    registry.session(LOCAL, "b")
+    await registry.close(LOCAL, "b")
+    assert registry.names(LOCAL) == [MAIN]
+    primary = registry.primary()
+    await registry.close(LOCAL, MAIN)
+    assert registry.names(LOCAL) == []
+    assert registry.session(LOCAL) is not primary
+
+
+def test_a_run_is_seen_by_the_client_that_started_it(registry: SessionRegistry) -> None:
+    registry.record_run("20260101-000000-000001", "mcp-session:a", "b")
+    assert registry.may_see("mcp-session:a", "20260101-000000-000001")
+    assert not registry.may_see("mcp-session:b", "20260101-000000-000001")
+    assert not registry.may_see(LOCAL, "20260101-000000-000001")
+    assert registry.may_see(LOCAL, "20250101-000000-000001")  # an earlier server's run
+    assert not registry.may_see("mcp-session:a", "20250101-000000-000001")
+    assert registry.run_owner("20260101-000000-000001") == ("mcp-session:a", "b")
+
+
+@pytest.fixture
+async def sessions_client(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Client]:
+    """The in-memory server with a registry of its own (at most 3 sessions) around the shared
+    process-wide session."""
+    settings = dataclasses.replace(get_session().settings, max_sessions=3)
+    fresh = SessionRegistry(settings, get_session)
+    monkeypatch.setattr(server, "_registry", fresh)
+    try:
+        async with Client(mcp) as client:
+            yield client
+    finally:
+        for session in fresh.all_sessions():
+            if session is not get_session():
+                session.close()
+
+
+async def test_runs_in_two_sessions_go_on_at_the_same_time(sessions_client: Client) -> None:
+    client = sessions_client
+    for name in ("main", "second"):  # start both Statas first: the timing is of the runs
+        await client.call_tool("run_code", {"code": "display 1", "session": name})
+    began = time.monotonic()
+    one, two = await asyncio.gather(
+        client.call_tool("run_code", {"code": "sleep 1500", "session": "main"}),
+        client.call_tool("run_code", {"code": "sleep 1500", "session": "second"}),
+    )
+    took = time.monotonic() - began
+    assert one.meta["status"] == two.meta["status"] == "ok"
+    assert 1.5 <= took < 2.4, f"two 1.5 s runs in two sessions took {took:.2f} s"
+
+
+async def test_each_session_has_its_own_stata_and_data(sessions_client: Client) -> None:
+    client = sessions_client
+    await client.call_tool("run_code", {"code": "global WHERE main_session"})
+    await client.call_tool("run_code", {"code": "global WHERE other_one", "session": "other"})
+    main = await client.call_tool("run_code", {"code": 'display "$WHERE"'})
+    other = await client.call_tool("run_code", {"code": 'display "$WHERE"', "session": "other"})
+    assert "\nmain_session" in text_of(main) and "\nother_one" in text_of(other)
+    listed = await client.call_tool("list_sessions", {})
+    rows = {row["session"]: row for row in listed.meta["sessions"]}
+    assert list(rows) == ["main", "other"]
+    assert rows["main"]["worker_pid"] != rows["other"]["worker_pid"]
+    assert all(row["started"] and not row["busy"] for row in rows.values())
+    assert "2 of at most 3 sessions" in text_of(listed)
+    status = await client.call_tool("session_status", {"session": "other"})
+    assert text_of(status).startswith("Stata ")
+    assert "\nSession: other (list_sessions" in text_of(status)
+    assert status.meta["worker_pid"] == rows["other"]["worker_pid"]
+
+
+async def test_inspection_tools_read_the_session_they_name(sessions_client: Client) -> None:
+    client = sessions_client
+    await client.call_tool("run_code", {"code": "sysuse auto, clear", "session": "cars"})
+    await client.call_tool("run_code", {"code": "clear"})
+    described = await client.call_tool("describe_data", {"session": "cars"})
+    assert "Observations:            74" in text_of(described) and "price" in text_of(described)
+    await client.call_tool("run_code", {"code": "summarize price", "session": "cars"})
+    stored = await client.call_tool("get_results", {"session": "cars"})
+    assert stored.meta["scalars"]["r(N)"] == 74
+    main = await client.call_tool("describe_data", {})
+    assert "price" not in text_of(main)  # main was cleared; cars kept its data
+    for tool in ("describe_data", "get_results", "list_graphs", "close_session"):
+        with pytest.raises(ToolError, match=r"no open Stata session named 'nowhere'"):
+            await client.call_tool(tool, {"session": "nowhere"})
+    assert "nowhere" not in server.get_registry().names(LOCAL)  # reading opened nothing
+
+
+async def test_the_cap_and_bad_names_are_clear_errors(sessions_client: Client) -> None:
+    client = sessions_client
+    for name in ("main", "b", "c"):
+        await client.call_tool("run_code", {"code": "display 1", "session": name})
+    with pytest.raises(ToolError) as refused:
+        await client.call_tool("run_code", {"code": "display 1", "session": "d"})
+    assert "3 open Stata sessions (main, b, c)" in str(refused.value)
+    assert "close_session" in str(refused.value)
+    with pytest.raises(ToolError, match="session name 'no good' is not allowed"):
+        await client.call_tool("run_code", {"code": "display 1", "session": "no good"})
+    closed = await client.call_tool("close_session", {"session": "c"})
+    assert text_of(closed) == "Closed session c: its Stata stopped and its data are gone."
+    again = await client.call_tool("run_code", {"code": "display 1", "session": "d"})
+    assert again.meta["status"] == "ok"
+
+
+async def test_close_session_breaks_its_run_and_stops_its_stata(sessions_client: Client) -> None:
+    client = sessions_client
+    await client.call_tool("run_code", {"code": "display 1", "session": "busy"})
+    worker = server.get_registry().session(LOCAL, "busy").engine
+    call = asyncio.create_task(
+        client.call_tool(
+            "run_code", {"code": "sleep 60000", "session": "busy"}, raise_on_error=False
+        )
+    )
+    while worker.active is None:  # type: ignore[union-attr]
+        await asyncio.sleep(0.02)
+    closed = await client.call_tool("close_session", {"session": "busy"})
+    assert "was sent a break first" in text_of(closed)
+    result = await asyncio.wait_for(call, 10)
+    assert result.meta["status"] == "cancelled"
+    assert worker.pid is None  # type: ignore[union-attr]
+    assert "busy" not in server.get_registry().names(LOCAL)
