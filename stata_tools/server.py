@@ -36,14 +36,16 @@ from stata_tools.data_commands import (
     summarize_command,
 )
 from stata_tools.dta import DtaError, read_dta, render_dta
-from stata_tools.events import Finished, Started
+from stata_tools.events import Finished, Heartbeat, Started
 from stata_tools.graphs import GraphRequestError, graph_format, graph_name
 from stata_tools.help import HelpNotFound, HelpTopicError, lookup_help
 from stata_tools.mcp_roots import with_client_roots
+from stata_tools.progress import format_elapsed
 from stata_tools.reporting import Reporter
 from stata_tools.results import RunResult, RunStatus, output_only, render_text
 from stata_tools.runs import RunStore, UnknownRun
 from stata_tools.settings import Settings
+from stata_tools.stata.background import BackgroundRun, BackgroundRuns, Phase
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
 from stata_tools.stata.engine import return_code
 from stata_tools.stata.prestart import Prestart
@@ -85,6 +87,7 @@ T = TypeVar("T")
 _session: Session | None = None
 _prestart: Prestart | None = None
 _registry: SessionRegistry | None = None
+_background: BackgroundRuns | None = None
 
 
 def get_session() -> Session:
@@ -101,6 +104,14 @@ def get_registry() -> SessionRegistry:
     if _registry is None:
         _registry = SessionRegistry(get_session().settings, get_session)
     return _registry
+
+
+def get_background() -> BackgroundRuns:
+    """The runs started with background=true in this process."""
+    global _background
+    if _background is None:
+        _background = BackgroundRuns(get_session().settings.max_runs_kept)
+    return _background
 
 
 def client_of(ctx: Context) -> str:
@@ -155,6 +166,7 @@ async def session_lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
         yield {"session": session}
     finally:
         await session.stop_running()
+        await get_background().stop_all()
         await get_registry().stop_all()
         print("stata-tools: session closed", file=sys.stderr, flush=True)
 
@@ -182,6 +194,13 @@ TimeoutArg = Annotated[
     float | None,
     Field(description="Stop the run (Stata break, session kept) after this many seconds.", gt=0),
 ]
+BackgroundArg = Annotated[
+    bool,
+    Field(
+        description="Return at once with a run id and let the run go on (past this call, and "
+        "past a disconnect); run_status shows its progress, wait_run waits for its result."
+    ),
+]
 SessionArg = Annotated[
     str,
     Field(
@@ -198,6 +217,7 @@ async def run_do_file(
     working_dir: WorkingDirArg = None,
     timeout_s: TimeoutArg = None,
     session: SessionArg = MAIN,
+    background: BackgroundArg = False,
 ) -> ToolResult | InputRequiredResult:
     """Run a Stata do-file in the persistent session, streaming progress while it runs."""
     request = RunRequest(
@@ -205,7 +225,7 @@ async def run_do_file(
         working_dir=Path(working_dir) if working_dir else None,
         timeout_s=timeout_s,
     )
-    return await _run(request, ctx, session)
+    return await _run(request, ctx, session, background=background)
 
 
 @mcp.tool(output_schema=None)
@@ -215,6 +235,7 @@ async def run_code(
     working_dir: WorkingDirArg = None,
     timeout_s: TimeoutArg = None,
     session: SessionArg = MAIN,
+    background: BackgroundArg = False,
 ) -> ToolResult | InputRequiredResult:
     """Run Stata commands in the persistent session (locals they set persist, like `include`)."""
     request = RunRequest(
@@ -222,7 +243,7 @@ async def run_code(
         working_dir=Path(working_dir) if working_dir else None,
         timeout_s=timeout_s,
     )
-    return await _run(request, ctx, session)
+    return await _run(request, ctx, session, background=background)
 
 
 @mcp.tool(output_schema=None)
@@ -322,8 +343,21 @@ async def session_status(ctx: Context, session: SessionArg = MAIN) -> ToolResult
 
 
 @mcp.tool(output_schema=None)
-async def cancel_run(ctx: Context, session: SessionArg = MAIN) -> ToolResult:
+async def cancel_run(
+    ctx: Context,
+    run_id: Annotated[
+        str | None,
+        Field(description="The run to stop (a background run's id); default: the session's run."),
+    ] = None,
+    session: SessionArg = MAIN,
+) -> ToolResult:
     """Stop the running Stata command (a Stata break); the session keeps its data."""
+    if run_id is not None:
+        try:
+            text, meta = _cancel_by_id(ctx, run_id)
+        except UnknownRun as error:
+            raise ToolError(str(error)) from None
+        return ToolResult(content=[TextContent(type="text", text=text)], meta=meta)
     run_id = _named(ctx, session, create=False).cancel() if _has(ctx, session) else None
     text = (
         f"Sent a break to run {run_id}; its call returns with status cancelled."
@@ -331,6 +365,186 @@ async def cancel_run(ctx: Context, session: SessionArg = MAIN) -> ToolResult:
         else "No run is active: nothing to cancel."
     )
     meta = {"run_id": run_id, "session": session}
+    return ToolResult(content=[TextContent(type="text", text=text)], meta=meta)
+
+
+def _cancel_by_id(ctx: Context, run_id: str) -> tuple[str, dict[str, Any]]:
+    """Drop a queued background run, or break the run if it is its session's current one."""
+    client = client_of(ctx)
+    registry = get_registry()
+    run = _background_of(ctx, run_id)
+    if run is None:
+        _visible_runs(ctx).folder(run_id)  # UnknownRun, also for another client's run
+    owner = registry.run_owner(run_id)
+    name = owner[1] if owner else None
+    meta: dict[str, Any] = {"run_id": run_id, "session": name}
+    if run is not None and get_background().cancel_queued(run):
+        return f"Run {run_id} was waiting in session {name}; it was dropped before it began.", {
+            **meta,
+            "cancelled": True,
+        }
+    if name is not None and name in registry.names(client):
+        target = registry.session(client, name, create=False)
+        if target.status().current_run == run_id and target.cancel() == run_id:
+            where = "its result" if run is not None else "its call"
+            return (
+                f"Sent a break to run {run_id} in session {name}; {where} ends with status "
+                "cancelled.",
+                {**meta, "cancelled": True},
+            )
+    if run is not None:
+        status = run.result.status.value if run.result else run.failure or run.phase.value
+    else:
+        status = _visible_runs(ctx).summary(run_id).status
+    return f"Run {run_id} is not running ({status}): nothing to cancel.", {
+        **meta,
+        "cancelled": False,
+    }
+
+
+@mcp.tool(output_schema=None)
+async def run_status(
+    ctx: Context,
+    run_id: Annotated[str, Field(description="The run id background=true returned.")],
+    tail_lines: Annotated[int, Field(ge=0, le=200, description="Last log lines to show.")] = 15,
+) -> ToolResult:
+    """Where a run stands: progress k/N, the current command, elapsed time and its log's tail."""
+    try:
+        text, meta = _run_state(ctx, run_id, tail_lines)
+    except UnknownRun as error:
+        raise ToolError(str(error)) from None
+    return ToolResult(content=[TextContent(type="text", text=text)], meta=meta)
+
+
+@mcp.tool(output_schema=None)
+async def wait_run(
+    ctx: Context,
+    run_id: Annotated[str, Field(description="The run id background=true returned.")],
+    timeout_s: Annotated[
+        float, Field(ge=0, le=3600, description="Return a progress snapshot after this long.")
+    ] = 60,
+) -> ToolResult:
+    """Wait for a background run, with progress while waiting: its full result when it ends,
+    or where it stands when the wait is over first (wait again, or cancel_run)."""
+    run = _background_of(ctx, run_id)
+    if run is None:
+        try:
+            text, meta = _run_state(ctx, run_id, 15)  # a run of this process's foreground, or older
+        except UnknownRun as error:
+            raise ToolError(str(error)) from None
+        return ToolResult(content=[TextContent(type="text", text=text)], meta=meta)
+    reporter = Reporter(
+        lambda progress, total, message: ctx.report_progress(progress, total, message)
+    )
+    reporter.update(_snapshot_event(run))
+    stop = run.listen(reporter.update)
+    pump = asyncio.create_task(reporter.pump())
+    try:
+        done = await get_background().wait(run, timeout_s)
+    finally:
+        stop()
+        await reporter.close()
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+            await pump
+    if done and run.result is not None:
+        return _result_of(run.result, run.session)
+    text, meta = _run_state(ctx, run_id, 15)
+    if not done:
+        text = f"The wait ended after {timeout_s:g} s before the run did; it goes on.\n{text}"
+    failed = done  # done without a result: it never ran (the text says why)
+    return ToolResult(content=[TextContent(type="text", text=text)], meta=meta, is_error=failed)
+
+
+def _background_of(ctx: Context, run_id: str) -> BackgroundRun | None:
+    run = get_background().get(run_id)
+    return run if run is not None and get_registry().may_see(client_of(ctx), run_id) else None
+
+
+def _snapshot_event(run: BackgroundRun) -> Heartbeat:
+    return Heartbeat(run.snapshot)
+
+
+def _run_state(ctx: Context, run_id: str, tail_lines: int) -> tuple[str, dict[str, Any]]:
+    """A background run's snapshot, or a kept run's summary; the log's tail either way."""
+    store = _visible_runs(ctx)
+    run = _background_of(ctx, run_id)
+    if run is None:
+        summary = store.summary(run_id)  # UnknownRun for another client's run
+        done = summary.status != "running or interrupted"
+        head = (
+            f"Run {run_id}: {summary.status}"
+            + (f" · rc {summary.rc}" if summary.rc is not None else "")
+            + (f" · {format_elapsed(summary.duration_s)}" if summary.duration_s else "")
+            + f" · {summary.source or 'unknown source'}"
+        )
+        meta: dict[str, Any] = {"run_id": run_id, "status": summary.status, "done": done}
+    else:
+        snap = run.snapshot
+        elapsed = run.result.duration_s if run.result else snap.elapsed_s
+        if run.result is not None:
+            state = f"{run.result.status.value} · rc {run.result.rc}"
+        elif run.failure is not None:
+            state = f"did not run: {run.failure}"
+        else:
+            state = run.phase.value
+        head = (
+            f"Run {run_id} in session {run.session}: {state} · "
+            f"{format_elapsed(elapsed)} · {run.source}\n"
+            f"Progress: {snap.progress:g} of {snap.total} · {snap.message}"
+        )
+        meta = {
+            "run_id": run_id,
+            "session": run.session,
+            "status": run.result.status.value if run.result else run.phase.value,
+            "done": run.phase is Phase.DONE,
+            "progress": snap.progress,
+            "total": snap.total,
+            "message": snap.message,
+            "elapsed_s": round(elapsed, 3),
+            "failure": run.failure,
+        }
+        if run.phase is not Phase.DONE:
+            head += (
+                f"\nStill going: wait_run(run_id={run_id!r}) for the result, cancel_run to stop."
+            )
+        elif run.result is not None:
+            head += f"\nDone: wait_run(run_id={run_id!r}) returns its full result."
+    tail = ""
+    if tail_lines:
+        with contextlib.suppress(UnknownRun, OSError):
+            tail = store.read_log(run_id, tail_lines=tail_lines).text.rstrip("\n")
+    text = head + (f"\n--- last {tail_lines} log lines ---\n{tail}" if tail else "")
+    return text, meta
+
+
+async def _start_background(
+    request: RunRequest, ctx: Context, name: str
+) -> ToolResult | InputRequiredResult:
+    session = _named(ctx, name)
+    client = client_of(ctx)
+
+    async def start(roots: tuple[str, ...]) -> BackgroundRun:
+        try:
+            run = get_background().start(
+                session, dataclasses.replace(request, client_roots=roots), name=name, client=client
+            )
+        except PathOutsideRoots:
+            raise
+        except (RunRequestError, OSError) as error:
+            raise ToolError(str(error)) from None
+        get_registry().record_run(run.run_id, client, name)
+        return run
+
+    run = await with_client_roots(start, ctx)
+    if isinstance(run, InputRequiredResult):
+        return run
+    text = (
+        f"Started run {run.run_id} in session {name} in the background ({run.source}); it goes "
+        f"on after this call. run_status(run_id={run.run_id!r}) shows its progress, "
+        f"wait_run(run_id={run.run_id!r}, timeout_s=…) waits for its result, "
+        f"cancel_run(run_id={run.run_id!r}) stops it."
+    )
+    meta = {"run_id": run.run_id, "session": name, "background": True, "status": run.phase.value}
     return ToolResult(content=[TextContent(type="text", text=text)], meta=meta)
 
 
@@ -619,18 +833,25 @@ def _session_of(run_id: str) -> str | None:
     return owner[1] if owner else None
 
 
-async def _run(request: RunRequest, ctx: Context, name: str) -> ToolResult | InputRequiredResult:
+async def _run(
+    request: RunRequest, ctx: Context, name: str, *, background: bool = False
+) -> ToolResult | InputRequiredResult:
     _named(ctx, name)  # a bad name or the cap: before the roots are asked for
+    if background:
+        return await _start_background(request, ctx, name)
     result = await with_client_roots(
         lambda roots: _follow(dataclasses.replace(request, client_roots=roots), ctx, name), ctx
     )
     if isinstance(result, InputRequiredResult):
         return result
+    return _result_of(result, name)
+
+
+def _result_of(result: RunResult, name: str) -> ToolResult:
     content: list[Any] = [TextContent(type="text", text=render_text(result))]
     content.extend(_images(result, get_session().settings.max_graphs))
-    return ToolResult(
-        content=content, meta=result.to_meta(), is_error=result.status is not RunStatus.OK
-    )
+    meta = {**result.to_meta(), "session": name}
+    return ToolResult(content=content, meta=meta, is_error=result.status is not RunStatus.OK)
 
 
 def _images(result: RunResult, limit: int) -> list[Any]:

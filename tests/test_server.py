@@ -70,6 +70,8 @@ async def test_tools_are_listed_without_output_schemas(client: Client) -> None:
         "check_do_file",
         "session_status",
         "cancel_run",
+        "run_status",
+        "wait_run",
         "list_sessions",
         "close_session",
         "read_log",

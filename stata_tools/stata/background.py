@@ -1,0 +1,137 @@
+"""BackgroundRuns: runs that go on after the call that started them; progress, wait, result."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio
+
+from stata_tools.events import Finished, Queued, RunEvent, Snapshot, Started
+from stata_tools.results import RunResult
+from stata_tools.stata.session import RunRequest, Session, new_run_id
+
+Listener = Callable[[RunEvent], None]
+
+
+class Phase(enum.StrEnum):
+    QUEUED = "queued"  # waiting for its session's earlier runs
+    RUNNING = "running"
+    DONE = "done"  # `result` holds the outcome, or `failure` why there is none
+
+
+@dataclass
+class BackgroundRun:
+    """One run started in the background and what is known of it now."""
+
+    run_id: str
+    session: str
+    client: str
+    source: str
+    started_at: float
+    snapshot: Snapshot
+    phase: Phase = Phase.QUEUED
+    result: RunResult | None = None
+    failure: str | None = None  # it never got going (Stata missing, cancelled while queued)
+    task: asyncio.Task[None] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    _listeners: list[Listener] = field(default_factory=list)
+
+    def update(self, event: RunEvent) -> None:
+        self.snapshot = event.snapshot
+        if isinstance(event, Started):
+            self.phase = Phase.RUNNING
+        elif isinstance(event, Queued):
+            self.phase = Phase.QUEUED
+        elif isinstance(event, Finished):
+            self.result = event.result
+        for listener in list(self._listeners):
+            listener(event)
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with every event from now on; the returned function stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+
+class BackgroundRuns:
+    """The background runs of this process, the `keep` newest finished ones kept in memory."""
+
+    def __init__(self, keep: int = 200, clock: Callable[[], float] = time.monotonic) -> None:
+        self._runs: dict[str, BackgroundRun] = {}
+        self._keep = keep
+        self._clock = clock
+
+    def start(
+        self, session: Session, request: RunRequest, *, name: str, client: str
+    ) -> BackgroundRun:
+        """Check the request now (its errors raise here) and run it in a task of its own."""
+        prepared = session.prepare(request)
+        run = BackgroundRun(
+            run_id=new_run_id(),
+            session=name,
+            client=client,
+            source=prepared.source,
+            started_at=self._clock(),
+            snapshot=Snapshot(0.0, len(prepared.commands) or 1, "waiting to start", 0.0),
+        )
+        # a context of its own: nothing of the request that started it (its cancel scope, its
+        # MCP context) follows the run, which outlives that request
+        run.task = asyncio.create_task(
+            self._drive(session, request, run), context=contextvars.Context()
+        )
+        self._runs[run.run_id] = run
+        self._prune()
+        return run
+
+    def get(self, run_id: str) -> BackgroundRun | None:
+        return self._runs.get(run_id)
+
+    def cancel_queued(self, run: BackgroundRun) -> bool:
+        """Drop a run still waiting for its session (a running one gets Stata's break instead)."""
+        if run.phase is not Phase.QUEUED or run.task is None or run.task.done():
+            return False
+        run.task.cancel()
+        return True
+
+    async def wait(self, run: BackgroundRun, timeout_s: float) -> bool:
+        """Until the run is done or `timeout_s` passed; whether it is done."""
+        with anyio.move_on_after(timeout_s):
+            await run.done.wait()
+        return run.done.is_set()
+
+    async def stop_all(self, grace_s: float = 10.0) -> None:
+        """At shutdown: every unfinished run is stopped (Stata's break) and awaited, bounded."""
+        tasks = [r.task for r in self._runs.values() if r.task is not None and not r.task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(grace_s):
+                await asyncio.wait(tasks)
+
+    async def _drive(self, session: Session, request: RunRequest, run: BackgroundRun) -> None:
+        try:
+            async with contextlib.aclosing(session.run(request, run_id=run.run_id)) as events:
+                async for event in events:
+                    run.update(event)
+        except asyncio.CancelledError:
+            if run.result is None:
+                queued = run.phase is Phase.QUEUED
+                run.failure = (
+                    "cancelled before it started" if queued else "stopped when the server shut down"
+                )
+        except Exception as error:  # Stata not found, its worker would not start, …
+            run.failure = str(error) or type(error).__name__
+        finally:
+            run.phase = Phase.DONE
+            run.done.set()
+
+    def _prune(self) -> None:
+        finished = [r for r in self._runs.values() if r.phase is Phase.DONE]
+        for old in finished[: max(0, len(finished) - self._keep)]:
+            del self._runs[old.run_id]
