@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import hashlib
 import hmac
 import ipaddress
 import os
@@ -128,16 +129,26 @@ class HttpSecurity:
 
 
 class SharedTokenVerifier(TokenVerifier):
-    """One shared secret, compared in constant time (FastMCP's StaticTokenVerifier looks it up)."""
+    """The token, or each of several separated by commas, compared in constant time (FastMCP's
+    StaticTokenVerifier looks it up). Each token is a client of its own: on MCP 2026-07-28,
+    which has no sessions, the token is what keeps one client's sessions and runs apart."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, tokens: str) -> None:
         super().__init__()
-        self._token = token.encode()
+        self._tokens = [t.strip().encode() for t in tokens.split(",") if t.strip()]
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        if hmac.compare_digest(token.encode(), self._token):
-            return AccessToken(token=token, client_id="stata-tools", scopes=[])
+        given = token.encode()
+        matched = [hmac.compare_digest(given, known) for known in self._tokens]  # all compared
+        if any(matched):
+            client = "stata-tools" if len(self._tokens) == 1 else _client_name(given)
+            return AccessToken(token=token, client_id=client, scopes=[])
         return None
+
+
+def _client_name(token: bytes) -> str:
+    """A name for a token's client that does not give the token away."""
+    return "token-" + hashlib.sha256(token).hexdigest()[:16]
 
 
 class HostOriginGuard:
@@ -166,6 +177,12 @@ def announce(security: HttpSecurity, err: TextIO) -> None:
             f"  claude mcp add --transport http stata {security.url()} "
             f'-H "Authorization: Bearer {security.token}"\n'
             "stata-tools: other clients send the header Authorization: Bearer <that token>.",
+            file=err,
+        )
+    elif security.token is not None and "," in security.token:
+        print(
+            f"stata-tools: requests need Authorization: Bearer <one of the tokens in {TOKEN_ENV}>; "
+            "each token is a client of its own.",
             file=err,
         )
     elif security.token is not None:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import json
+import os
+import signal
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import FAKE_STATA
 from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
+from ports import free_port, start_http_server
 
 from stata_tools import server
 from stata_tools.server import get_session, mcp
@@ -203,3 +211,105 @@ async def test_close_session_breaks_its_run_and_stops_its_stata(sessions_client:
     assert result.meta["status"] == "cancelled"
     assert worker.pid is None  # type: ignore[union-attr]
     assert "busy" not in server.get_registry().names(LOCAL)
+
+
+@contextlib.contextmanager
+def http_server(tmp_path: Path, **env: str) -> Iterator[str]:
+    """`stata-tools serve --transport http` on loopback with the fake Stata; its /mcp URL."""
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("STATA_TOOLS_")}
+    full = {
+        **base,
+        "STATA_PATH": str(FAKE_STATA),
+        "STATA_TOOLS_RUN_DIR": str(tmp_path / "runs"),
+        "FASTMCP_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    proc = start_http_server(port, full)
+    try:
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def http_client(url: str, token: str | None = None, mode: str = "legacy") -> Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return Client(StreamableHttpTransport(url, headers=headers), mode=mode)  # type: ignore[arg-type]
+
+
+async def listed_runs(client: Client) -> list[str]:
+    contents = await client.read_resource("stata://runs")
+    return [run["run_id"] for run in json.loads(contents[0].text)["runs"]]
+
+
+async def try_to_reach(other: Client, run_ids: list[str]) -> None:
+    """Everything a client could do with another's runs is refused as for an unknown run."""
+    assert not set(run_ids) & set(await listed_runs(other))
+    for run_id in run_ids:
+        unknown = f"no kept run has id '{run_id}'"
+        for tool in ("read_log", "run_status", "wait_run", "cancel_run"):
+            with pytest.raises(ToolError, match=unknown):
+                await other.call_tool(tool, {"run_id": run_id})
+        with pytest.raises(Exception, match=unknown):
+            await other.read_resource(f"stata://runs/{run_id}/log")
+
+
+async def isolation(a: Client, b: Client) -> None:
+    """A's runs (one done, one in the background) out of B's sight and reach; their data apart."""
+    done = await a.call_tool("run_code", {"code": 'global OWNER "client a"\ndisplay "a ran"'})
+    background = await a.call_tool("run_code", {"code": "sleep 2500", "background": True})
+    mine = [done.meta["run_id"], background.meta["run_id"]]
+    assert set(mine) <= set(await listed_runs(a))
+    await try_to_reach(b, mine)
+    assert "none yet" in text_of(await b.call_tool("list_sessions", {}))
+    theirs = await b.call_tool("run_code", {"code": 'display "owner: $OWNER."'})
+    assert "\nowner: ." in text_of(theirs)  # B's own Stata, not A's busy one
+    assert theirs.meta["run_id"] not in await listed_runs(a)
+    assert "a ran" in text_of(await a.call_tool("read_log", {"run_id": mine[0]}))
+    listed = await a.call_tool("list_sessions", {})
+    assert listed.meta["sessions"][0]["current_run"] == mine[1]
+    waited = await a.call_tool("wait_run", {"run_id": mine[1], "timeout_s": 20})
+    assert waited.meta["status"] == "ok"  # B's cancel reached nothing
+
+
+async def test_two_handshake_era_http_clients_cannot_see_each_others_runs(
+    tmp_path: Path,
+) -> None:
+    with http_server(tmp_path) as url:
+        async with http_client(url) as a, http_client(url) as b:
+            await isolation(a, b)
+
+
+async def test_on_2026_07_28_each_token_is_a_client_of_its_own(tmp_path: Path) -> None:
+    with http_server(tmp_path, STATA_TOOLS_TOKEN="token-for-a-0001,token-for-b-0002") as url:
+        a = http_client(url, "token-for-a-0001", mode="auto")
+        b = http_client(url, "token-for-b-0002", mode="auto")
+        async with a, b:
+            await isolation(a, b)
+
+
+async def test_in_shared_mode_every_client_sees_every_run(tmp_path: Path) -> None:
+    with http_server(tmp_path, STATA_TOOLS_SHARED_SESSIONS="1") as url:
+        async with http_client(url) as a, http_client(url) as b:
+            done = await a.call_tool("run_code", {"code": 'global OWNER "client a"'})
+            assert done.meta["run_id"] in await listed_runs(b)
+            seen = await b.call_tool("run_code", {"code": 'display "owner: $OWNER."'})
+            assert "\nowner: client a." in text_of(seen)
+
+
+async def test_a_background_run_outlives_the_client_that_started_it(tmp_path: Path) -> None:
+    with http_server(tmp_path) as url:
+        async with http_client(url, mode="auto") as first:
+            started = await first.call_tool(
+                "run_code", {"code": 'sleep 1000\ndisplay "still here"', "background": True}
+            )
+        async with http_client(url, mode="auto") as later:  # one client to the server: no token
+            waited = await later.call_tool(
+                "wait_run", {"run_id": started.meta["run_id"], "timeout_s": 20}
+            )
+    assert waited.meta["status"] == "ok" and "still here" in text_of(waited)
