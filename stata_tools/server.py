@@ -81,7 +81,9 @@ run_code for short commands. Long runs report live progress (command k of N, new
 Each result starts with a status line (ok / error / cancelled / timed out / crashed), the return
 code, the duration and where the full log is; errors are explained and point at the failing line.
 A crashed Stata (or one ended after ignoring a break) loses its data: the result says so, and the
-next call starts a fresh session."""
+next call starts a fresh session. `session="name"` runs in another Stata with its own data, at the
+same time as the others; background=true returns a run id at once (run_status, wait_run,
+cancel_run(run_id) follow it) for runs longer than the client waits or to keep working meanwhile."""
 
 T = TypeVar("T")
 _session: Session | None = None
