@@ -20,6 +20,8 @@ RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 RESULT_FILE = "result.json"
 LOG_FILE = "run.log"
 MAX_READ_BYTES = 1 << 20
+RUNNING_OR_INTERRUPTED = "running or interrupted"
+"""The status of a run folder without a result: running now, or its server went away."""
 HISTORY_FILE = "timings.json"
 MAX_HISTORY_BYTES = 8 << 20
 """A history file larger than this is not read (it was not written by us)."""
@@ -124,7 +126,7 @@ class RunStore:
         meta = _read_json(folder / RESULT_FILE)
         return RunSummary(
             run_id=run_id,
-            status=meta.get("status", "running or interrupted"),
+            status=meta.get("status", RUNNING_OR_INTERRUPTED),
             rc=meta.get("rc"),
             source=meta.get("source"),
             duration_s=meta.get("duration_s"),

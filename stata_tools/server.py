@@ -40,12 +40,16 @@ from stata_tools.events import Finished, Heartbeat, Started
 from stata_tools.graphs import GraphRequestError, graph_format, graph_name
 from stata_tools.help import HelpNotFound, HelpTopicError, lookup_help
 from stata_tools.mcp_roots import with_client_roots
-from stata_tools.progress import format_elapsed
 from stata_tools.reporting import Reporter
 from stata_tools.results import RunResult, RunStatus, output_only, render_text
 from stata_tools.runs import RunStore, UnknownRun
 from stata_tools.settings import Settings
-from stata_tools.stata.background import BackgroundRun, BackgroundRuns, Phase
+from stata_tools.stata.background import (
+    BackgroundRun,
+    BackgroundRuns,
+    describe_background,
+    describe_kept,
+)
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
 from stata_tools.stata.engine import return_code
 from stata_tools.stata.prestart import Prestart
@@ -438,7 +442,7 @@ async def wait_run(
     reporter = Reporter(
         lambda progress, total, message: ctx.report_progress(progress, total, message)
     )
-    reporter.update(_snapshot_event(run))
+    reporter.update(Heartbeat(run.snapshot))  # where it stands now, before any news
     stop = run.listen(reporter.update)
     pump = asyncio.create_task(reporter.pump())
     try:
@@ -462,60 +466,19 @@ def _background_of(ctx: Context, run_id: str) -> BackgroundRun | None:
     return run if run is not None and get_registry().may_see(client_of(ctx), run_id) else None
 
 
-def _snapshot_event(run: BackgroundRun) -> Heartbeat:
-    return Heartbeat(run.snapshot)
-
-
 def _run_state(ctx: Context, run_id: str, tail_lines: int) -> tuple[str, dict[str, Any]]:
     """A background run's snapshot, or a kept run's summary; the log's tail either way."""
     store = _visible_runs(ctx)
     run = _background_of(ctx, run_id)
     if run is None:
-        summary = store.summary(run_id)  # UnknownRun for another client's run
-        done = summary.status != "running or interrupted"
-        head = (
-            f"Run {run_id}: {summary.status}"
-            + (f" · rc {summary.rc}" if summary.rc is not None else "")
-            + (f" · {format_elapsed(summary.duration_s)}" if summary.duration_s else "")
-            + f" · {summary.source or 'unknown source'}"
-        )
-        meta: dict[str, Any] = {"run_id": run_id, "status": summary.status, "done": done}
+        text, meta = describe_kept(store.summary(run_id))  # UnknownRun for another's run
     else:
-        snap = run.snapshot
-        elapsed = run.result.duration_s if run.result else snap.elapsed_s
-        if run.result is not None:
-            state = f"{run.result.status.value} · rc {run.result.rc}"
-        elif run.failure is not None:
-            state = f"did not run: {run.failure}"
-        else:
-            state = run.phase.value
-        head = (
-            f"Run {run_id} in session {run.session}: {state} · "
-            f"{format_elapsed(elapsed)} · {run.source}\n"
-            f"Progress: {snap.progress:g} of {snap.total} · {snap.message}"
-        )
-        meta = {
-            "run_id": run_id,
-            "session": run.session,
-            "status": run.result.status.value if run.result else run.phase.value,
-            "done": run.phase is Phase.DONE,
-            "progress": snap.progress,
-            "total": snap.total,
-            "message": snap.message,
-            "elapsed_s": round(elapsed, 3),
-            "failure": run.failure,
-        }
-        if run.phase is not Phase.DONE:
-            head += (
-                f"\nStill going: wait_run(run_id={run_id!r}) for the result, cancel_run to stop."
-            )
-        elif run.result is not None:
-            head += f"\nDone: wait_run(run_id={run_id!r}) returns its full result."
+        text, meta = describe_background(run, get_background().clock())
     tail = ""
     if tail_lines:
         with contextlib.suppress(UnknownRun, OSError):
             tail = store.read_log(run_id, tail_lines=tail_lines).text.rstrip("\n")
-    text = head + (f"\n--- last {tail_lines} log lines ---\n{tail}" if tail else "")
+    text += f"\n--- last {tail_lines} log lines ---\n{tail}" if tail else ""
     return text, meta
 
 
@@ -524,6 +487,11 @@ async def _start_background(
 ) -> ToolResult | InputRequiredResult:
     session = _named(ctx, name)
     client = client_of(ctx)
+    if session.status().info is None:
+        try:
+            session.locate()  # no Stata: say so now, not in run_status later
+        except (StataNotFound, PystataShadowed) as error:
+            raise ToolError(str(error)) from None
 
     async def start(roots: tuple[str, ...]) -> BackgroundRun:
         try:

@@ -14,8 +14,17 @@ from fastmcp.exceptions import ToolError
 from stdio_peer import StdioPeer
 
 from stata_tools import server
-from stata_tools.server import mcp
-from stata_tools.stata.background import BackgroundRuns
+from stata_tools.events import Snapshot
+from stata_tools.runs import RunSummary
+from stata_tools.server import get_session, mcp
+from stata_tools.stata.background import (
+    BackgroundRun,
+    BackgroundRuns,
+    Phase,
+    describe_background,
+    describe_kept,
+)
+from stata_tools.stata.session import RunRequest, RunRequestError
 
 STEPS = 'display "step one"\nsleep 700\ndisplay "step two"\nsleep 700\ndisplay "the end"'
 
@@ -37,6 +46,53 @@ async def client(background: BackgroundRuns) -> AsyncIterator[Client]:
     async with Client(mcp) as c:
         await c.call_tool("run_code", {"code": "display 1"})  # Stata up: timings are the run's
         yield c
+
+
+def test_a_queued_run_is_described_with_what_to_do_next() -> None:
+    run = BackgroundRun(
+        run_id="20261204-010203-000001",
+        session="models",
+        client="local",
+        source="/work/a.do",
+        started_at=100.0,
+        snapshot=Snapshot(0.0, 7, "waiting for Stata: 1 run(s) ahead of a.do", 3.0),
+    )
+    text, meta = describe_background(run, now=104.5)
+    assert text.splitlines() == [
+        "Run 20261204-010203-000001 in session models: queued · 4.5s · /work/a.do",
+        "Progress: waiting for Stata: 1 run(s) ahead of a.do",
+        "Still going: wait_run(run_id='20261204-010203-000001') for the result, cancel_run "
+        "to stop.",
+    ]
+    assert meta["done"] is False and meta["total"] == 7 and meta["elapsed_s"] == 4.5
+    run.phase, run.failure = Phase.DONE, "cancelled before it started"
+    text, meta = describe_background(run, now=200.0)
+    assert text.startswith("Run 20261204-010203-000001 in session models: did not run: cancelled")
+    assert meta["done"] is True and meta["failure"] == "cancelled before it started"
+
+
+def test_a_kept_run_is_described_from_its_folder() -> None:
+    done = RunSummary("20261204-010203-000002", "error", 111, "/w/b.do", 75.0, 10)
+    assert describe_kept(done) == (
+        "Run 20261204-010203-000002: error · rc 111 · 1m15s · /w/b.do",
+        {"run_id": "20261204-010203-000002", "status": "error", "done": True},
+    )
+    going = RunSummary("20261204-010203-000003", "running or interrupted", None, None, None, 0)
+    text, meta = describe_kept(going)
+    assert text == "Run 20261204-010203-000003: running or interrupted · source unknown"
+    assert meta["done"] is False
+
+
+async def test_the_library_runs_in_the_background_and_checks_the_request_first() -> None:
+    runs = BackgroundRuns()
+    session = get_session()
+    with pytest.raises(RunRequestError, match="`code` is empty"):
+        runs.start(session, RunRequest(code="  "), name="main", client="local")
+    run = runs.start(session, RunRequest(code='display "lib"'), name="main", client="local")
+    assert runs.get(run.run_id) is run and run.phase is Phase.QUEUED
+    assert await runs.wait(run, 20) is True
+    assert run.result is not None and run.result.run_id == run.run_id
+    assert run.result.ok and "lib" in run.result.output.text
 
 
 async def start(client: Client, code: str, **more: object) -> str:

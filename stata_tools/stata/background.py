@@ -9,11 +9,14 @@ import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 
 from stata_tools.events import Finished, Queued, RunEvent, Snapshot, Started
+from stata_tools.progress import format_elapsed
 from stata_tools.results import RunResult
+from stata_tools.runs import RUNNING_OR_INTERRUPTED, RunSummary
 from stata_tools.stata.session import RunRequest, Session, new_run_id
 
 Listener = Callable[[RunEvent], None]
@@ -65,7 +68,7 @@ class BackgroundRuns:
     def __init__(self, keep: int = 200, clock: Callable[[], float] = time.monotonic) -> None:
         self._runs: dict[str, BackgroundRun] = {}
         self._keep = keep
-        self._clock = clock
+        self.clock = clock
 
     def start(
         self, session: Session, request: RunRequest, *, name: str, client: str
@@ -77,7 +80,7 @@ class BackgroundRuns:
             session=name,
             client=client,
             source=prepared.source,
-            started_at=self._clock(),
+            started_at=self.clock(),
             snapshot=Snapshot(0.0, len(prepared.commands) or 1, "waiting to start", 0.0),
         )
         # a context of its own: nothing of the request that started it (its cancel scope, its
@@ -135,3 +138,52 @@ class BackgroundRuns:
         finished = [r for r in self._runs.values() if r.phase is Phase.DONE]
         for old in finished[: max(0, len(finished) - self._keep)]:
             del self._runs[old.run_id]
+
+
+def describe_background(run: BackgroundRun, now: float) -> tuple[str, dict[str, Any]]:
+    """What run_status says of a background run: its state, progress, elapsed time, what next."""
+    snap = run.snapshot
+    result = run.result
+    elapsed = result.duration_s if result is not None else now - run.started_at
+    if result is not None:
+        state = f"{result.status.value} · rc {result.rc}"
+    elif run.failure is not None:
+        state = f"did not run: {run.failure}"
+    else:
+        state = run.phase.value
+    lines = [
+        f"Run {run.run_id} in session {run.session}: {state} · {format_elapsed(elapsed)} · "
+        f"{run.source}",
+        f"Progress: {snap.message}",
+    ]
+    if run.phase is not Phase.DONE:
+        lines.append(
+            f"Still going: wait_run(run_id={run.run_id!r}) for the result, cancel_run to stop."
+        )
+    elif result is not None:
+        lines.append(f"Done: wait_run(run_id={run.run_id!r}) returns its full result.")
+    meta = {
+        "run_id": run.run_id,
+        "session": run.session,
+        "status": result.status.value if result is not None else run.phase.value,
+        "done": run.phase is Phase.DONE,
+        "progress": snap.progress,
+        "total": snap.total,
+        "message": snap.message,
+        "elapsed_s": round(elapsed, 3),
+        "failure": run.failure,
+    }
+    return "\n".join(lines), meta
+
+
+def describe_kept(summary: RunSummary) -> tuple[str, dict[str, Any]]:
+    """What run_status says of a run known only from its folder (a foreground or earlier run)."""
+    parts = [f"Run {summary.run_id}: {summary.status}"]
+    if summary.rc is not None:
+        parts.append(f"rc {summary.rc}")
+    if summary.duration_s is not None:
+        parts.append(format_elapsed(summary.duration_s))
+    parts.append(summary.source or "source unknown")
+    done = summary.status != RUNNING_OR_INTERRUPTED
+    meta = {"run_id": summary.run_id, "status": summary.status, "done": done}
+    return " · ".join(parts), meta
