@@ -365,8 +365,9 @@ async def cancel_run(
             raise ToolError(str(error)) from None
         return ToolResult(content=[TextContent(type="text", text=text)], meta=meta)
     run_id = _named(ctx, session, create=False).cancel() if _has(ctx, session) else None
+    ends = "its result (wait_run)" if run_id and get_background().get(run_id) else "its call"
     text = (
-        f"Sent a break to run {run_id}; its call returns with status cancelled."
+        f"Sent a break to run {run_id}; {ends} returns with status cancelled."
         if run_id
         else "No run is active: nothing to cancel."
     )
@@ -563,6 +564,7 @@ async def close_session(session: SessionArg, ctx: Context) -> ToolResult:
     """End a session: its run gets a break, its Stata stops and its data are gone."""
     closed = _named(ctx, session, create=False)
     running = closed.status().current_run
+    await get_background().stop_session(client_of(ctx), session)
     await get_registry().close(client_of(ctx), session)
     text = f"Closed session {session}: its Stata stopped and its data are gone" + (
         f" (run {running} was sent a break first)." if running else "."

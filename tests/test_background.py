@@ -95,14 +95,16 @@ async def test_the_library_runs_in_the_background_and_checks_the_request_first()
     assert run.result.ok and "lib" in run.result.output.text
 
 
-async def start(client: Client, code: str, **more: object) -> str:
+async def start(client: Client, code: str, expect_session: str = "main", **more: object) -> str:
     began = time.monotonic()
     started = await client.call_tool("run_code", {"code": code, "background": True, **more})
     assert time.monotonic() - began < 1.0, "background=true must return at once"
     assert started.is_error is False
-    assert started.meta["background"] is True and started.meta["session"] == "main"
+    assert started.meta["background"] is True and started.meta["session"] == expect_session
     run_id = started.meta["run_id"]
-    assert text_of(started).startswith(f"Started run {run_id} in session main in the background")
+    assert text_of(started).startswith(
+        f"Started run {run_id} in session {expect_session} in the background"
+    )
     assert f"wait_run(run_id='{run_id}'" in text_of(started)
     return str(run_id)
 
@@ -220,3 +222,16 @@ def test_a_background_run_over_stdio_then_wait(fake_stata_dir: Path, tmp_path: P
     finally:
         peer.proc.kill()
         peer.proc.wait(5)
+
+
+async def test_closing_a_session_stops_its_background_runs(client: Client) -> None:
+    running = await start(client, "sleep 60000", session="temp", expect_session="temp")
+    queued = await start(client, 'display "never"', session="temp", expect_session="temp")
+    await asyncio.sleep(0.3)
+    await client.call_tool("close_session", {"session": "temp"})
+    for run_id in (running, queued):
+        waited = await client.call_tool(
+            "wait_run", {"run_id": run_id, "timeout_s": 5}, raise_on_error=False
+        )
+        assert "did not run: its session was closed" in text_of(waited), text_of(waited)
+    assert "temp" not in server.get_registry().names("local")

@@ -42,6 +42,7 @@ class BackgroundRun:
     result: RunResult | None = None
     failure: str | None = None  # it never got going (Stata missing, cancelled while queued)
     task: asyncio.Task[None] | None = None
+    stopped_because: str = "stopped when the server shut down"  # what a cancelled task means
     done: asyncio.Event = field(default_factory=asyncio.Event)
     _listeners: list[Listener] = field(default_factory=list)
 
@@ -99,6 +100,7 @@ class BackgroundRuns:
         """Drop a run still waiting for its session (a running one gets Stata's break instead)."""
         if run.phase is not Phase.QUEUED or run.task is None or run.task.done():
             return False
+        run.stopped_because = "cancelled before it started"
         run.task.cancel()
         return True
 
@@ -110,7 +112,17 @@ class BackgroundRuns:
 
     async def stop_all(self, grace_s: float = 10.0) -> None:
         """At shutdown: every unfinished run is stopped (Stata's break) and awaited, bounded."""
-        tasks = [r.task for r in self._runs.values() if r.task is not None and not r.task.done()]
+        await self._stop(list(self._runs.values()), grace_s)
+
+    async def stop_session(self, client: str, name: str, grace_s: float = 10.0) -> None:
+        """Before a session closes: its queued runs are dropped and its running one stopped."""
+        runs = [r for r in self._runs.values() if (r.client, r.session) == (client, name)]
+        for run in runs:
+            run.stopped_because = "its session was closed"
+        await self._stop(runs, grace_s)
+
+    async def _stop(self, runs: list[BackgroundRun], grace_s: float) -> None:
+        tasks = [r.task for r in runs if r.task is not None and not r.task.done()]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -124,10 +136,7 @@ class BackgroundRuns:
                     run.update(event)
         except asyncio.CancelledError:
             if run.result is None:
-                queued = run.phase is Phase.QUEUED
-                run.failure = (
-                    "cancelled before it started" if queued else "stopped when the server shut down"
-                )
+                run.failure = run.stopped_because
         except Exception as error:  # Stata not found, its worker would not start, …
             run.failure = str(error) or type(error).__name__
         finally:

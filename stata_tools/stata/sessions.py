@@ -51,6 +51,7 @@ class SessionRegistry:
     _primary_client: str | None = field(default=None, init=False)
     _primary_retired: bool = field(default=False, init=False)
     _runs: dict[str, tuple[str, str]] = field(default_factory=dict, init=False)
+    _closed: list[Session] = field(default_factory=list, init=False)  # a queued call may wake it
 
     def session(self, client: str, name: str = MAIN, *, create: bool = True) -> Session:
         """The client's session by that name, opened when `create` and under the cap."""
@@ -93,6 +94,7 @@ class SessionRegistry:
             self._primary_retired = True  # a later `main` is a fresh Session of this client's
         else:
             del self._open[client][name]
+            self._closed.append(session)
         return session
 
     def record_run(self, run_id: str, client: str, name: str) -> None:
@@ -121,6 +123,8 @@ class SessionRegistry:
         for opened in self._open.values():
             for session in opened.values():
                 session.close()
+        for session in self._closed:
+            session.close()
 
     def _is_primary(self, client: str, *, claim: bool) -> bool:
         if self._primary_retired:
