@@ -168,7 +168,7 @@ class HostOriginGuard:
         await self.app(scope, receive, send)
 
 
-def announce(security: HttpSecurity, err: TextIO) -> None:
+def announce(security: HttpSecurity, err: TextIO, *, shared: bool = False) -> None:
     """Tell the user on stderr (never stdout) how to connect; a generated token appears once."""
     if security.token_generated:
         print(
@@ -187,6 +187,13 @@ def announce(security: HttpSecurity, err: TextIO) -> None:
         )
     elif security.token is not None:
         print(f"stata-tools: requests need Authorization: Bearer ${TOKEN_ENV}.", file=err)
+    if not shared and (security.token is None or "," not in security.token):
+        print(
+            "stata-tools: clients are kept apart by their MCP session (2025-11-25); 2026-07-28 "
+            "clients, which have none, by their token, so those sharing one (or none) share "
+            f"sessions and runs: give each its own ({TOKEN_ENV}=token-a,token-b,…).",
+            file=err,
+        )
     if not security.loopback:
         print(
             f"stata-tools: accepted Host headers: {', '.join(security.allowed_hosts)} "
@@ -205,14 +212,14 @@ def _uvicorn_logging() -> dict[str, object]:
 
 def run_http(host: str, port: int) -> None:
     """Serve Streamable HTTP at /mcp; SIGTERM runs the lifespan teardown like Ctrl+C."""
-    from stata_tools.server import mcp
+    from stata_tools.server import get_session, mcp
 
     try:
         security = HttpSecurity.from_env(host, port)
     except ValueError as error:
         print(f"stata-tools: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    announce(security, sys.stderr)
+    announce(security, sys.stderr, shared=get_session().settings.shared_sessions)
     if security.token is not None:
         mcp.auth = SharedTokenVerifier(security.token)  # 401 + WWW-Authenticate: Bearer
     guard = Middleware(HostOriginGuard, settings=security.transport_security())
