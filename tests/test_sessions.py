@@ -313,3 +313,18 @@ async def test_a_background_run_outlives_the_client_that_started_it(tmp_path: Pa
                 "wait_run", {"run_id": started.meta["run_id"], "timeout_s": 20}
             )
     assert waited.meta["status"] == "ok" and "still here" in text_of(waited)
+
+
+async def test_two_sessions_finishing_do_files_keep_both_in_the_history(
+    sessions_client: Client, tmp_path: Path
+) -> None:
+    client = sessions_client
+    first, second = tmp_path / "first.do", tmp_path / "second.do"
+    first.write_text("sleep 600\ndisplay 1\n")
+    second.write_text("display 2\nsleep 300\n")
+    await asyncio.gather(
+        client.call_tool("run_do_file", {"path": str(first)}),
+        client.call_tool("run_do_file", {"path": str(second), "session": "other"}),
+    )
+    history = json.loads((get_session().settings.run_dir / "timings.json").read_text())
+    assert {str(first), str(second)} <= set(history["files"])

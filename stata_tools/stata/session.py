@@ -566,7 +566,7 @@ class Session:
         """Save this run's times; the result says how long the last run took."""
         durations = history.timeline.durations(self.clock(), completed=result.ok)
         files = record_run(
-            history.files,
+            parse_history(self.runs.read_history()),  # as now: another session may have saved
             history.path,
             history.keys,
             durations,
