@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_STATA
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
@@ -214,13 +213,13 @@ async def test_close_session_breaks_its_run_and_stops_its_stata(sessions_client:
 
 
 @contextlib.contextmanager
-def http_server(tmp_path: Path, **env: str) -> Iterator[str]:
+def http_server(fake_stata: Path, tmp_path: Path, **env: str) -> Iterator[str]:
     """`stata-tools serve --transport http` on loopback with the fake Stata; its /mcp URL."""
     port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith("STATA_TOOLS_")}
     full = {
         **base,
-        "STATA_PATH": str(FAKE_STATA),
+        "STATA_PATH": str(fake_stata),
         "STATA_TOOLS_RUN_DIR": str(tmp_path / "runs"),
         "FASTMCP_LOG_LEVEL": "WARNING",
         **env,
@@ -278,23 +277,29 @@ async def isolation(a: Client, b: Client) -> None:
 
 
 async def test_two_handshake_era_http_clients_cannot_see_each_others_runs(
-    tmp_path: Path,
+    fake_stata_dir: Path, tmp_path: Path
 ) -> None:
-    with http_server(tmp_path) as url:
+    with http_server(fake_stata_dir, tmp_path) as url:
         async with http_client(url) as a, http_client(url) as b:
             await isolation(a, b)
 
 
-async def test_on_2026_07_28_each_token_is_a_client_of_its_own(tmp_path: Path) -> None:
-    with http_server(tmp_path, STATA_TOOLS_TOKEN="token-for-a-0001,token-for-b-0002") as url:
+async def test_on_2026_07_28_each_token_is_a_client_of_its_own(
+    fake_stata_dir: Path, tmp_path: Path
+) -> None:
+    with http_server(
+        fake_stata_dir, tmp_path, STATA_TOOLS_TOKEN="token-for-a-0001,token-for-b-0002"
+    ) as url:
         a = http_client(url, "token-for-a-0001", mode="auto")
         b = http_client(url, "token-for-b-0002", mode="auto")
         async with a, b:
             await isolation(a, b)
 
 
-async def test_in_shared_mode_every_client_sees_every_run(tmp_path: Path) -> None:
-    with http_server(tmp_path, STATA_TOOLS_SHARED_SESSIONS="1") as url:
+async def test_in_shared_mode_every_client_sees_every_run(
+    fake_stata_dir: Path, tmp_path: Path
+) -> None:
+    with http_server(fake_stata_dir, tmp_path, STATA_TOOLS_SHARED_SESSIONS="1") as url:
         async with http_client(url) as a, http_client(url) as b:
             done = await a.call_tool("run_code", {"code": 'global OWNER "client a"'})
             assert done.meta["run_id"] in await listed_runs(b)
@@ -302,8 +307,10 @@ async def test_in_shared_mode_every_client_sees_every_run(tmp_path: Path) -> Non
             assert "\nowner: client a." in text_of(seen)
 
 
-async def test_a_background_run_outlives_the_client_that_started_it(tmp_path: Path) -> None:
-    with http_server(tmp_path) as url:
+async def test_a_background_run_outlives_the_client_that_started_it(
+    fake_stata_dir: Path, tmp_path: Path
+) -> None:
+    with http_server(fake_stata_dir, tmp_path) as url:
         async with http_client(url, mode="auto") as first:
             started = await first.call_tool(
                 "run_code", {"code": 'sleep 1000\ndisplay "still here"', "background": True}
