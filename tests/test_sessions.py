@@ -335,3 +335,28 @@ async def test_two_sessions_finishing_do_files_keep_both_in_the_history(
     )
     history = json.loads((get_session().settings.run_dir / "timings.json").read_text())
     assert {str(first), str(second)} <= set(history["files"])
+
+
+async def test_cancel_run_by_id_breaks_a_foreground_run_in_another_session(
+    sessions_client: Client,
+) -> None:
+    client = sessions_client
+    await client.call_tool("run_code", {"code": "display 1", "session": "side"})
+    call = asyncio.create_task(
+        client.call_tool(
+            "run_code", {"code": "sleep 60000", "session": "side"}, raise_on_error=False
+        )
+    )
+    run_id = None
+    while run_id is None:
+        listed = await client.call_tool("list_sessions", {})
+        run_id = {r["session"]: r for r in listed.meta["sessions"]}["side"]["current_run"]
+        await asyncio.sleep(0.05)
+    main_idle = await client.call_tool("cancel_run", {})  # main runs nothing: left alone
+    assert text_of(main_idle) == "No run is active: nothing to cancel."
+    answer = await client.call_tool("cancel_run", {"run_id": run_id})
+    assert text_of(answer) == (
+        f"Sent a break to run {run_id} in session side; its call ends with status cancelled."
+    )
+    result = await asyncio.wait_for(call, 10)
+    assert result.meta["status"] == "cancelled" and result.meta["session"] == "side"
