@@ -127,8 +127,10 @@ def client_of(ctx: Context) -> str:
     if get_registry().settings.shared_sessions or ctx.transport not in ("sse", "streamable-http"):
         return LOCAL
     request = ctx.request_context
-    if request is not None and request.protocol_version not in MODERN_PROTOCOL_VERSIONS:
-        return "mcp-session:" + ctx.session_id  # negotiated: the SDK refuses unknown ids
+    http = request.request if request is not None else None
+    handshake = request is not None and request.protocol_version not in MODERN_PROTOCOL_VERSIONS
+    if handshake and http is not None and http.headers.get("mcp-session-id"):
+        return "mcp-session:" + ctx.session_id  # negotiated: the SDK refuses ids it did not issue
     token = get_access_token()
     if token is not None:
         return "token:" + token.client_id
