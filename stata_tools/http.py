@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import hashlib
 import hmac
 import ipaddress
 import os
@@ -128,16 +129,26 @@ class HttpSecurity:
 
 
 class SharedTokenVerifier(TokenVerifier):
-    """One shared secret, compared in constant time (FastMCP's StaticTokenVerifier looks it up)."""
+    """The token, or each of several separated by commas, compared in constant time (FastMCP's
+    StaticTokenVerifier looks it up). Each token is a client of its own: on MCP 2026-07-28,
+    which has no sessions, the token is what keeps one client's sessions and runs apart."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, tokens: str) -> None:
         super().__init__()
-        self._token = token.encode()
+        self._tokens = [t.strip().encode() for t in tokens.split(",") if t.strip()]
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        if hmac.compare_digest(token.encode(), self._token):
-            return AccessToken(token=token, client_id="stata-tools", scopes=[])
+        given = token.encode()
+        matched = [hmac.compare_digest(given, known) for known in self._tokens]  # all compared
+        if any(matched):
+            client = "stata-tools" if len(self._tokens) == 1 else _client_name(given)
+            return AccessToken(token=token, client_id=client, scopes=[])
         return None
+
+
+def _client_name(token: bytes) -> str:
+    """A name for a token's client that does not give the token away."""
+    return "token-" + hashlib.sha256(token).hexdigest()[:16]
 
 
 class HostOriginGuard:
@@ -157,7 +168,7 @@ class HostOriginGuard:
         await self.app(scope, receive, send)
 
 
-def announce(security: HttpSecurity, err: TextIO) -> None:
+def announce(security: HttpSecurity, err: TextIO, *, shared: bool = False) -> None:
     """Tell the user on stderr (never stdout) how to connect; a generated token appears once."""
     if security.token_generated:
         print(
@@ -168,8 +179,21 @@ def announce(security: HttpSecurity, err: TextIO) -> None:
             "stata-tools: other clients send the header Authorization: Bearer <that token>.",
             file=err,
         )
+    elif security.token is not None and "," in security.token:
+        print(
+            f"stata-tools: requests need Authorization: Bearer <one of the tokens in {TOKEN_ENV}>; "
+            "each token is a client of its own.",
+            file=err,
+        )
     elif security.token is not None:
         print(f"stata-tools: requests need Authorization: Bearer ${TOKEN_ENV}.", file=err)
+    if not shared and (security.token is None or "," not in security.token):
+        print(
+            "stata-tools: clients are kept apart by their MCP session (2025-11-25); 2026-07-28 "
+            "clients, which have none, by their token, so those sharing one (or none) share "
+            f"sessions and runs: give each its own ({TOKEN_ENV}=token-a,token-b,…).",
+            file=err,
+        )
     if not security.loopback:
         print(
             f"stata-tools: accepted Host headers: {', '.join(security.allowed_hosts)} "
@@ -188,14 +212,14 @@ def _uvicorn_logging() -> dict[str, object]:
 
 def run_http(host: str, port: int) -> None:
     """Serve Streamable HTTP at /mcp; SIGTERM runs the lifespan teardown like Ctrl+C."""
-    from stata_tools.server import mcp
+    from stata_tools.server import get_session, mcp
 
     try:
         security = HttpSecurity.from_env(host, port)
     except ValueError as error:
         print(f"stata-tools: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    announce(security, sys.stderr)
+    announce(security, sys.stderr, shared=get_session().settings.shared_sessions)
     if security.token is not None:
         mcp.auth = SharedTokenVerifier(security.token)  # 401 + WWW-Authenticate: Bearer
     guard = Middleware(HostOriginGuard, settings=security.transport_security())

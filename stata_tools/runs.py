@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,6 +21,8 @@ RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 RESULT_FILE = "result.json"
 LOG_FILE = "run.log"
 MAX_READ_BYTES = 1 << 20
+RUNNING_OR_INTERRUPTED = "running or interrupted"
+"""The status of a run folder without a result: running now, or its server went away."""
 HISTORY_FILE = "timings.json"
 MAX_HISTORY_BYTES = 8 << 20
 """A history file larger than this is not read (it was not written by us)."""
@@ -61,9 +64,14 @@ class LogSlice:
 class RunStore:
     """The run directory: one folder per run, newest last, at most `keep` of them."""
 
-    def __init__(self, root: Path, keep: int) -> None:
+    def __init__(self, root: Path, keep: int, visible: Callable[[str], bool] | None = None) -> None:
         self.root = root
         self.keep = keep
+        self._visible = visible
+
+    def only(self, visible: Callable[[str], bool]) -> RunStore:
+        """The same store seen by one client: other runs are listed nowhere and read as unknown."""
+        return RunStore(self.root, self.keep, visible)
 
     def new_folder(self, run_id: str) -> Path:
         folder = self.root / run_id
@@ -110,13 +118,14 @@ class RunStore:
     def run_ids(self) -> list[str]:
         try:
             with os.scandir(self.root) as entries:  # is_dir() from the listing: no stat each
-                return sorted(e.name for e in entries if RUN_ID.match(e.name) and e.is_dir())
+                ids = sorted(e.name for e in entries if RUN_ID.match(e.name) and e.is_dir())
         except OSError:
             return []
+        return ids if self._visible is None else [i for i in ids if self._visible(i)]
 
     def prune(self) -> None:
         """Drop the oldest runs beyond the retention limit."""
-        ids = self.run_ids()
+        ids = RunStore(self.root, self.keep).run_ids()  # every client's: the limit is the disk's
         for run_id in ids[: max(0, len(ids) - self.keep)]:
             shutil.rmtree(self.root / run_id, ignore_errors=True)
 
@@ -129,7 +138,7 @@ class RunStore:
         meta = _read_json(folder / RESULT_FILE)
         return RunSummary(
             run_id=run_id,
-            status=meta.get("status", "running or interrupted"),
+            status=meta.get("status", RUNNING_OR_INTERRUPTED),
             rc=meta.get("rc"),
             source=meta.get("source"),
             duration_s=meta.get("duration_s"),
@@ -137,7 +146,8 @@ class RunStore:
         )
 
     def folder(self, run_id: str) -> Path:
-        if not RUN_ID.match(run_id) or not (self.root / run_id).is_dir():
+        visible = self._visible is None or self._visible(run_id)
+        if not RUN_ID.match(run_id) or not visible or not (self.root / run_id).is_dir():
             raise UnknownRun(
                 f"no kept run has id {run_id!r}; read the resource stata://runs for the recent "
                 f"ones (the {self.keep} newest are kept)"

@@ -34,6 +34,8 @@ class Settings:
     max_graphs: int = 4
     prestart: bool = False  # start Stata right after the MCP handshake, not at the first run
     run_history: bool = True  # keep each do-file's command times for `~8m left` next run
+    max_sessions: int = 4  # named sessions (each its own Stata) one client may keep open
+    shared_sessions: bool = False  # HTTP: every client sees every session and run
     roots: Roots | None = None  # None: any path (library use); from_env: the working directory
     policy: Policy | None = None  # None: no command checks (library use); from_env: the default
     batch_parallel: int = 2  # local batch processes at once (executor="batch")
@@ -68,6 +70,8 @@ class Settings:
             max_graphs=int(_number(env, "MAX_GRAPHS", defaults.max_graphs, minimum=0)),
             prestart=_switch(env, "PRESTART", defaults.prestart),
             run_history=_switch(env, "RUN_HISTORY", defaults.run_history),
+            max_sessions=int(_number(env, "MAX_SESSIONS", defaults.max_sessions, minimum=1)),
+            shared_sessions=_switch(env, "SHARED_SESSIONS", defaults.shared_sessions),
             roots=Roots.from_env(env),
             policy=_policy(env),
             batch_parallel=int(_number(env, "BATCH_PARALLEL", defaults.batch_parallel, minimum=1)),

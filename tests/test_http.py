@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import re
@@ -23,7 +24,7 @@ from fastmcp.client.transports import StreamableHttpTransport
 from ports import free_port, wait_for_port
 
 from stata_tools.dofile import split_commands
-from stata_tools.http import HttpSecurity, SharedTokenVerifier, is_loopback
+from stata_tools.http import HttpSecurity, SharedTokenVerifier, announce, is_loopback
 
 REPO = Path(__file__).resolve().parents[1]
 INITIALIZE = {
@@ -338,8 +339,31 @@ def test_a_bad_port_in_allowed_hosts_is_refused() -> None:
         HttpSecurity.from_env("0.0.0.0", 8000, {"STATA_TOOLS_ALLOWED_HOSTS": "a.example:x"})
 
 
+async def test_each_of_several_tokens_is_a_client_of_its_own() -> None:
+    verifier = SharedTokenVerifier("token-a-000001, token-b-000002")
+    a = await verifier.verify_token("token-a-000001")
+    b = await verifier.verify_token("token-b-000002")
+    assert a is not None and b is not None and a.client_id != b.client_id
+    assert a.client_id.startswith("token-") and "000001" not in a.client_id
+    assert await verifier.verify_token("token-a-000001, token-b-000002") is None
+    assert await verifier.verify_token("") is None
+    assert (await SharedTokenVerifier("one").verify_token("one")).client_id == "stata-tools"  # type: ignore[union-attr]
+
+
 async def test_the_verifier_accepts_only_the_exact_token() -> None:
     verifier = SharedTokenVerifier("s3cret")
     assert await verifier.verify_token("s3cret") is not None
     for wrong in ("s3cre", "s3cret ", "S3CRET", "", "sécret"):
         assert await verifier.verify_token(wrong) is None
+
+
+def test_the_start_up_note_says_when_2026_clients_would_share_sessions() -> None:
+    def note(env: dict[str, str], shared: bool = False) -> str:
+        err = io.StringIO()
+        announce(HttpSecurity.from_env("127.0.0.1", 8000, env), err, shared=shared)
+        return err.getvalue()
+
+    assert "those sharing one (or none) share sessions and runs" in note({})
+    assert "those sharing one (or none)" in note({"STATA_TOOLS_TOKEN": "only-one-token-00"})
+    assert "kept apart" not in note({"STATA_TOOLS_TOKEN": "token-a-000001,token-b-000002"})
+    assert "kept apart" not in note({}, shared=True)

@@ -475,19 +475,26 @@ class Session:
                     return event.result
         raise RuntimeError("the run ended without a result")  # pragma: no cover
 
-    async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
-        """Queue, run and follow one request; the last event is `Finished`.
-
-        Close the generator (``contextlib.aclosing``) or cancel its consumer to stop the run:
-        Stata gets a break and the session keeps its data.
-        """
-        prepared = prepare(
+    def prepare(self, request: RunRequest) -> PreparedRun:
+        """The request checked with this session's settings (what `run` does first)."""
+        return prepare(
             request,
             default_timeout_s=self.settings.default_timeout_s,
             roots=self.settings.roots and self.settings.roots.with_uris(request.client_roots),
             policy=self.settings.policy,
         )
-        run_id = new_run_id()
+
+    async def run(
+        self, request: RunRequest, *, run_id: str | None = None
+    ) -> AsyncIterator[RunEvent]:
+        """Queue, run and follow one request; the last event is `Finished`.
+
+        Close the generator (``contextlib.aclosing``) or cancel its consumer to stop the run:
+        Stata gets a break and the session keeps its data. `run_id` (from `new_run_id`) names
+        the run before it starts, for callers that hand it out while the run waits its turn.
+        """
+        prepared = self.prepare(request)
+        run_id = run_id or new_run_id()
         if prepared.executor != "session":  # stateless processes: no queue for the one Stata
             async with contextlib.aclosing(self._run_locked(prepared, run_id)) as events:
                 async for event in events:
@@ -824,7 +831,7 @@ class Session:
         """Save this run's times; the result says how long the last run took."""
         durations = history.timeline.durations(self.clock(), completed=result.ok)
         files = record_run(
-            history.files,
+            parse_history(self.runs.read_history()),  # as now: another session may have saved
             history.path,
             history.keys,
             durations,
