@@ -140,3 +140,27 @@ async def test_a_query_the_worker_cannot_import_fails_alone(
         assert session.status().restarts == ()
     finally:
         session.close()
+
+
+def test_a_runs_stream_arrives_whole_before_its_end_and_matches_its_log(tmp_path: Path) -> None:
+    """What pystata printed, forwarded by the worker: the log's text, error tail included."""
+    from stata_tools.stata.engine import Job
+    from stata_tools.stata.session import locate_stata
+
+    settings = Settings.from_env()
+    engine = WorkerEngine(lambda: locate_stata(settings), log_dir=tmp_path / "workers")
+    do_file = tmp_path / "steps.do"
+    do_file.write_text('display "one"\nforvalues i = 1/2 {\n    display `i\'\n}\nerror 459\n')
+    folder = tmp_path / "run"
+    folder.mkdir()
+    job = Job("r1", f'do "{do_file}"', folder / "run.log", "_str1", folder / "stdout.txt")
+    arrived: list[str] = []
+    try:
+        execution = engine.execute(job, arrived.append).result(30)
+        streamed = "".join(arrived)  # all of it, by the time the future resolved
+    finally:
+        engine.close()
+    assert execution.rc == 459
+    assert streamed == job.log_path.read_text()
+    assert streamed.endswith("end of do-file\nr(459);\n")
+    assert (folder / "stdout.txt").read_text() == streamed  # the captured output, same text

@@ -21,6 +21,7 @@ from typing import Any
 from stata_tools.stata import protocol
 from stata_tools.stata.discovery import Installation
 from stata_tools.stata.engine import Engine
+from stata_tools.stata.forward import OutputForwarder
 
 
 class _Installation:
@@ -43,6 +44,7 @@ class Worker:
         self._send_lock = threading.Lock()
         self._installation = _Installation()
         self.engine = Engine(self._installation, stdout_fallback=sys.stderr, native_stdout=True)
+        self._output = OutputForwarder(self._send)
 
     def serve(self) -> None:
         self._send(protocol.Hello(os.getpid()))
@@ -62,7 +64,7 @@ class Worker:
             self._installation.value = body.installation
             future: Future[Any] = self.engine.start()
         elif isinstance(body, protocol.Execute):
-            future = self.engine.execute(body.job)
+            future = self.engine.execute(body.job, self._output.writer(body.job.run_id))
         elif isinstance(body, protocol.Query):
             try:
                 fn = body.function()
@@ -76,6 +78,7 @@ class Worker:
         future.add_done_callback(functools.partial(self._answer, ident))
 
     def _answer(self, ident: int, future: Future[Any]) -> None:
+        self._output.flush()  # the run's stream reaches the server before its end
         error = future.exception()
         if error is not None:
             self._send(protocol.failure_of(ident, error))
