@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,9 @@ import anyio
 import anyio.to_thread
 from watchfiles import Change, awatch
 
-__all__ = ["LineDecoder", "LogFollower"]
+__all__ = ["LineDecoder", "LogFollower", "is_refusal"]
+
+_WINDOWS_REFUSALS = frozenset({5, 32, 33})  # access denied, sharing violation, lock violation
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,14 @@ def _decode(line: bytes) -> str:
         return line.decode("cp1252")
     except UnicodeDecodeError:
         return line.decode("latin-1")
+
+
+def is_refusal(error: OSError) -> bool:
+    """Whether the file exists but may not be read now: permissions, or (Windows) another
+    process holding it open without sharing, or a locked range."""
+    return isinstance(error, PermissionError) or (
+        getattr(error, "winerror", None) in _WINDOWS_REFUSALS
+    )
 
 
 class LineDecoder:
@@ -125,7 +136,8 @@ class _Read:
 
 class LogFollower:
     """Follows one log file by byte offset: watchfiles for latency, polling as a fallback, a final
-    drain at stop. I/O errors on the file (missing, locked) are retried at the next tick."""
+    drain at stop. I/O errors on the file (missing, locked) are retried at the next tick; a file
+    that exists but is refused (`is_refusal`) is reported by `refused_since`."""
 
     def __init__(
         self,
@@ -138,6 +150,8 @@ class LogFollower:
         force_polling: bool = False,
         flood_bytes: int = 64 << 10,
         report_partial: bool = False,
+        report_refused: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if read_chunk < 1:
             raise ValueError("read_chunk must be positive")
@@ -149,6 +163,10 @@ class LogFollower:
         self._force_polling = force_polling
         self._flood_bytes = flood_bytes
         self._report_partial = report_partial  # yield [] when only the partial line grew
+        self._report_refused = report_refused  # yield [] at each tick the file is refused
+        self._clock = clock
+        self._refused_since: float | None = None
+        self._refusal: OSError | None = None
         self._flooded = False  # a tick found flood_bytes or more: poll from then on
         self._offset = 0
         self._restarts = 0
@@ -176,6 +194,17 @@ class LogFollower:
     def polling(self) -> bool:
         """Whether the follower runs on polling alone (forced, or the watcher failed)."""
         return self._polling
+
+    @property
+    def refused_since(self) -> float | None:
+        """Since when (clock) every read of the file was refused (see `is_refusal`); None while
+        reads work or the file is merely missing."""
+        return self._refused_since
+
+    @property
+    def refusal(self) -> OSError | None:
+        """The last refusal, for a message."""
+        return self._refusal
 
     @property
     def flooded(self) -> bool:
@@ -263,6 +292,8 @@ class LogFollower:
             read = self._read_once()  # local page-cache reads take microseconds
             await anyio.lowlevel.checkpoint()
             if read is None:
+                if self._report_refused and self._refused_since is not None:
+                    yield []
                 return
             if read.restart:
                 tail = self._decoder.flush()  # the old file's partial last line is still output
@@ -308,6 +339,11 @@ class LogFollower:
                 offset = 0 if restart else self._offset
                 f.seek(offset)
                 data = f.read(min(self._read_chunk, max(st.st_size - offset, 0)))
-                return _Read(data=data, restart=restart, identity=identity, size=st.st_size)
-        except OSError:
+        except OSError as error:
+            if is_refusal(error):
+                self._refusal = error
+                if self._refused_since is None:
+                    self._refused_since = self._clock()
             return None
+        self._refused_since = None
+        return _Read(data=data, restart=restart, identity=identity, size=st.st_size)

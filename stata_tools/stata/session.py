@@ -30,8 +30,9 @@ from stata_tools.events import (
 from stata_tools.files import NotAFile, read_regular_file
 from stata_tools.graphs import GraphFile
 from stata_tools.guard import MAX_CALLED_BYTES, CommandRefused, check_run
-from stata_tools.logs.follow import LineDecoder, LogFollower
+from stata_tools.logs.follow import LineDecoder
 from stata_tools.logs.parse import LogParser
+from stata_tools.logs.source import RunFollower, StreamBuffer
 from stata_tools.policy import Policy
 from stata_tools.progress import Tracker, format_elapsed
 from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
@@ -446,7 +447,8 @@ class Session:
         excerpt = ExcerptBuilder(self.settings.output_budget_chars)
         stop = anyio.Event()
         batches: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=64)
-        follower = LogFollower(job.log_path, report_partial=True)
+        stream = StreamBuffer()  # what Stata prints, for when its log cannot be read (Windows)
+        follower = RunFollower(job.log_path, stream)
 
         async def pump() -> None:
             try:
@@ -455,7 +457,7 @@ class Session:
             finally:
                 await batches.put(None)
 
-        future = asyncio.wrap_future(engine.execute(job))
+        future = asyncio.wrap_future(engine.execute(job, stream.put))
         self._inflight = future
         future.add_done_callback(lambda _: stop.set())
         pump_task = asyncio.create_task(pump())
@@ -514,6 +516,8 @@ class Session:
                 if batches.empty():  # the follower's partial line is the one after these lines
                     tracker.partial(follower.partial, parser.smcl, now)
                 yield Output(tuple(batch), tracker.heartbeat(now))
+            if follower.note:
+                notes.append(follower.note)
             lost = _lost_by(future)
             execution = future.result() if future.done() and lost is None else None
             result = self._result(

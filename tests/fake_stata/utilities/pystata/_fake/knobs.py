@@ -20,6 +20,7 @@ class Knobs:
     dots: str = "inline"  # replication dots: Stata 18's inline counts, or "ruled" (Stata ≤ 17)
     ignore_break: bool = False
     crash_after_ms: float = 0.0
+    lock_log: bool = False
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -48,4 +49,5 @@ def read_knobs(env: Mapping[str, str] | None = None) -> Knobs:
         dots="ruled" if env.get("FAKE_STATA_DOTS", "").strip().lower() == "ruled" else "inline",
         ignore_break=_flag(env, "FAKE_STATA_IGNORE_BREAK"),
         crash_after_ms=_ms(env, "FAKE_STATA_CRASH_AFTER_MS"),
+        lock_log=_flag(env, "FAKE_STATA_LOCK_LOG"),
     )
