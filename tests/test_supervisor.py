@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from platforms import posix_signals
 
 from stata_tools import CommandStarted, RunRequest, RunStatus, Session, Settings
 from stata_tools.stata.discovery import StataNotFound
@@ -29,12 +30,16 @@ def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session
     session.close()
 
 
-def test_exit_statuses_read_as_what_happened() -> None:
+@posix_signals
+def test_signal_exits_read_as_what_happened() -> None:
     assert (
         describe_exit(-9)
         == "killed by signal 9 (SIGKILL: often the out-of-memory killer, or kill -9)"
     )
     assert describe_exit(-11) == "killed by signal 11 (SIGSEGV: a crash in Stata's native code)"
+
+
+def test_exit_statuses_read_as_what_happened() -> None:
     assert describe_exit(3) == "exited with code 3"
     assert describe_exit(0xC0000005) == "exited with code 0xc0000005 (access violation)"
     assert "exit, STATA clear" in describe_exit(0)

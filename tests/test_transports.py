@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from platforms import posix_signals
 from ports import free_port, start_http_server
 from stdio_peer import StdioPeer
 
@@ -143,6 +144,7 @@ def test_closing_stdin_shuts_the_server_down(peer: StdioPeer) -> None:
     assert b"stata-tools: session closed" in peer.proc.stderr.read()  # type: ignore[union-attr]
 
 
+@posix_signals
 def test_sigterm_closes_the_session_cleanly(peer: StdioPeer) -> None:
     peer.request("tools/call", {"name": "run_code", "arguments": {"code": "display 1"}})
     peer.proc.send_signal(signal.SIGINT)
@@ -153,6 +155,7 @@ def test_sigterm_closes_the_session_cleanly(peer: StdioPeer) -> None:
     assert b"stata-tools: session closed" in peer.proc.stderr.read()  # type: ignore[union-attr]
 
 
+@posix_signals
 def test_http_server_closes_the_session_on_sigterm(fake_stata_dir: Path, tmp_path: Path) -> None:
     import urllib.request
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from platforms import posix_signals
 
 from stata_tools import CommandStarted, RunRequest, RunStatus, Session, Settings
 from stata_tools.stata.supervisor import WorkerEngine
@@ -126,6 +127,7 @@ def test_the_readme_library_example_prints_each_command_as_it_starts(
     assert last_at - first_at > 1.0  # the first command was printed while the run went on
 
 
+@posix_signals
 async def test_kill_9_mid_run_ends_the_call_as_crashed_and_the_next_run_starts_afresh(
     own_session: Session,
 ) -> None:
@@ -171,6 +173,7 @@ async def test_kill_9_mid_run_ends_the_call_as_crashed_and_the_next_run_starts_a
     assert len(session.status().restarts) == 1  # the notice is said once, the history kept
 
 
+@posix_signals
 async def test_a_crash_in_statas_native_code_is_named_by_its_signal(
     own_session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -190,6 +193,7 @@ async def test_a_crash_in_statas_native_code_is_named_by_its_signal(
     assert after.ok and "fine" in after.output.text
 
 
+@posix_signals
 async def test_a_worker_that_dies_between_runs_is_replaced_and_the_next_run_says_so(
     own_session: Session,
 ) -> None:
@@ -265,6 +269,7 @@ def test_the_in_process_engine_stays_a_constructor_choice(
     assert done.stdout.split() == ["ok", "True", "None"]
 
 
+@posix_signals
 async def test_session_status_lists_the_restarts_and_their_causes(
     own_session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
