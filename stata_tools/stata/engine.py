@@ -63,8 +63,16 @@ class Execution:
     graphs_drawn: int = 0
 
 
-def stata_quote(text: str) -> str:
-    """Quote a path or string for a Stata command; compound quotes when it holds a `"`."""
+def stata_quote(text: str, *, windows: bool = os.name == "nt") -> str:
+    """Quote a path for a Stata command, so that Stata reads exactly this path.
+
+    Stata expands `$name` and `` `name' `` even inside quotes, and takes a `\\` before either
+    for its escape: so both are escaped, and on Windows, where `\\` is the separator (one
+    before a `$` would be eaten as that escape), separators become `/`, which Stata for Windows
+    reads as a separator too. Compound quotes when the text holds a `"`."""
+    if windows:
+        text = text.replace("\\", "/")
+    text = text.replace("$", "\\$").replace("`", "\\`")
     return f'`"{text}"\'' if '"' in text else f'"{text}"'
 
 
