@@ -128,11 +128,13 @@ def _refusing_open(refused: Path) -> Callable[..., object]:
     return fake
 
 
+@pytest.mark.parametrize("eol", ["\n", "\r\n"], ids=["lf", "crlf-log"])
 async def test_a_log_refused_mid_run_hands_over_to_the_stream_at_the_same_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, eol: str
 ) -> None:
-    """The sharing violation as Windows raises it (PermissionError, winerror 32); the real
-    OS-level refusal, through the worker, is the subprocess test below."""
+    """The sharing violation as Windows raises it (PermissionError, winerror 32), with the
+    log's CRLF against the stream's LF; the real OS-level refusal, through the worker, is the
+    subprocess test below."""
     log = tmp_path / "run.log"
     stream = StreamBuffer()
     follower = RunFollower(log, stream, refused_s=0.2, poll_interval_s=0.02, force_polling=True)
@@ -145,9 +147,9 @@ async def test_a_log_refused_mid_run_hands_over_to_the_stream_at_the_same_line(
             seen.extend(batch)
 
     task = asyncio.create_task(follow())
-    with log.open("w") as handle:
+    with log.open("w", newline="") as handle:
         for text in lines[:3]:
-            handle.write(text + "\n")
+            handle.write(text + eol)
             stream.put(text + "\n")
         handle.write("li")  # a partial line when the lock comes
         handle.flush()
@@ -335,3 +337,33 @@ def test_a_locked_log_is_tracked_from_the_stream_with_the_same_events(
     errors = [e for e in second["events"] if e["type"] == "ErrorRaised"]
     assert errors and errors[0]["rc"] == 198
     assert "never" not in result["text"]
+
+
+async def test_when_the_stream_carries_nothing_the_log_is_read_once_stata_lets_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pystata that prints nothing (streaming off, or a Windows build that keeps its output)
+    must not leave the run without its output."""
+    log = tmp_path / "run.log"
+    log.write_text("first\n")
+    stream = StreamBuffer()
+    follower = RunFollower(log, stream, refused_s=0.1, poll_interval_s=0.02, force_polling=True)
+    stop = anyio.Event()
+    seen: list[str] = []
+
+    async def follow() -> None:
+        async for batch in follower.follow(stop):
+            seen.extend(batch)
+
+    task = asyncio.create_task(follow())
+    await asyncio.sleep(0.1)
+    monkeypatch.setattr("builtins.open", _refusing_open(log))
+    with log.open("a") as handle:  # Stata writes on (its own handle was opened before)
+        handle.write("second\nthird\n")
+    await asyncio.sleep(0.4)
+    assert follower.switched and seen == ["first"]
+    monkeypatch.undo()  # the run ends: Stata closes its log and lets go
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert seen == ["first", "second", "third"]
+    assert follower.note is not None and "the stream carried nothing" in follower.note
