@@ -86,11 +86,11 @@ class StreamBuffer:
             start = self._chunks[0][0]
             text = "".join(chunk for _, chunk in self._chunks)
             self._chunks = []
-            if self._mid_line:
-                self._mid_line = False
-                cut = text.find("\n")
-                return start + 1, text[cut + 1 :]
-            return start, text
+            cut = text.find("\n") if self._mid_line else -1
+            if cut < 0:
+                return start, text
+            self._mid_line = False
+            return start + 1, text[cut + 1 :]
 
     def wait_event(self) -> asyncio.Event:
         """An event set when the next text arrives (at once if some is waiting)."""
