@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -306,3 +307,16 @@ async def test_code_that_ends_stata_ends_the_call_as_crashed(own_session: Sessio
     assert "bye" in result.output.text
     after = await own_session.execute(RunRequest(code="display _N"))
     assert after.ok and "\n0\n" in after.output.text + "\n"
+
+
+async def test_stata_runs_on_the_workers_main_thread(
+    own_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As Stata's JVM on macOS wants; the requests are read on another thread meanwhile."""
+    record = tmp_path / "record.jsonl"
+    monkeypatch.setenv("FAKE_STATA_RECORD", str(record))
+    result = await own_session.execute(RunRequest(code='display "where"'))
+    assert result.ok
+    events = [json.loads(line) for line in record.read_text().splitlines()]
+    runs = [e for e in events if e["event"] in ("run_start", "execute", "init")]
+    assert runs and {e["thread"] for e in runs} == {"MainThread"}

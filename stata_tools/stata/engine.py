@@ -226,6 +226,17 @@ class Engine:
                 self._send_break()
             return True
 
+    def run_here(self, then: Callable[[], None]) -> None:
+        """Make the calling thread the execution thread, call `then`, and serve forever. The
+        worker gives Stata its main thread: Stata's JVM on macOS wants the main thread (graph
+        export to PNG from another thread has crashed it, pystata.md §1.3)."""
+        with self._thread_lock:
+            if self._thread is not None:
+                raise RuntimeError("the engine already has its thread")
+            self._thread = threading.current_thread()
+        then()
+        self._loop()
+
     def _ensure_thread(self) -> None:
         with self._thread_lock:
             if self._thread is None:

@@ -1,9 +1,9 @@
 """The worker process: Stata (an Engine and its execution thread) in a process of its own.
 
 Started by the server as `python -m stata_tools.stata.worker ADDRESS` with stdout and stderr on
-a log file and the connection key on stdin. The main thread reads requests; the engine's thread
-runs them; replies go back as they finish, so a Break arrives while a job runs. When the server
-goes away the connection ends and so does the worker, whatever Stata is doing.
+a log file and the connection key on stdin. A thread reads requests; the main thread is the
+engine's and runs them; replies go back as they finish, so a Break arrives while a job runs.
+When the server goes away the connection ends and so does the worker, whatever Stata is doing.
 """
 
 from __future__ import annotations
@@ -117,7 +117,14 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides about breaks
     key = bytes.fromhex(sys.stdin.readline().strip())
     connection = Client(argv[0], authkey=key)
-    Worker(connection).serve()
+    worker = Worker(connection)
+    reader = threading.Thread(target=_serve, args=(worker,), name="stata-worker-requests")
+    worker.engine.run_here(reader.start)  # Stata on the main thread, requests on another
+    return 0  # pragma: no cover - run_here serves until _serve ends the process
+
+
+def _serve(worker: Worker) -> None:
+    worker.serve()
     sys.stderr.flush()
     os._exit(0)  # Stata's shutdown can hang (pystata.md §1.2); nothing is left to save
 
