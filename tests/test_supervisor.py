@@ -169,3 +169,16 @@ def test_a_runs_stream_arrives_whole_before_its_end_and_matches_its_log(tmp_path
     assert streamed == job.log_path.read_text()
     assert streamed.endswith("end of do-file\nr(459);\n")
     assert (folder / "stdout.txt").read_text() == streamed  # the captured output, same text
+
+
+def test_the_worker_leaves_the_terminals_ctrl_c_to_the_server_on_every_os() -> None:
+    """A new process group on Windows (console Ctrl-C goes to the group), a new session on
+    POSIX; never a preexec_fn, which would need fork."""
+    import subprocess
+
+    from stata_tools.stata.supervisor import _detached
+
+    assert _detached("win32") == {"creationflags": 0x00000200}
+    if hasattr(subprocess, "CREATE_NEW_PROCESS_GROUP"):  # Windows' own constant agrees
+        assert subprocess.CREATE_NEW_PROCESS_GROUP == 0x00000200
+    assert _detached("linux") == _detached("darwin") == {"start_new_session": True}

@@ -316,10 +316,11 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _detached() -> dict[str, Any]:
-    """Out of the terminal's process group, so Ctrl-C reaches the server, which decides."""
-    if sys.platform == "win32":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+def _detached(platform: str = sys.platform) -> dict[str, Any]:
+    """Out of the terminal's process group, so Ctrl-C reaches the server, which decides; the
+    same spawn everywhere otherwise (no fork-only preexec_fn)."""
+    if platform == "win32":
+        return {"creationflags": 0x00000200}  # subprocess.CREATE_NEW_PROCESS_GROUP
     return {"start_new_session": True}
 
 
