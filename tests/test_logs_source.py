@@ -367,3 +367,15 @@ async def test_when_the_stream_carries_nothing_the_log_is_read_once_stata_lets_g
     await asyncio.wait_for(task, 5)
     assert seen == ["first", "second", "third"]
     assert follower.note is not None and "the stream carried nothing" in follower.note
+
+
+def test_the_stream_buffer_is_bounded_even_when_the_log_stops_moving() -> None:
+    buffer = StreamBuffer(keep_chars=1000)
+    for i in range(1000):
+        buffer.put(f"{i:09d}\n")  # 10 characters a line, 10,000 in all
+    start, text = buffer.take()
+    assert len(text) <= 1000
+    lines = text.split("\n")
+    assert lines[0] == f"{start:09d}"  # the kept part starts at a line, numbered right
+    assert lines[-2] == "000000999"
+    assert buffer.chars == 10_000

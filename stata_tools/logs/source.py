@@ -31,6 +31,10 @@ scanner or a backup tool may hold a file for a moment)."""
 KEEP_LINES = 2000
 """Stream lines kept behind the log's position while the log works, to line the two up."""
 
+KEEP_CHARS = 32 << 20
+"""At most this much of the stream is kept while the log is followed (a log that stopped
+growing, say after `log close _all`, must not make the server hold the rest of the run)."""
+
 _MATCH = 3  # last log lines compared with the stream when lining them up
 
 
@@ -40,7 +44,9 @@ class StreamBuffer:
     While the log is followed, only what lies ahead of it (and a margin) is kept, so a long run
     does not hold its whole output twice."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_chars: int = KEEP_CHARS) -> None:
+        self._keep_chars = keep_chars
+        self._kept = 0  # characters in _chunks
         self._lock = threading.Lock()
         self._chunks: list[tuple[int, str]] = []  # (newlines before the chunk, its text)
         self._lines = 0  # newlines in everything put so far
@@ -60,6 +66,9 @@ class StreamBuffer:
             self._chunks.append((self._lines, text))
             self._lines += text.count("\n")
             self._chars += len(text)
+            self._kept += len(text)
+            if self._kept > self._keep_chars:
+                self._drop(max(1, len(self._chunks) // 2))
             waiter, self._waiter = self._waiter, None
         if waiter is not None:
             loop, event = waiter
@@ -74,8 +83,13 @@ class StreamBuffer:
             while drop + 1 < len(self._chunks) and self._chunks[drop + 1][0] <= keep_from:
                 drop += 1
             if drop:
-                self._mid_line = not self._chunks[drop - 1][1].endswith("\n")
-                del self._chunks[:drop]
+                self._drop(drop)
+
+    def _drop(self, count: int) -> None:
+        """Forget the oldest `count` chunks (lock held)."""
+        self._mid_line = not self._chunks[count - 1][1].endswith("\n")
+        self._kept -= sum(len(text) for _, text in self._chunks[:count])
+        del self._chunks[:count]
 
     def take(self) -> tuple[int, str]:
         """Everything kept, as (the line it starts at, its text from that line's start), and
@@ -85,7 +99,7 @@ class StreamBuffer:
                 return self._lines, ""
             start = self._chunks[0][0]
             text = "".join(chunk for _, chunk in self._chunks)
-            self._chunks = []
+            self._chunks, self._kept = [], 0
             cut = text.find("\n") if self._mid_line else -1
             if cut < 0:
                 return start, text
