@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from stata_tools.logs import follow as follow_module
 from stata_tools.logs.follow import is_refusal
 from stata_tools.logs.source import KEEP_LINES, RunFollower, StreamBuffer, align
 
@@ -114,16 +115,16 @@ async def test_a_readable_log_is_followed_and_the_stream_never_used(tmp_path: Pa
     assert follower.note is None
 
 
-def _refusing_open(refused: Path) -> Callable[..., object]:
-    """open() as seen by a process Stata's Windows lock keeps out of one file."""
-    real = open
+def _refusing_open(refused: Path) -> Callable[[Path], object]:
+    """The follower's open as seen by a process Stata's Windows lock keeps out of one file."""
+    real = follow_module.open_shared
 
-    def fake(file: object, *args: object, **kwargs: object) -> object:
-        if Path(str(file)) == refused:
+    def fake(path: Path) -> object:
+        if Path(path) == refused:
             error = PermissionError(errno.EACCES, "The process cannot access the file")
             error.winerror = 32  # type: ignore[attr-defined]
             raise error
-        return real(file, *args, **kwargs)  # type: ignore[call-overload]
+        return real(path)
 
     return fake
 
@@ -156,7 +157,7 @@ async def test_a_log_refused_mid_run_hands_over_to_the_stream_at_the_same_line(
         await asyncio.sleep(0.15)
         assert seen == lines[:3]
         assert follower.partial == "li"
-        monkeypatch.setattr("builtins.open", _refusing_open(log))
+        monkeypatch.setattr(follow_module, "open_shared", _refusing_open(log))
         stream.put("li")
         for text in lines[3:6]:  # Stata writes on; only the stream shows it
             stream.put(text[2:] + "\n" if text == lines[3] else text + "\n")
@@ -190,7 +191,9 @@ async def test_a_short_refusal_does_not_switch(
 
     task = asyncio.create_task(follow())
     await asyncio.sleep(0.1)
-    monkeypatch.setattr("builtins.open", _refusing_open(log))  # a scanner holds it briefly
+    monkeypatch.setattr(
+        follow_module, "open_shared", _refusing_open(log)
+    )  # a scanner holds it briefly
     await asyncio.sleep(0.2)
     monkeypatch.undo()
     with log.open("a") as handle:
@@ -209,7 +212,7 @@ async def test_a_log_still_refused_at_the_end_takes_the_stream_even_for_a_short_
     log = tmp_path / "run.log"
     log.write_text("")
     stream = StreamBuffer()
-    monkeypatch.setattr("builtins.open", _refusing_open(log))
+    monkeypatch.setattr(follow_module, "open_shared", _refusing_open(log))
     follower = RunFollower(log, stream, refused_s=30.0, poll_interval_s=0.02, force_polling=True)
     stream.put("\n. display 1\n1\n")
     stop = anyio.Event()
@@ -357,7 +360,7 @@ async def test_when_the_stream_carries_nothing_the_log_is_read_once_stata_lets_g
 
     task = asyncio.create_task(follow())
     await asyncio.sleep(0.1)
-    monkeypatch.setattr("builtins.open", _refusing_open(log))
+    monkeypatch.setattr(follow_module, "open_shared", _refusing_open(log))
     with log.open("a") as handle:  # Stata writes on (its own handle was opened before)
         handle.write("second\nthird\n")
     await asyncio.sleep(0.4)

@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 import anyio.to_thread
 from watchfiles import Change, awatch
 
-__all__ = ["LineDecoder", "LogFollower", "is_refusal"]
+__all__ = ["LineDecoder", "LogFollower", "is_refusal", "open_shared"]
 
 _WINDOWS_REFUSALS = frozenset({5, 32, 33})  # access denied, sharing violation, lock violation
 
@@ -45,6 +46,40 @@ def _decode(line: bytes) -> str:
         return line.decode("cp1252")
     except UnicodeDecodeError:
         return line.decode("latin-1")
+
+
+def open_shared(path: Path) -> BinaryIO:
+    """The file opened for reading. On Windows it shares read, write and delete access, as
+    `type` does (Python's open() leaves out delete), so a writer that opened its log with delete
+    access does not keep us out; a writer that shares no reading still does (`is_refusal`)."""
+    if os.name != "nt":
+        return open(path, "rb")
+    import ctypes
+    import msvcrt
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    create = kernel32.CreateFileW
+    create.argtypes = [
+        wintypes.LPCWSTR,
+        wintypes.DWORD,
+        wintypes.DWORD,
+        wintypes.LPVOID,
+        wintypes.DWORD,
+        wintypes.DWORD,
+        wintypes.HANDLE,
+    ]
+    create.restype = wintypes.HANDLE
+    generic_read, share_all, open_existing, normal = 0x80000000, 0x7, 3, 0x80
+    handle = create(str(path), generic_read, share_all, None, open_existing, normal, None)
+    if handle is None or handle == wintypes.HANDLE(-1).value:
+        raise ctypes.WinError(ctypes.get_last_error())  # type: ignore[attr-defined]
+    try:
+        fd = msvcrt.open_osfhandle(handle, os.O_RDONLY | os.O_BINARY)  # type: ignore[attr-defined]
+    except OSError:
+        kernel32.CloseHandle(wintypes.HANDLE(handle))
+        raise
+    return os.fdopen(fd, "rb")
 
 
 def is_refusal(error: OSError) -> bool:
@@ -327,7 +362,7 @@ class LogFollower:
     def _read_once(self) -> _Read | None:
         """One bounded read from the saved offset (runs in a worker thread); None on I/O errors."""
         try:
-            with open(self.path, "rb") as f:
+            with open_shared(self.path) as f:
                 st = os.fstat(f.fileno())
                 identity = (st.st_dev, st.st_ino) if st.st_ino else None
                 known = self._identity
