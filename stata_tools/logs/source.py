@@ -205,10 +205,11 @@ class RunFollower:
         decoder = self._decoder = LineDecoder()
         start, text = self._stream.take()
         self._skip = align(self._emitted, text.split("\n")[:-1], start, self._count)
+        which = f"after line {self._count} of the log" if self._count else "of the whole run"
         self._note = (
             f"Stata held the run's log so that it could not be read "
-            f"({_describe(self.log.refusal)}); progress and output after line {self._count} "
-            "of the log came from Stata's output stream instead"
+            f"({_describe(self.log.refusal)}); progress and output {which} came from Stata's "
+            "output stream instead"
         )
         while True:
             if text:
