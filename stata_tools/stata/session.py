@@ -543,6 +543,8 @@ class Session:
                     engine.end(_ended_reason(grace, "the call was cancelled"))
                     with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
                         await asyncio.wait({future})
+                if future.done() and not future.cancelled():
+                    future.exception()  # seen: the loss is in the run's record, not a GC warning
             stop.set()
             pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
