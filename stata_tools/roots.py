@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-__all__ = ["ROOTS_ENV", "OutsideRoots", "Roots"]
+__all__ = ["ROOTS_ENV", "OutsideRoots", "Roots", "file_uri_path"]
 
 ROOTS_ENV = "STATA_TOOLS_ROOTS"
 
@@ -89,12 +89,20 @@ def _real(path: Path) -> Path:
 
 
 def _file_path(uri: str) -> Path | None:
+    path = file_uri_path(uri)
+    return None if path is None else Path(path)
+
+
+def file_uri_path(uri: str, *, windows: bool = os.name == "nt") -> str | None:
+    """The local path a `file://` URI names (None for other schemes), as this OS spells it:
+    `file:///C:/work` and VS Code's `file:///c%3A/work` are `C:/work` and `c:/work` on Windows,
+    `file://server/share` is the UNC share `//server/share`."""
     parsed = urlparse(uri)
     if parsed.scheme != "file":
         return None
     path = unquote(parsed.path)
     if parsed.netloc and parsed.netloc != "localhost":
         path = f"//{parsed.netloc}{path}"  # a UNC share
-    if os.name == "nt" and path.startswith("/") and path[2:3] == ":":
+    if windows and path.startswith("/") and path[2:3] == ":":
         path = path[1:]  # file:///C:/work → C:/work
-    return Path(path)
+    return path

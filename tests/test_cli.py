@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from platforms import posix_signals
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -175,6 +176,7 @@ def test_serve_warns_when_the_only_root_is_the_filesystem_root(env: dict[str, st
     assert done.stdout == ""
 
 
+@posix_signals
 def test_ctrl_c_stops_the_run_and_prints_the_log_path(env: dict[str, str], tmp_path: Path) -> None:
     child = subprocess.Popen(
         [sys.executable, "-m", "stata_tools", "run", "--code", "sleep 20000"],

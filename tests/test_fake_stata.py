@@ -170,8 +170,51 @@ def test_init_through_real_stata_setup(fake_stata_dir: Path) -> None:
     assert banner[2].endswith("18.0")
     assert banner[3].endswith("MP\u2014Parallel Edition")
     assert "Notes:" in banner
-    assert out[-1] == "after init: 0.1.1 MP 18.0 True True libstata-mp.so True"
+    library = _library(fake_stata_dir, "mp").name
+    assert out[-1] == f"after init: 0.1.1 MP 18.0 True True {library} True"
     assert "\u00ae".encode() in proc.stdout  # the banner alone makes stdout non-ASCII
+
+
+def _library(root: Path, edition: str) -> Path:
+    """The placeholder that this OS's pystata looks for (pystata.md §1.2)."""
+    if sys.platform == "win32":
+        return root / f"{edition}-64.dll"
+    if sys.platform == "darwin":
+        return (
+            root
+            / f"Stata{edition.upper()}.app"
+            / "Contents"
+            / "MacOS"
+            / f"libstata-{edition}.dylib"
+        )
+    return root / ("libstata.so" if edition == "be" else f"libstata-{edition}.so")
+
+
+@pytest.mark.parametrize(
+    ("platform", "library"),
+    [
+        ("win32", "mp-64.dll"),
+        ("darwin", "StataMP.app/Contents/MacOS/libstata-mp.dylib"),
+        ("linux", "libstata-mp.so"),
+    ],
+)
+def test_init_loads_the_library_each_os_names(
+    fake_stata_dir: Path, platform: str, library: str
+) -> None:
+    """The fake installation works on every OS the CI runs (only pystata's lookup differs)."""
+    proc = run_python(
+        f"""
+        import os, sys
+        sys.platform = {platform!r}
+        import stata_setup
+        stata_setup.config(os.environ["FAKE_ROOT"], "mp", splash=False)
+        from pystata import config
+        print(os.path.relpath(config.stlibpath, os.environ["FAKE_ROOT"]))
+        """,
+        fake_stata_dir,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert Path(proc.stdout.decode().strip()) == Path(library)
 
 
 def test_splash_false_prints_nothing(fake_stata_dir: Path) -> None:
@@ -191,8 +234,8 @@ def test_splash_false_prints_nothing(fake_stata_dir: Path) -> None:
 def test_init_failures(fake_stata_dir: Path, tmp_path: Path) -> None:
     root = tmp_path / "Stata 18"
     shutil.copytree(fake_stata_dir, root, ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "libstata-se.so").unlink()
-    (root / "libstata.so").write_text("not a library\n")
+    _library(root, "se").unlink()
+    _library(root, "be").write_text("not a library\n")
     proc = run_python(
         """
         import os, json, stata_setup

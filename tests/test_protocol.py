@@ -71,3 +71,11 @@ def test_queries_must_cross_by_reference() -> None:
     protocol.query_of(functools.partial(export_graph, name="g", path=Path("g.png"), fmt="png"))
     with pytest.raises(TypeError, match=r"module-level function or functools\.partial"):
         protocol.query_of(lambda pystata, sfi: 1)
+
+
+def test_streamed_output_crosses_as_plain_text() -> None:
+    message = protocol.decode_answer(protocol.encode(protocol.Output("r1", "1\n. display 2\n", 3)))
+    assert message == protocol.Output("r1", "1\n. display 2\n", 3)
+    sneaky = pickle.dumps(protocol.Output("r1", os.system, 0))  # type: ignore[arg-type]
+    with pytest.raises(pickle.UnpicklingError, match=r"(posix|nt)\.system"):
+        protocol.decode_answer(sneaky)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools.roots import ROOTS_ENV, OutsideRoots, Roots
+from stata_tools.roots import ROOTS_ENV, OutsideRoots, Roots, file_uri_path
 
 
 @pytest.fixture
@@ -110,3 +110,20 @@ def test_each_root_says_where_it_came_from(layout: Path) -> None:
     roots = Roots.from_env({ROOTS_ENV: str(project)}).with_uris([secret.as_uri(), project.as_uri()])
     assert roots.paths == (project, secret)
     assert roots.describe() == f"{project} ({ROOTS_ENV}), {secret} (announced by the client)"
+
+
+@pytest.mark.parametrize(
+    ("uri", "windows", "path"),
+    [
+        ("file:///C:/work/project", True, "C:/work/project"),
+        ("file:///c%3A/Users/me/My%20Project", True, "c:/Users/me/My Project"),  # VS Code's form
+        ("file://localhost/D:/data", True, "D:/data"),
+        ("file://server/share/study", True, "//server/share/study"),  # a UNC share
+        ("file:///home/me/project", False, "/home/me/project"),
+        ("file:///C:/work", False, "/C:/work"),  # on POSIX a folder named C: at the root
+        ("file://server/share", False, "//server/share"),
+        ("https://example.com/x", True, None),
+    ],
+)
+def test_file_uris_name_the_path_this_os_spells(uri: str, windows: bool, path: str | None) -> None:
+    assert file_uri_path(uri, windows=windows) == path

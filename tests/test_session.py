@@ -16,6 +16,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from platforms import fifos
 
 from stata_tools import (
     CommandStarted,
@@ -214,13 +215,17 @@ def test_a_query_before_any_run_sees_pystata_stata(fake_stata_dir: Path) -> None
     assert done.stdout.splitlines()[-1] == "[]"  # graph_names runs pystata.stata.run
 
 
-def test_a_fifo_or_a_huge_file_is_refused_at_once(tmp_path: Path) -> None:
+@fifos
+def test_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
     fifo = tmp_path / "analysis.do"
     os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
     started = time.monotonic()
     with pytest.raises(RunRequestError, match=r"is a FIFO \(named pipe\), not a regular file"):
         prepare(RunRequest(do_file=fifo))
     assert time.monotonic() - started < 5
+
+
+def test_a_huge_file_is_refused_at_once(tmp_path: Path) -> None:
     huge = tmp_path / "huge.do"
     with huge.open("wb") as handle:
         handle.truncate(MAX_DO_FILE_BYTES + 1)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from platforms import posix_signals
 
 from stata_tools import CommandStarted, RunRequest, RunStatus, Session, Settings
 from stata_tools.stata.discovery import StataNotFound
@@ -29,12 +30,16 @@ def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session
     session.close()
 
 
-def test_exit_statuses_read_as_what_happened() -> None:
+@posix_signals
+def test_signal_exits_read_as_what_happened() -> None:
     assert (
         describe_exit(-9)
         == "killed by signal 9 (SIGKILL: often the out-of-memory killer, or kill -9)"
     )
     assert describe_exit(-11) == "killed by signal 11 (SIGSEGV: a crash in Stata's native code)"
+
+
+def test_exit_statuses_read_as_what_happened() -> None:
     assert describe_exit(3) == "exited with code 3"
     assert describe_exit(0xC0000005) == "exited with code 0xc0000005 (access violation)"
     assert "exit, STATA clear" in describe_exit(0)
@@ -140,3 +145,40 @@ async def test_a_query_the_worker_cannot_import_fails_alone(
         assert session.status().restarts == ()
     finally:
         session.close()
+
+
+def test_a_runs_stream_arrives_whole_before_its_end_and_matches_its_log(tmp_path: Path) -> None:
+    """What pystata printed, forwarded by the worker: the log's text, error tail included."""
+    from stata_tools.stata.engine import Job
+    from stata_tools.stata.session import locate_stata
+
+    settings = Settings.from_env()
+    engine = WorkerEngine(lambda: locate_stata(settings), log_dir=tmp_path / "workers")
+    do_file = tmp_path / "steps.do"
+    do_file.write_text('display "one"\nforvalues i = 1/2 {\n    display `i\'\n}\nerror 459\n')
+    folder = tmp_path / "run"
+    folder.mkdir()
+    job = Job("r1", f'do "{do_file}"', folder / "run.log", "_str1", folder / "stdout.txt")
+    arrived: list[str] = []
+    try:
+        execution = engine.execute(job, arrived.append).result(30)
+        streamed = "".join(arrived)  # all of it, by the time the future resolved
+    finally:
+        engine.close()
+    assert execution.rc == 459
+    assert streamed == job.log_path.read_text()
+    assert streamed.endswith("end of do-file\nr(459);\n")
+    assert (folder / "stdout.txt").read_text() == streamed  # the captured output, same text
+
+
+def test_the_worker_leaves_the_terminals_ctrl_c_to_the_server_on_every_os() -> None:
+    """A new process group on Windows (console Ctrl-C goes to the group), a new session on
+    POSIX; never a preexec_fn, which would need fork."""
+    import subprocess
+
+    from stata_tools.stata.supervisor import _detached
+
+    assert _detached("win32") == {"creationflags": 0x00000200}
+    if hasattr(subprocess, "CREATE_NEW_PROCESS_GROUP"):  # Windows' own constant agrees
+        assert subprocess.CREATE_NEW_PROCESS_GROUP == 0x00000200
+    assert _detached("linux") == _detached("darwin") == {"start_new_session": True}

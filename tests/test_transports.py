@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from platforms import WINDOWS, posix_signals
 from ports import free_port, start_http_server
 from stdio_peer import StdioPeer
 
@@ -70,7 +72,16 @@ LAUNCHERS = {
 }
 
 
-@pytest.mark.parametrize("launcher", LAUNCHERS)
+MAKE_RUN = pytest.mark.skipif(
+    WINDOWS or shutil.which("make") is None,
+    reason="the Makefile is POSIX (make, .venv/bin); on Windows the other launchers are tested",
+)
+
+
+@pytest.mark.parametrize(
+    "launcher",
+    [pytest.param(name, marks=MAKE_RUN) if name == "make run" else name for name in LAUNCHERS],
+)
 def test_every_documented_launcher_writes_only_json_rpc_to_stdout(
     launcher: str, fake_stata_dir: Path, tmp_path: Path
 ) -> None:
@@ -143,6 +154,7 @@ def test_closing_stdin_shuts_the_server_down(peer: StdioPeer) -> None:
     assert b"stata-tools: session closed" in peer.proc.stderr.read()  # type: ignore[union-attr]
 
 
+@posix_signals
 def test_sigterm_closes_the_session_cleanly(peer: StdioPeer) -> None:
     peer.request("tools/call", {"name": "run_code", "arguments": {"code": "display 1"}})
     peer.proc.send_signal(signal.SIGINT)
@@ -153,6 +165,7 @@ def test_sigterm_closes_the_session_cleanly(peer: StdioPeer) -> None:
     assert b"stata-tools: session closed" in peer.proc.stderr.read()  # type: ignore[union-attr]
 
 
+@posix_signals
 def test_http_server_closes_the_session_on_sigterm(fake_stata_dir: Path, tmp_path: Path) -> None:
     import urllib.request
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from platforms import posix_signals
 
 from stata_tools import CommandStarted, RunRequest, RunStatus, Session, Settings
 from stata_tools.stata.supervisor import WorkerEngine
@@ -126,6 +128,7 @@ def test_the_readme_library_example_prints_each_command_as_it_starts(
     assert last_at - first_at > 1.0  # the first command was printed while the run went on
 
 
+@posix_signals
 async def test_kill_9_mid_run_ends_the_call_as_crashed_and_the_next_run_starts_afresh(
     own_session: Session,
 ) -> None:
@@ -171,6 +174,7 @@ async def test_kill_9_mid_run_ends_the_call_as_crashed_and_the_next_run_starts_a
     assert len(session.status().restarts) == 1  # the notice is said once, the history kept
 
 
+@posix_signals
 async def test_a_crash_in_statas_native_code_is_named_by_its_signal(
     own_session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -190,6 +194,7 @@ async def test_a_crash_in_statas_native_code_is_named_by_its_signal(
     assert after.ok and "fine" in after.output.text
 
 
+@posix_signals
 async def test_a_worker_that_dies_between_runs_is_replaced_and_the_next_run_says_so(
     own_session: Session,
 ) -> None:
@@ -265,6 +270,7 @@ def test_the_in_process_engine_stays_a_constructor_choice(
     assert done.stdout.split() == ["ok", "True", "None"]
 
 
+@posix_signals
 async def test_session_status_lists_the_restarts_and_their_causes(
     own_session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -331,3 +337,16 @@ def test_a_worker_whose_sandbox_cannot_be_had_refuses_every_request(
         assert "STATA_TOOLS_SANDBOX=strict" in answer.message and "no Landlock" in answer.message
     assert worker.engine.info is None  # Stata never started
     assert not (tmp_path / "o.txt").exists()
+
+
+async def test_stata_runs_on_the_workers_main_thread(
+    own_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As Stata's JVM on macOS wants; the requests are read on another thread meanwhile."""
+    record = tmp_path / "record.jsonl"
+    monkeypatch.setenv("FAKE_STATA_RECORD", str(record))
+    result = await own_session.execute(RunRequest(code='display "where"'))
+    assert result.ok
+    events = [json.loads(line) for line in record.read_text().splitlines()]
+    runs = [e for e in events if e["event"] in ("run_start", "execute", "init")]
+    assert runs and {e["thread"] for e in runs} == {"MainThread"}

@@ -10,16 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 import anyio.to_thread
 from watchfiles import Change, awatch
 
-__all__ = ["LineDecoder", "LogFollower"]
+__all__ = ["LineDecoder", "LogFollower", "is_refusal", "open_shared"]
+
+_WINDOWS_REFUSALS = frozenset({5, 32, 33})  # access denied, sharing violation, lock violation
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +46,48 @@ def _decode(line: bytes) -> str:
         return line.decode("cp1252")
     except UnicodeDecodeError:
         return line.decode("latin-1")
+
+
+def open_shared(path: Path) -> BinaryIO:
+    """The file opened for reading. On Windows it shares read, write and delete access, as
+    `type` does (Python's open() leaves out delete), so a writer that opened its log with delete
+    access does not keep us out; a writer that shares no reading still does (`is_refusal`)."""
+    if os.name != "nt":
+        return open(path, "rb")
+    import ctypes
+    import msvcrt
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    create = kernel32.CreateFileW
+    create.argtypes = [
+        wintypes.LPCWSTR,
+        wintypes.DWORD,
+        wintypes.DWORD,
+        wintypes.LPVOID,
+        wintypes.DWORD,
+        wintypes.DWORD,
+        wintypes.HANDLE,
+    ]
+    create.restype = wintypes.HANDLE
+    generic_read, share_all, open_existing, normal = 0x80000000, 0x7, 3, 0x80
+    handle = create(str(path), generic_read, share_all, None, open_existing, normal, None)
+    if handle is None or handle == wintypes.HANDLE(-1).value:
+        raise ctypes.WinError(ctypes.get_last_error())  # type: ignore[attr-defined]
+    try:
+        fd = msvcrt.open_osfhandle(handle, os.O_RDONLY | os.O_BINARY)  # type: ignore[attr-defined]
+    except OSError:
+        kernel32.CloseHandle(wintypes.HANDLE(handle))
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def is_refusal(error: OSError) -> bool:
+    """Whether the file exists but may not be read now: permissions, or (Windows) another
+    process holding it open without sharing, or a locked range."""
+    return isinstance(error, PermissionError) or (
+        getattr(error, "winerror", None) in _WINDOWS_REFUSALS
+    )
 
 
 class LineDecoder:
@@ -125,7 +171,8 @@ class _Read:
 
 class LogFollower:
     """Follows one log file by byte offset: watchfiles for latency, polling as a fallback, a final
-    drain at stop. I/O errors on the file (missing, locked) are retried at the next tick."""
+    drain at stop. I/O errors on the file (missing, locked) are retried at the next tick; a file
+    that exists but is refused (`is_refusal`) is reported by `refused_since`."""
 
     def __init__(
         self,
@@ -138,6 +185,8 @@ class LogFollower:
         force_polling: bool = False,
         flood_bytes: int = 64 << 10,
         report_partial: bool = False,
+        report_refused: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if read_chunk < 1:
             raise ValueError("read_chunk must be positive")
@@ -149,6 +198,10 @@ class LogFollower:
         self._force_polling = force_polling
         self._flood_bytes = flood_bytes
         self._report_partial = report_partial  # yield [] when only the partial line grew
+        self._report_refused = report_refused  # yield [] at each tick the file is refused
+        self._clock = clock
+        self._refused_since: float | None = None
+        self._refusal: OSError | None = None
         self._flooded = False  # a tick found flood_bytes or more: poll from then on
         self._offset = 0
         self._restarts = 0
@@ -176,6 +229,17 @@ class LogFollower:
     def polling(self) -> bool:
         """Whether the follower runs on polling alone (forced, or the watcher failed)."""
         return self._polling
+
+    @property
+    def refused_since(self) -> float | None:
+        """Since when (clock) every read of the file was refused (see `is_refusal`); None while
+        reads work or the file is merely missing."""
+        return self._refused_since
+
+    @property
+    def refusal(self) -> OSError | None:
+        """The last refusal, for a message."""
+        return self._refusal
 
     @property
     def flooded(self) -> bool:
@@ -263,6 +327,8 @@ class LogFollower:
             read = self._read_once()  # local page-cache reads take microseconds
             await anyio.lowlevel.checkpoint()
             if read is None:
+                if self._report_refused and self._refused_since is not None:
+                    yield []
                 return
             if read.restart:
                 tail = self._decoder.flush()  # the old file's partial last line is still output
@@ -296,7 +362,7 @@ class LogFollower:
     def _read_once(self) -> _Read | None:
         """One bounded read from the saved offset (runs in a worker thread); None on I/O errors."""
         try:
-            with open(self.path, "rb") as f:
+            with open_shared(self.path) as f:
                 st = os.fstat(f.fileno())
                 identity = (st.st_dev, st.st_ino) if st.st_ino else None
                 known = self._identity
@@ -308,6 +374,11 @@ class LogFollower:
                 offset = 0 if restart else self._offset
                 f.seek(offset)
                 data = f.read(min(self._read_chunk, max(st.st_size - offset, 0)))
-                return _Read(data=data, restart=restart, identity=identity, size=st.st_size)
-        except OSError:
+        except OSError as error:
+            if is_refusal(error):
+                self._refusal = error
+                if self._refused_since is None:
+                    self._refused_since = self._clock()
             return None
+        self._refused_since = None
+        return _Read(data=data, restart=restart, identity=identity, size=st.st_size)

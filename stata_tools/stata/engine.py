@@ -24,6 +24,7 @@ T = TypeVar("T")
 _RC = re.compile(r"r\((\d+)\);")
 BREAK_RC = 1
 UNKNOWN_RC = 9999  # pystata failed but neither its error text nor c(rc) gave the code
+NO_OUTPUT = "failed to execute the specified command"  # pystata's message when there is none
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +64,16 @@ class Execution:
     graphs_drawn: int = 0
 
 
-def stata_quote(text: str) -> str:
-    """Quote a path or string for a Stata command; compound quotes when it holds a `"`."""
+def stata_quote(text: str, *, windows: bool = os.name == "nt") -> str:
+    """Quote a path for a Stata command, so that Stata reads exactly this path.
+
+    Stata expands `$name` and `` `name' `` even inside quotes, and takes a `\\` before either
+    for its escape: so both are escaped, and on Windows, where `\\` is the separator (one
+    before a `$` would be eaten as that escape), separators become `/`, which Stata for Windows
+    reads as a separator too. Compound quotes when the text holds a `"`."""
+    if windows:
+        text = text.replace("\\", "/")
+    text = text.replace("$", "\\$").replace("`", "\\`")
     return f'`"{text}"\'' if '"' in text else f'"{text}"'
 
 
@@ -83,6 +92,7 @@ class StdoutRouter(io.TextIOBase):
     def __init__(self, fallback: TextIO) -> None:
         self._fallback = fallback
         self._sink: TextIO | None = None
+        self._tee: Callable[[str], None] | None = None
         self._lock = threading.Lock()
 
     def writable(self) -> bool:
@@ -98,7 +108,22 @@ class StdoutRouter(io.TextIOBase):
                     self._fallback.flush()
             except (OSError, ValueError):
                 pass
+            tee = self._tee
+        if tee is not None and text:
+            with suppress(Exception):  # a listener's failure must not reach Stata's thread
+                tee(text)
         return len(text)
+
+    @contextmanager
+    def tee(self, listener: Callable[[str], None] | None) -> Iterator[None]:
+        """Also hand what is printed to `listener` (the run's stream), while inside."""
+        with self._lock:
+            self._tee = listener
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._tee = None
 
     def flush(self) -> None:
         pass
@@ -168,9 +193,13 @@ class Engine:
         """Initialise Stata (once) on the execution thread."""
         return self.submit(self._initialise)
 
-    def execute(self, job: Job) -> Future[Execution]:
-        """Run a job: open its log, run its command, always close its log."""
-        return self.submit(lambda: self._execute(job))
+    def execute(
+        self, job: Job, on_output: Callable[[str], None] | None = None
+    ) -> Future[Execution]:
+        """Run a job: open its log, run its command, always close its log. `on_output` gets
+        what the user's code prints, as pystata streams it (the same text its log receives),
+        called on Stata's threads: it must return at once."""
+        return self.submit(lambda: self._execute(job, on_output))
 
     def query(self, fn: Callable[[ModuleType, ModuleType], T]) -> Future[T]:
         """Call `fn(pystata, sfi)` on the execution thread (Stata started first)."""
@@ -199,6 +228,17 @@ class Engine:
             if self._in_user_code:
                 self._send_break()
             return True
+
+    def run_here(self, then: Callable[[], None]) -> None:
+        """Make the calling thread the execution thread, call `then`, and serve forever. The
+        worker gives Stata its main thread: Stata's JVM on macOS wants the main thread (graph
+        export to PNG from another thread has crashed it, pystata.md §1.3)."""
+        with self._thread_lock:
+            if self._thread is not None:
+                raise RuntimeError("the engine already has its thread")
+            self._thread = threading.current_thread()
+        then()
+        self._loop()
 
     def _ensure_thread(self) -> None:
         with self._thread_lock:
@@ -238,7 +278,7 @@ class Engine:
         )
         return self._info
 
-    def _execute(self, job: Job) -> Execution:
+    def _execute(self, job: Job, on_output: Callable[[str], None] | None = None) -> Execution:
         self._initialise()
         from pystata import stata
 
@@ -259,7 +299,9 @@ class Engine:
                         )
                     self._open_log(stata, job)
                     self._quietly(stata, "_gr_list on")
-                    rc, error_text = self._run_user_code(stata, job)
+                    with self._router.tee(on_output):
+                        rc, error_text = self._run_user_code(stata, job)
+                        self._drain_lost_tail()
                 except SystemError as error:
                     error_text = str(error)
                     rc = return_code(error_text) or 198
@@ -307,6 +349,10 @@ class Engine:
             return 0, None
         except SystemError as error:
             text = str(error)
+            # With streaming on, the message is the output not printed yet (the error and its
+            # `r(NNN);`): the end of what the log received, so the captured output gets it too.
+            if text and text != NO_OUTPUT:
+                self._router.write(text if text.endswith("\n") else text + "\n")
             rc = return_code(text)
             if rc is None:
                 rc = BREAK_RC if self._break_requested else self._last_rc()

@@ -96,6 +96,16 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class Output:
+    """Text Stata printed during a run (pystata's stream), batched; sent before the run's Reply.
+    `dropped` counts characters left out because the server fell that far behind."""
+
+    run_id: str
+    text: str
+    dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Failure:
     """The request raised: the exception's class name and text, rebuilt by `as_exception`."""
 
@@ -144,7 +154,7 @@ def as_exception(failure: Failure) -> BaseException:
 
 
 _ALLOWED: dict[str, frozenset[str]] = {
-    "stata_tools.stata.protocol": frozenset({"Hello", "Reply", "Failure"}),
+    "stata_tools.stata.protocol": frozenset({"Hello", "Reply", "Failure", "Output"}),
     "stata_tools.stata.engine": frozenset({"StataInfo", "Execution"}),
     "stata_tools.graphs": frozenset({"GraphFile"}),
     "stata_tools.stored": frozenset({"StoredResults", "Matrix"}),
@@ -177,10 +187,13 @@ def reply_of(ident: int, value: object) -> Reply:
     return Reply(ident, encode(value))
 
 
-def decode_answer(data: bytes) -> Hello | Reply | Failure:
+Answer = Hello | Reply | Failure | Output
+
+
+def decode_answer(data: bytes) -> Answer:
     """In the server: what the worker sent, restricted to plain data."""
     message = checked_loads(data)
-    if not isinstance(message, Hello | Reply | Failure):
+    if not isinstance(message, Hello | Reply | Failure | Output):
         raise pickle.UnpicklingError(f"the worker sent a {type(message).__name__}")
     return message
 

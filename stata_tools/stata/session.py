@@ -32,9 +32,10 @@ from stata_tools.files import NotAFile, read_regular_file
 from stata_tools.graphs import GraphFile
 from stata_tools.guard import MAX_CALLED_BYTES, CommandRefused, check_run, read_called
 from stata_tools.logs.batch import BatchLogReader
-from stata_tools.logs.follow import LineDecoder, LogFollower
+from stata_tools.logs.follow import LineDecoder
 from stata_tools.logs.netfs import on_network_fs
 from stata_tools.logs.parse import LogParser
+from stata_tools.logs.source import RunFollower, StreamBuffer
 from stata_tools.policy import Policy, check
 from stata_tools.progress import Resolver, Script, Tracker, format_elapsed
 from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
@@ -587,7 +588,8 @@ class Session:
         excerpt = ExcerptBuilder(self.settings.output_budget_chars)
         stop = anyio.Event()
         batches: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=64)
-        follower = self._follower(job)
+        stream = StreamBuffer()  # what Stata prints, for when its log cannot be read (Windows)
+        follower = self._follower(job, stream)
 
         async def pump() -> None:
             try:
@@ -597,7 +599,10 @@ class Session:
                 await batches.put(None)
 
         try:
-            future = asyncio.wrap_future(engine.execute(job))
+            if isinstance(job, BatchJob):  # its own process writes the log: nothing is streamed
+                future = asyncio.wrap_future(engine.execute(job))
+            else:
+                future = asyncio.wrap_future(engine.execute(job, stream.put))  # type: ignore[call-arg]
         except RuntimeError as error:  # the batch log is another run's (LogInUse)
             raise RunRequestError(str(error)) from None
         if prepared.executor == "session":
@@ -671,6 +676,8 @@ class Session:
                 if batches.empty():  # the follower's partial line is the one after these lines
                     tracker.partial(follower.partial, parser.smcl, now)
                 yield Output(tuple(batch), tracker.heartbeat(now))
+            if follower.note:
+                notes.append(follower.note)
             lost = _lost_by(future)
             execution = future.result() if future.done() and lost is None else None
             result = self._result(
@@ -802,20 +809,19 @@ class Session:
         fields = {name: getattr(job, name) for name in job.__dataclass_fields__}
         return SlurmJob(**fields, options=options, array=prepared.array)
 
-    def _follower(self, job: Job) -> LogFollower:
-        """A batch log on NFS or Lustre gets no change events from the node writing it: poll."""
-        if not isinstance(job, BatchJob):
-            return LogFollower(job.log_path, report_partial=True)
-        mode = self.settings.log_polling
-        polling = mode == "on" or (mode == "auto" and on_network_fs(job.log_path.parent))
-        if not polling:
-            return LogFollower(job.log_path, report_partial=True)
-        return LogFollower(
-            job.log_path,
-            report_partial=True,
-            force_polling=True,
-            poll_interval_s=self.settings.log_poll_s,
-        )
+    def _follower(self, job: Job, stream: StreamBuffer) -> RunFollower:
+        """The run's log, or Stata's stream when the log cannot be read; a batch log on NFS or
+        Lustre gets no change events from the node writing it, so it is polled."""
+        if isinstance(job, BatchJob):
+            mode = self.settings.log_polling
+            if mode == "on" or (mode == "auto" and on_network_fs(job.log_path.parent)):
+                return RunFollower(
+                    job.log_path,
+                    stream,
+                    force_polling=True,
+                    poll_interval_s=self.settings.log_poll_s,
+                )
+        return RunFollower(job.log_path, stream)
 
     def _history_start(self, prepared: PreparedRun) -> _History | None:
         """Last run's times for this do-file (timings.py); None for code or with history off."""

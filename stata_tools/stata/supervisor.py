@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import itertools
+import logging
 import os
 import secrets
 import signal
@@ -36,6 +37,7 @@ from stata_tools.stata.engine import Execution, Job, StataInfo
 from stata_tools.stata.sandbox import SandboxSpec
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 KEEP_WORKER_LOGS = 20
 _PACKAGE_ROOT = str(Path(stata_tools.__file__).resolve().parent.parent)
 _SIGNAL_HINTS = {
@@ -112,6 +114,7 @@ class _Worker:
         self._connection: Connection | None = None
         self._backlog: list[bytes] = []
         self._pending: dict[int, Future[Any]] = {}
+        self._listeners: dict[str, Callable[[str], None]] = {}  # run id → its stream's reader
         self._ids = itertools.count(1)
         self._gone = False
         self.started: Future[StataInfo] = self.request(None)  # ident 1: the Start sent at boot
@@ -129,6 +132,14 @@ class _Worker:
             if body is not None:
                 self._send_locked(protocol.encode(protocol.Request(ident, body)))
         return future
+
+    def listen(self, run_id: str, listener: Callable[[str], None] | None) -> None:
+        """Hand the run's streamed output to `listener` (None: stop)."""
+        with self._lock:
+            if listener is None:
+                self._listeners.pop(run_id, None)
+            else:
+                self._listeners[run_id] = listener
 
     def notify(self, body: protocol.Body) -> None:
         """A request nobody waits for (Break)."""
@@ -213,8 +224,17 @@ class _Worker:
             connection.close()
         self._lose(None)
 
-    def _resolve(self, message: protocol.Hello | protocol.Reply | protocol.Failure) -> None:
+    def _resolve(self, message: protocol.Answer) -> None:
         if isinstance(message, protocol.Hello):
+            return
+        if isinstance(message, protocol.Output):
+            with self._lock:
+                listener = self._listeners.get(message.run_id)
+            if listener is not None:
+                if message.dropped:
+                    logger.warning("the worker dropped %d characters of output", message.dropped)
+                with contextlib.suppress(Exception):  # a listener's failure is not the worker's
+                    listener(message.text)
             return
         with self._lock:
             future = self._pending.pop(message.ident, None)
@@ -303,10 +323,11 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _detached() -> dict[str, Any]:
-    """Out of the terminal's process group, so Ctrl-C reaches the server, which decides."""
-    if sys.platform == "win32":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+def _detached(platform: str = sys.platform) -> dict[str, Any]:
+    """Out of the terminal's process group, so Ctrl-C reaches the server, which decides; the
+    same spawn everywhere otherwise (no fork-only preexec_fn)."""
+    if platform == "win32":
+        return {"creationflags": 0x00000200}  # subprocess.CREATE_NEW_PROCESS_GROUP
     return {"start_new_session": True}
 
 
@@ -361,12 +382,17 @@ class WorkerEngine:
     def start(self) -> Future[StataInfo]:
         return self._ensure().started
 
-    def execute(self, job: Job) -> Future[Execution]:
+    def execute(
+        self, job: Job, on_output: Callable[[str], None] | None = None
+    ) -> Future[Execution]:
+        """As Engine.execute; `on_output` is called on the connection's reader thread, with all
+        of the run's stream delivered before the future resolves."""
         with self._lock:
             worker = self._ensure_locked()
             self._active, self._broke = job, False
+        worker.listen(job.run_id, on_output)
         future: Future[Execution] = worker.request(protocol.Execute(job))
-        future.add_done_callback(lambda _: self._finished(job))
+        future.add_done_callback(lambda _: self._finished(job, worker))
         return future
 
     def query(self, fn: Callable[[ModuleType, ModuleType], T]) -> Future[T]:
@@ -403,7 +429,8 @@ class WorkerEngine:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.process.wait(5)
 
-    def _finished(self, job: Job) -> None:
+    def _finished(self, job: Job, worker: _Worker) -> None:
+        worker.listen(job.run_id, None)
         with self._lock:
             if self._active is job:
                 self._active = None

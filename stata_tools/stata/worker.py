@@ -1,9 +1,10 @@
 """The worker process: Stata (an Engine and its execution thread) in a process of its own.
 
 Started by the server as `python -m stata_tools.stata.worker ADDRESS` with stdout and stderr on
-a log file and the connection key on stdin. The main thread reads requests; the engine's thread
-runs them; replies go back as they finish, so a Break arrives while a job runs. When the server
-goes away the connection ends and so does the worker, whatever Stata is doing.
+a log file and the connection key on stdin. The first request (Start, with the sandbox) is read
+on the main thread while it is the only one; then a thread reads requests and the main thread is
+the engine's and runs them; replies go back as they finish, so a Break arrives while a job runs.
+When the server goes away the connection ends and so does the worker, whatever Stata is doing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from stata_tools.stata import protocol, sandbox
 from stata_tools.stata.discovery import Installation
 from stata_tools.stata.engine import Engine
+from stata_tools.stata.forward import OutputForwarder
 
 
 class _Installation:
@@ -44,9 +46,26 @@ class Worker:
         self._installation = _Installation()
         self.engine = Engine(self._installation, stdout_fallback=sys.stderr, native_stdout=True)
         self._refusal: BaseException | None = None  # the sandbox failed: nothing runs unlocked
+        self._forwarder: OutputForwarder | None = None  # its thread starts after the lock
+
+    @property
+    def _output(self) -> OutputForwarder:
+        if self._forwarder is None:
+            self._forwarder = OutputForwarder(self._send)
+        return self._forwarder
+
+    def begin(self) -> None:
+        """Hello, then the server's first request (Start) on this, the only thread: Landlock locks
+        the calling thread and the threads it starts later, so the lock comes before any other."""
+        self._send(protocol.Hello(os.getpid()))
+        try:
+            data = self._connection.recv_bytes()
+        except (EOFError, OSError):
+            os._exit(0)  # the server is gone
+        request = protocol.decode_request(data)
+        self._dispatch(request.ident, request.body)
 
     def serve(self) -> None:
-        self._send(protocol.Hello(os.getpid()))
         while True:
             try:
                 data = self._connection.recv_bytes()
@@ -69,7 +88,7 @@ class Worker:
                 return
             future: Future[Any] = self.engine.start()
         elif isinstance(body, protocol.Execute):
-            future = self.engine.execute(body.job)
+            future = self.engine.execute(body.job, self._output.writer(body.job.run_id))
         elif isinstance(body, protocol.Query):
             try:
                 fn = body.function()
@@ -98,6 +117,8 @@ class Worker:
         return True
 
     def _answer(self, ident: int, future: Future[Any]) -> None:
+        if self._forwarder is not None:
+            self._forwarder.flush()  # the run's stream reaches the server before its end
         error = future.exception()
         if error is not None:
             self._send(protocol.failure_of(ident, error))
@@ -136,7 +157,19 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides about breaks
     key = bytes.fromhex(sys.stdin.readline().strip())
     connection = Client(argv[0], authkey=key)
-    Worker(connection).serve()
+    worker = Worker(connection)
+    reader = threading.Thread(target=_serve, args=(worker,), name="stata-worker-requests")
+
+    def then() -> None:
+        worker.begin()  # Start and the sandbox while this is the worker's only thread
+        reader.start()
+
+    worker.engine.run_here(then)  # Stata on the main thread, requests on another
+    return 0  # pragma: no cover - run_here serves until _serve ends the process
+
+
+def _serve(worker: Worker) -> None:
+    worker.serve()
     sys.stderr.flush()
     os._exit(0)  # Stata's shutdown can hang (pystata.md §1.2); nothing is left to save
 

@@ -40,6 +40,12 @@ def _st_home() -> str:
 
 
 def _library(st_home: str, edition: str) -> str:
+    """Where real pystata looks on this OS (pystata.md §1.2)."""
+    if sys.platform == "win32":
+        return os.path.join(st_home, f"{edition}-64.dll")
+    if sys.platform == "darwin":
+        bundle = f"Stata{edition.upper()}.app"
+        return os.path.join(st_home, bundle, "Contents", "MacOS", f"libstata-{edition}.dylib")
     name = "libstata.so" if edition == "be" else f"libstata-{edition}.so"
     return os.path.join(st_home, name)
 

@@ -21,6 +21,7 @@ class Knobs:
     ignore_break: bool = False
     crash_after_ms: float = 0.0
     replay: str | None = None
+    lock_log: bool = False
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -50,4 +51,5 @@ def read_knobs(env: Mapping[str, str] | None = None) -> Knobs:
         ignore_break=_flag(env, "FAKE_STATA_IGNORE_BREAK"),
         crash_after_ms=_ms(env, "FAKE_STATA_CRASH_AFTER_MS"),
         replay=env.get("FAKE_STATA_REPLAY") or None,
+        lock_log=_flag(env, "FAKE_STATA_LOCK_LOG"),
     )

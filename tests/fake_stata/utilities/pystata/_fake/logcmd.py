@@ -69,6 +69,8 @@ class LogCommands(Core):
         except OSError:
             raise StataError(603, f"file {path} could not be opened") from None
         log = LogFile(path, name, kind, fh, "nomsg" in opts)
+        if self.console.knobs.lock_log:
+            log.hold()
         self.session.logs.append(log)
         header = log.open_header(time.localtime(), self.session.linesize, self.console.knobs)
         for ln in header:

@@ -7,6 +7,7 @@ as it is produced, so a watcher sees the log grow while the command runs.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import time
 from typing import BinaryIO
@@ -54,6 +55,29 @@ class LogFile:
         self.smcl = SmclRenderer() if kind == "smcl" else None
         self._rng = random.Random()
         self._column = 0  # characters on the physical line a partial write left open
+        self._held_mode: int | None = None  # FAKE_STATA_LOCK_LOG: the mode to give back
+
+    def hold(self) -> None:
+        """FAKE_STATA_LOCK_LOG: no other process may read the file while it is open, as Stata
+        for Windows may hold its log. POSIX: mode 000 until close (root reads it anyway);
+        Windows: the whole range locked, so other handles' reads fail with a lock violation."""
+        if os.name == "nt":
+            import msvcrt
+
+            self.fh.flush()
+            where = self.fh.tell()
+            self.fh.seek(0)
+            msvcrt.locking(self.fh.fileno(), msvcrt.LK_NBLCK, 0x7FFFFFFF)
+            self.fh.seek(where)
+            return
+        self._held_mode = os.stat(self.path).st_mode & 0o7777
+        os.chmod(self.path, 0)
+
+    def _let_go(self) -> None:
+        if self._held_mode is not None:
+            with contextlib.suppress(OSError):
+                os.chmod(self.path, self._held_mode)
+            self._held_mode = None
 
     @property
     def label(self) -> str:
@@ -150,9 +174,11 @@ class LogFile:
             pass  # the disk is full: the footer is lost, the file is closed all the same
         with contextlib.suppress(OSError):
             self.fh.close()
+        self._let_go()
         return lines
 
     def abandon(self) -> None:
         """Close the handle without a footer (the process is going away)."""
         with contextlib.suppress(OSError):
             self.fh.close()
+        self._let_go()
