@@ -36,7 +36,7 @@ from stata_tools.stata.batch import (
     batch_argv,
     read_batch_log,
 )
-from stata_tools.stata.console import ConsoleBinary
+from stata_tools.stata.console import ConsoleBinary, console_info, started
 from stata_tools.stata.engine import BREAK_RC, Execution, Job, StataInfo, stata_quote
 
 __all__ = [
@@ -183,18 +183,12 @@ class SlurmEngine:
             return next((t.job for t in self._tracked.values()), None)
 
     def start(self) -> Future[StataInfo]:
-        future: Future[StataInfo] = Future()
-        try:
-            future.set_result(self._start())
-        except Exception as error:
-            future.set_exception(error)
-        return future
+        return started(self._start)
 
     def _start(self) -> StataInfo:
         if self._info is None:
-            console = self._locate()
-            self._console = console
-            self._info = StataInfo(str(console.path), console.edition, "batch", "none")
+            self._console = self._locate()
+            self._info = console_info(self._console)
         return self._info
 
     def execute(self, job: Job) -> Future[Execution]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from stata_tools.logs.batch import BatchLogReader
 from stata_tools.logs.follow import LineDecoder
-from stata_tools.stata.console import ConsoleBinary, batch_command
+from stata_tools.stata.console import ConsoleBinary, batch_command, console_info, started
 from stata_tools.stata.engine import BREAK_RC, Execution, Job, StataInfo, stata_quote
 
 __all__ = [
@@ -163,18 +163,12 @@ class BatchEngine:
             return next(iter(self._jobs.values()), None)
 
     def start(self) -> Future[StataInfo]:
-        future: Future[StataInfo] = Future()
-        try:
-            future.set_result(self._start())
-        except Exception as error:
-            future.set_exception(error)
-        return future
+        return started(self._start)
 
     def _start(self) -> StataInfo:
         if self._info is None:
-            console = self._locate()
-            self._console = console
-            self._info = StataInfo(str(console.path), console.edition, "batch", "none")
+            self._console = self._locate()
+            self._info = console_info(self._console)
         return self._info
 
     def execute(self, job: Job) -> Future[Execution]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from stata_tools.stata.discovery import (
     default_bases,
     parse_edition,
 )
+from stata_tools.stata.engine import StataInfo
 
 __all__ = ["CONSOLE_NAMES", "ConsoleBinary", "batch_command", "find_console"]
 
@@ -148,3 +150,19 @@ def find_console(
     raise StataNotFound(
         f"No Stata console binary for batch runs was found.\nTried:\n{lines}\n" + _HINT, tried
     )
+
+
+def console_info(console: ConsoleBinary) -> StataInfo:
+    """What a batch executor reports as its Stata: the binary, its edition, no pystata."""
+    return StataInfo(str(console.path), console.edition, "batch", "none")
+
+
+def started(start: Callable[[], StataInfo]) -> Future[StataInfo]:
+    """`start()`'s answer as a finished Future: the engine interface, for executors that start
+    nothing until their first job."""
+    future: Future[StataInfo] = Future()
+    try:
+        future.set_result(start())
+    except Exception as error:
+        future.set_exception(error)
+    return future
