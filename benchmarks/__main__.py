@@ -1,4 +1,4 @@
-"""`python -m benchmarks [cold|latency|overhead|big|tracker ...]`: figures for each benchmark."""
+"""`python -m benchmarks [NAME ...]`: figures for each benchmark (all of them by default)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import anyio
 
-from benchmarks import big_log, cold_start, latency, overhead, tracker
+from benchmarks import big_log, cold_start, latency, overhead, parallel, tracker
 
 BENCHES = {
     "cold": cold_start.main,
@@ -14,6 +14,7 @@ BENCHES = {
     "overhead": overhead.main,
     "big": big_log.main,
     "tracker": tracker.main,
+    "parallel": parallel.main,
 }
 
 
