@@ -13,13 +13,9 @@ import sys
 from typing import BinaryIO
 
 from . import engine
+from .banner import head, notes
 from .engine import FakeStataLibrary
 
-_EDITIONS_17 = {
-    "MP": "MP\u2014Parallel Edition",
-    "SE": "SE\u2014Standard Edition",
-    "BE": "BE\u2014Basic Edition",
-}
 _EDITIONS_15 = {"MP": "MP - Parallel Edition", "SE": "SE - Standard Edition", "BE": "IC"}
 _LIBRARIES = {"MP": "libstata-mp.so", "SE": "libstata-se.so", "BE": "libstata.so"}
 USAGE = "usage: stata-mp -b do file.do [args]   (the fake implements batch mode only: -b or -e)"
@@ -29,32 +25,7 @@ def banner(edition: str, version: str) -> list[str]:
     """The batch log's preamble, ending with the blank line before the first echo."""
     if version.startswith("15"):
         return _banner_15(edition, version)
-    return [
-        "",
-        "  ___  ____  ____  ____  ____ \u00ae",
-        f" /__    /   ____/   /   ____/      {version}",
-        f"___/   /   /___/   /   /___/       {_EDITIONS_17[edition]}",
-        "",
-        " Statistics and Data Science       Copyright 1985-2023 StataCorp LLC",
-        "                                   StataCorp",
-        "                                   4905 Lakeway Drive",
-        "                                   College Station, Texas 77845 USA",
-        "                                   800-STATA-PC        https://www.stata.com",
-        "                                   979-696-4600        stata@stata.com",
-        "",
-        "Stata license: Single-user 2-core  perpetual (fake)",
-        "Serial number: 000000000000",
-        "  Licensed to: stata-tools test suite",
-        "               Fake Stata, not a Stata installation",
-        "",
-        "Notes:",
-        "      1. Stata is running in batch mode.",
-        "      2. Unicode is supported; see help unicode_advice.",
-        "      3. More than 2 billion observations are allowed; see help obs_advice.",
-        "      4. Maximum number of variables is set to 5,000 but can be increased;",
-        "          see help set_maxvar.",
-        "",
-    ]
+    return [*head(edition, version), *notes("Stata is running in batch mode."), ""]
 
 
 def _banner_15(edition: str, version: str) -> list[str]:
