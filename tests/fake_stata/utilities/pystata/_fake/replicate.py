@@ -125,10 +125,8 @@ class ReplicationCommands(Core):
         data.changed = True
         self.session.data = data
 
-    def _h_bootstrap(self, args: str, ctx: Ctx) -> None:
-        prefix, command, items, o = self._prefix_command(args, "_bs_")
-        reps = self._reps(o, 50)
-        self._seed(o)
+    def _observed(self, command: str, items: list[tuple[str, str]]) -> list[float | None]:
+        """The statistics on the data as they are, before any replication, as Stata says."""
         if not self.session.data.nobs:
             raise StataError(2000, "no observations")
         word, _ = first_word(command)
@@ -137,6 +135,13 @@ class ReplicationCommands(Core):
             raise StataError(self.session.rc or 498, "statistic could not be computed")
         self.console.show(line(TXT, f"(running {word} on estimation sample)"))
         self.console.blank()
+        return observed
+
+    def _h_bootstrap(self, args: str, ctx: Ctx) -> None:
+        prefix, command, items, o = self._prefix_command(args, "_bs_")
+        reps = self._reps(o, 50)
+        self._seed(o)
+        observed = self._observed(command, items)
         values = self._replications(
             "Bootstrap replications", reps, o, command, items, resample=True
         )
@@ -146,14 +151,7 @@ class ReplicationCommands(Core):
     def _h_jackknife(self, args: str, ctx: Ctx) -> None:
         prefix, command, items, o = self._prefix_command(args, "_jk_")
         data = self.session.data
-        if not data.nobs:
-            raise StataError(2000, "no observations")
-        word, _ = first_word(command)
-        observed = self._once(command, items)
-        if observed is None:
-            raise StataError(self.session.rc or 498, "statistic could not be computed")
-        self.console.show(line(TXT, f"(running {word} on estimation sample)"))
-        self.console.blank()
+        observed = self._observed(command, items)
         values = self._replications(
             "Jackknife replications", data.nobs, o, command, items, resample=False, leave_out=True
         )
