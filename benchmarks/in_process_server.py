@@ -12,10 +12,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stata_tools import server
-from stata_tools.settings import Settings
+from stata_tools.mcp import server
 from stata_tools.stata.engine import Engine
 from stata_tools.stata.session import Session, locate_stata
+from stata_tools.stata.settings import Settings
 
 if __name__ == "__main__":
     settings = Settings.from_env()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import time
 
-from stata_tools.dofile import split_commands
-from stata_tools.logs.parse import LogParser
-from stata_tools.progress import Tracker
+from stata_tools.run.dofile import split_commands
+from stata_tools.run.logs.parse import LogParser
+from stata_tools.run.progress import Tracker
 
 OUTPUT_ROWS = 40  # table rows after each estimation command
 

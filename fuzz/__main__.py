@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stata_tools.dofile import DoFileError, decode_source, scan_commands, split_commands
-from stata_tools.logs.parse import LogParser, parse_lines, smcl_to_text
-from stata_tools.policy import CATEGORIES, UNCHECKED, Policy, _check_or_raise, check
-from stata_tools.progress import Script, Tracker
+from stata_tools.run.dofile import DoFileError, decode_source, scan_commands, split_commands
+from stata_tools.run.logs.parse import LogParser, parse_lines, smcl_to_text
+from stata_tools.run.progress import Script, Tracker
+from stata_tools.safety.policy import CATEGORIES, UNCHECKED, Policy, _check_or_raise, check
 
 CORPUS = Path(os.environ.get("STATA_TOOLS_FUZZ_CORPUS", "/work/shared/stata-corpus"))
 MAX_SEED_WINDOW = 2048  # bytes of a seed file one input starts from

@@ -9,8 +9,8 @@ print(render_check(check_do_file("analysis.do")))  # before running: no Stata ne
 from __future__ import annotations
 
 from stata_tools.about import __version__
-from stata_tools.check import CheckError, CheckReport, check_do_file, render_check
-from stata_tools.events import (
+from stata_tools.inspection.check import CheckError, CheckReport, check_do_file, render_check
+from stata_tools.run.events import (
     CommandStarted,
     ErrorRaised,
     Finished,
@@ -21,9 +21,9 @@ from stata_tools.events import (
     Snapshot,
     Started,
 )
-from stata_tools.results import RunResult, RunStatus, StataError, render_text
-from stata_tools.settings import Settings
+from stata_tools.run.results import RunResult, RunStatus, StataError, render_text
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
+from stata_tools.stata.settings import Settings
 
 __all__ = [
     "CheckError",

@@ -1,3 +1,3 @@
-from stata_tools.cli import main
+from stata_tools.cli.main import main
 
 main()

@@ -13,8 +13,8 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
-from stata_tools.dofile import Command, decode_source, split_commands
-from stata_tools.logs.parse import smcl_to_text
+from stata_tools.run.dofile import Command, decode_source, split_commands
+from stata_tools.run.logs.parse import smcl_to_text
 
 _ECHO = re.compile(r"(?: *\d+)?\. (.*)")
 _RC = re.compile(r"r\((\d+)\);(?:\s+t=.*)?\s*")

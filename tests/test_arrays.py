@@ -5,8 +5,8 @@ from __future__ import annotations
 from itertools import pairwise
 from pathlib import Path
 
-from stata_tools.dofile import split_commands
-from stata_tools.progress import Tracker
+from stata_tools.run.dofile import split_commands
+from stata_tools.run.progress import Tracker
 from stata_tools.stata.arrays import ArrayProgress, TaskFollower
 
 

@@ -13,10 +13,9 @@ from fastmcp import Client
 from fastmcp.exceptions import ToolError
 from stdio_peer import StdioPeer
 
-from stata_tools import server
-from stata_tools.events import Snapshot
-from stata_tools.runs import RunSummary
-from stata_tools.server import get_session, mcp
+from stata_tools.mcp import server
+from stata_tools.mcp.server import get_session, mcp
+from stata_tools.run.events import Snapshot
 from stata_tools.stata.background import (
     BackgroundRun,
     BackgroundRuns,
@@ -24,6 +23,7 @@ from stata_tools.stata.background import (
     describe_background,
     describe_kept,
 )
+from stata_tools.stata.runs import RunSummary
 from stata_tools.stata.session import RunRequest, RunRequestError
 
 STEPS = 'display "step one"\nsleep 700\ndisplay "step two"\nsleep 700\ndisplay "the end"'

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools.check import (
+from stata_tools.inspection.check import (
     MAX_DEPTH,
     CheckError,
     CheckReport,
@@ -16,11 +16,11 @@ from stata_tools.check import (
     check_source,
     render_check,
 )
-from stata_tools.dofile import decode_source, split_commands
-from stata_tools.guard import CalledDoFile
-from stata_tools.policy import Policy
-from stata_tools.roots import OutsideRoots, Roots
-from stata_tools.settings import Settings
+from stata_tools.run.dofile import decode_source, split_commands
+from stata_tools.safety.guard import CalledDoFile
+from stata_tools.safety.policy import Policy
+from stata_tools.safety.roots import OutsideRoots, Roots
+from stata_tools.stata.settings import Settings
 
 
 @pytest.fixture

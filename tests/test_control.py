@@ -14,7 +14,7 @@ import pytest
 from fastmcp import Client
 
 from stata_tools import RunRequest, RunStatus, Session, Started
-from stata_tools.server import get_session, mcp
+from stata_tools.mcp.server import get_session, mcp
 
 
 class Progress:

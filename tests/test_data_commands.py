@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from stata_tools.data_commands import (
+from stata_tools.inspection.data_commands import (
     DataRequestError,
     condition,
     list_command,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools.cli import main
-from stata_tools.doctor import Check, diagnose, probe_server, sandbox_smoke
-from stata_tools.roots import Roots
-from stata_tools.settings import Settings
-from stata_tools.stata import sandbox
+from stata_tools.cli.doctor import Check, diagnose, probe_server, sandbox_smoke
+from stata_tools.cli.main import main
+from stata_tools.safety import sandbox
+from stata_tools.safety.roots import Roots
+from stata_tools.stata.settings import Settings
 
 # A stand-in server: answers every request, and prints a banner to stdout first, as a careless
 # pystata set-up would.

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stata_tools.dofile import (
+from stata_tools.run.dofile import (
     Command,
     DoFileError,
     decode_source,

@@ -16,7 +16,14 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from stata_tools.dta import MAX_COUNT, DtaError, DtaPage, DtaVariable, read_dta, render_dta
+from stata_tools.inspection.dta import (
+    MAX_COUNT,
+    DtaError,
+    DtaPage,
+    DtaVariable,
+    read_dta,
+    render_dta,
+)
 
 LONG_MAKE = "Mercedes-Benz 300SD Turbodiesel Limited Edition Coupe Deluxe"  # 60 characters
 BIG_N = 200_000

@@ -1,4 +1,4 @@
-"""Tests for stata_tools.errors: Stata's documented return codes, explained in one line each."""
+"""Tests for stata_tools.run.errors: Stata's documented return codes, explained in one line each."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stata_tools.errors import RETURN_CODES, ReturnCode, describe, explain
+from stata_tools.run.errors import RETURN_CODES, ReturnCode, describe, explain
 
 # Asked for by the brief and listed in Stata's documentation ([P] error, Stata 13 and 16; [M-2]
 # Errors). 146 and 908 are documented only up to Stata 15 (matsize), and are kept.

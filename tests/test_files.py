@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools.files import NotAFile, read_regular_file
+from stata_tools.safety.files import NotAFile, read_regular_file
 
 
 def test_a_regular_file_is_read_up_to_the_limit(tmp_path: Path) -> None:

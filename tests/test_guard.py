@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools import guard
-from stata_tools.guard import CommandRefused, check_run, policy_source, read_called
-from stata_tools.policy import Policy
-from stata_tools.roots import OutsideRoots, Roots
+from stata_tools.safety import guard
+from stata_tools.safety.guard import CommandRefused, check_run, policy_source, read_called
+from stata_tools.safety.policy import Policy
+from stata_tools.safety.roots import OutsideRoots, Roots
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools.help import (
+from stata_tools.inspection.help import (
     DEFAULT_ADOPATH,
     HelpTopicError,
     adopath_dirs,

@@ -23,8 +23,8 @@ from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from ports import free_port, wait_for_port
 
-from stata_tools.dofile import split_commands
-from stata_tools.http import HttpSecurity, SharedTokenVerifier, announce, is_loopback
+from stata_tools.mcp.http import HttpSecurity, SharedTokenVerifier, announce, is_loopback
+from stata_tools.run.dofile import split_commands
 
 REPO = Path(__file__).resolve().parents[1]
 INITIALIZE = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools.logs.batch import BatchLogReader, banner_info, batch_return_code
+from stata_tools.run.logs.batch import BatchLogReader, banner_info, batch_return_code
 
 BANNER_18 = """
   ___  ____  ____  ____  ____ \u00ae

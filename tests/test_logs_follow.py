@@ -1,4 +1,4 @@
-"""Tests for stata_tools.logs.follow: the byte → line decoder and the live log follower."""
+"""Tests for stata_tools.run.logs.follow: the byte → line decoder and the live log follower."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stata_tools.logs import follow as follow_module
-from stata_tools.logs.follow import LineDecoder, LogFollower
+from stata_tools.run.logs import follow as follow_module
+from stata_tools.run.logs.follow import LineDecoder, LogFollower
 
 
 def decode_all(chunks: list[bytes], *, max_line: int = 1 << 20) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stata_tools.logs.netfs import filesystem_type, on_network_fs
+from stata_tools.run.logs.netfs import filesystem_type, on_network_fs
 
 MOUNTINFO = """\
 22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw

@@ -1,4 +1,4 @@
-"""Tests for stata_tools.logs.parse: every real corpus log, hand-checked counts, and each Kind."""
+"""Tests for stata_tools.run.logs.parse: every real corpus log, hand-checked counts, each Kind."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from corpus import corpus_params, require_corpus
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stata_tools.logs import parse as parse_module
-from stata_tools.logs.parse import Kind, LogLine, LogParser, parse_lines, smcl_to_text
+from stata_tools.run.logs import parse as parse_module
+from stata_tools.run.logs.parse import Kind, LogLine, LogParser, parse_lines, smcl_to_text
 
 K = Kind
 CORPUS_FILES = corpus_params("logs/*", "smcl/*")

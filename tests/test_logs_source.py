@@ -16,9 +16,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from stata_tools.logs import follow as follow_module
-from stata_tools.logs.follow import is_refusal
-from stata_tools.logs.source import KEEP_LINES, RunFollower, StreamBuffer, align
+from stata_tools.run.logs import follow as follow_module
+from stata_tools.run.logs.follow import is_refusal
+from stata_tools.run.logs.source import KEEP_LINES, RunFollower, StreamBuffer, align
 
 # ---------------------------------------------------------------- pure parts
 
@@ -228,7 +228,7 @@ LOCKED_RUN = """
 import asyncio, json, sys
 from pathlib import Path
 from stata_tools import RunRequest, Session
-from stata_tools.events import CommandStarted, ErrorRaised, Finished
+from stata_tools.run.events import CommandStarted, ErrorRaised, Finished
 
 async def main():
     session = Session()

@@ -22,7 +22,7 @@ def load(path: str) -> dict:
 def test_the_console_script_is_the_cli_and_serves_by_default() -> None:
     target = PYPROJECT["project"]["scripts"][SCRIPT]
     module, _, function = target.partition(":")
-    assert (module, function) == ("stata_tools.cli", "main")
+    assert (module, function) == ("stata_tools.cli.main", "main")
     parser = importlib.import_module(module)._parser()
     assert parser.parse_args(["serve"]).handler.__name__ == "_serve"
     assert parser.parse_args([]).handler.__name__ == "_serve"  # `uvx stata-tools` serves

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stata_tools import policy as policy_module
-from stata_tools.policy import (
+from stata_tools.safety import policy as policy_module
+from stata_tools.safety.policy import (
     ALLOW_ENV,
     CATEGORIES,
     UNCHECKED,

@@ -7,10 +7,10 @@ import pytest
 from corpus import corpus_params
 from recordings import commands_of, pairs, read_lines, rebuild, truth
 
-from stata_tools.dofile import decode_source, split_commands
-from stata_tools.events import CommandStarted, ErrorRaised
-from stata_tools.logs.parse import LogParser
-from stata_tools.progress import (
+from stata_tools.run.dofile import decode_source, split_commands
+from stata_tools.run.events import CommandStarted, ErrorRaised
+from stata_tools.run.logs.parse import LogParser
+from stata_tools.run.progress import (
     Resolver,
     Script,
     Tracker,
@@ -265,7 +265,7 @@ def test_dots_of_an_earlier_command_do_not_show_in_the_next_one() -> None:
 
 
 def test_a_timeline_weights_progress_and_the_message_says_the_time_left() -> None:
-    from stata_tools.timings import Timeline
+    from stata_tools.run.timings import Timeline
 
     do_file = "display 1\nsleep 1000\ndisplay 2\n"
     tracker = Tracker(split_commands(do_file), "t.do", 0.0, timeline=Timeline([0.1, 600, 0.1]))

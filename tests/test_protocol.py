@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from stata_tools.inspection.stored import StoredResults, matrix_from
 from stata_tools.stata import protocol
 from stata_tools.stata.discovery import StataInitError, StataNotFound
 from stata_tools.stata.engine import Execution, StataInfo
 from stata_tools.stata.queries import export_graph
-from stata_tools.stored import StoredResults, matrix_from
 
 
 class _Evil:

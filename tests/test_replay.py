@@ -23,12 +23,13 @@ from recordings import (
     truth,
 )
 
-from stata_tools import CommandStarted, Finished, Output, RunRequest, Session, server
-from stata_tools.dofile import decode_source
-from stata_tools.events import ErrorRaised
-from stata_tools.logs.parse import LogParser
-from stata_tools.progress import Tracker
-from stata_tools.server import get_session, mcp
+from stata_tools import CommandStarted, Finished, Output, RunRequest, Session
+from stata_tools.mcp import server
+from stata_tools.mcp.server import get_session, mcp
+from stata_tools.run.dofile import decode_source
+from stata_tools.run.events import ErrorRaised
+from stata_tools.run.logs.parse import LogParser
+from stata_tools.run.progress import Tracker
 
 DO_FILES = corpus_params("pairs/*.do")
 _K = re.compile(r" (\d+)/(\d+) · ")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools.logs.follow import LineDecoder
-from stata_tools.logs.parse import Kind, LogParser
-from stata_tools.replications import DotsReader, Replications, name_of, partial_text
+from stata_tools.run.logs.follow import LineDecoder
+from stata_tools.run.logs.parse import Kind, LogParser
+from stata_tools.run.replications import DotsReader, Replications, name_of, partial_text
 
 RULER = "----+--- 1 ---+--- 2 ---+--- 3 ---+--- 4 ---+--- 5 "
 

@@ -5,8 +5,8 @@ from itertools import pairwise
 
 import anyio
 
-from stata_tools.events import Heartbeat, Output, Snapshot
-from stata_tools.reporting import Reporter
+from stata_tools.mcp.reporting import Reporter
+from stata_tools.run.events import Heartbeat, Output, Snapshot
 
 
 def snap(progress: float, message: str = "m") -> Snapshot:

@@ -11,10 +11,10 @@ import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
-from stata_tools import server
-from stata_tools.server import get_session, mcp
-from stata_tools.settings import Settings
+from stata_tools.mcp import server
+from stata_tools.mcp.server import get_session, mcp
 from stata_tools.stata.session import Session
+from stata_tools.stata.settings import Settings
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

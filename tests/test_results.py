@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from stata_tools.logs.parse import Kind, LogLine
-from stata_tools.results import (
+from stata_tools.run.logs.parse import Kind, LogLine
+from stata_tools.run.results import (
     Excerpt,
     RunResult,
     RunStatus,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools.roots import ROOTS_ENV, OutsideRoots, Roots, file_uri_path
+from stata_tools.safety.roots import ROOTS_ENV, OutsideRoots, Roots, file_uri_path
 
 
 @pytest.fixture

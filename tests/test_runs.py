@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools import runs
-from stata_tools.runs import HISTORY_FILE, RunStore, UnreadableLog
+from stata_tools.stata import runs
+from stata_tools.stata.runs import HISTORY_FILE, RunStore, UnreadableLog
 
 
 def test_history_round_trips_and_leaves_no_temporary_file(tmp_path: Path) -> None:

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from stata_tools import RunRequest, RunStatus, Session, Settings
-from stata_tools.policy import CATEGORIES, Policy
-from stata_tools.roots import Roots
-from stata_tools.settings import SettingsError
-from stata_tools.stata import sandbox
-from stata_tools.stata.sandbox import SandboxError, SandboxSpec, Writable
+from stata_tools.safety import sandbox
+from stata_tools.safety.policy import CATEGORIES, Policy
+from stata_tools.safety.roots import Roots
+from stata_tools.safety.sandbox import SandboxError, SandboxSpec, Writable
+from stata_tools.stata.settings import SettingsError
 
 _MISSING = sandbox.seccomp_available() or sandbox.landlock_available()
 needs_kernel = pytest.mark.skipif(

@@ -13,11 +13,11 @@ import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
-from stata_tools.dofile import split_commands
-from stata_tools.policy import Policy
-from stata_tools.roots import Roots
-from stata_tools.server import get_session, mcp
-from stata_tools.stata import sandbox
+from stata_tools.mcp.server import get_session, mcp
+from stata_tools.run.dofile import split_commands
+from stata_tools.safety import sandbox
+from stata_tools.safety.policy import Policy
+from stata_tools.safety.roots import Roots
 
 
 class Recorder:

@@ -39,7 +39,7 @@ def session() -> Session:
     """One Stata per process, so one session for every test here."""
     global _shared
     if _shared is None:
-        from stata_tools.server import get_session
+        from stata_tools.mcp.server import get_session
 
         _shared = get_session()  # the server's: both share the process's Stata
     return _shared
@@ -203,7 +203,7 @@ def test_a_query_before_any_run_sees_pystata_stata(fake_stata_dir: Path) -> None
     script = (
         "import asyncio\n"
         "from stata_tools import Session\n"
-        "from stata_tools.settings import Settings\n"
+        "from stata_tools.stata.settings import Settings\n"
         f"session = Session(Settings(stata_path={str(fake_stata_dir)!r}))\n"
         "from stata_tools.stata.queries import graph_names\n"
         "print(asyncio.run(session.query(graph_names)))\n"
@@ -321,7 +321,7 @@ async def test_a_second_run_shows_time_left_and_compares_with_the_last(
     assert all(b >= a for a, b in pairwise(values)) and values[-1] == 5
     assert result.last_duration_s == pytest.approx(first_result.duration_s, abs=1e-3)
     assert result.last_status == "ok"
-    from stata_tools.results import headline
+    from stata_tools.run.results import headline
 
     took = headline(result).split(" · ")[2]
     assert took.startswith("took ") and "(last run " in took

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from stata_tools import CommandStarted, Finished, RunRequest, RunStatus, Session, Settings
-from stata_tools.events import Heartbeat, Output, Started
+from stata_tools.run.events import Heartbeat, Output, Started
 from stata_tools.stata.session import RunRequestError, prepare
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from stata_tools import CommandStarted, Finished, RunRequest, RunStatus, Session, Settings
-from stata_tools.events import Heartbeat, Started
-from stata_tools.slurm.engine import SlurmError
+from stata_tools.run.events import Heartbeat, Started
+from stata_tools.stata.slurm.engine import SlurmError
 
 
 def make_session(tmp_path: Path, fake_stata_dir: Path, **changes) -> Session:

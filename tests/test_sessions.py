@@ -19,9 +19,8 @@ from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 from ports import free_port, start_http_server
 
-from stata_tools import server
-from stata_tools.server import get_session, mcp
-from stata_tools.settings import Settings
+from stata_tools.mcp import server
+from stata_tools.mcp.server import get_session, mcp
 from stata_tools.stata.session import Session
 from stata_tools.stata.sessions import (
     LOCAL,
@@ -32,6 +31,7 @@ from stata_tools.stata.sessions import (
     UnknownSession,
     check_name,
 )
+from stata_tools.stata.settings import Settings
 
 
 def text_of(result) -> str:  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stata_tools.settings import Settings, SettingsError
+from stata_tools.stata.settings import Settings, SettingsError
 
 
 def test_defaults() -> None:

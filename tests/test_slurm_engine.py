@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools.slurm.engine import SlurmEngine, SlurmJob, task_log
-from stata_tools.slurm.script import SlurmOptions, parse_array
-from stata_tools.slurm.states import JobPhase
 from stata_tools.stata.batch import BatchExecution, batch_job
 from stata_tools.stata.console import find_console
+from stata_tools.stata.slurm.engine import SlurmEngine, SlurmJob, task_log
+from stata_tools.stata.slurm.script import SlurmOptions, parse_array
+from stata_tools.stata.slurm.states import JobPhase
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools.slurm.script import (
+from stata_tools.stata.slurm.script import (
     SlurmOptionError,
     SlurmOptions,
     build_script,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stata_tools.slurm.states import (
+from stata_tools.stata.slurm.states import (
     JobPhase,
     JobState,
     describe,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from stata_tools.dofile import decode_source
-from stata_tools.smcl_help import smcl_to_markdown
+from stata_tools.inspection.smcl_help import smcl_to_markdown
+from stata_tools.run.dofile import decode_source
 
 # A directive left whole in the text; an unclosed one (a typo in the file) stays as written.
 LEFTOVER = re.compile(

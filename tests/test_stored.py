@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from stata_tools.stored import (
+from stata_tools.inspection.stored import (
     StoredResults,
     format_number,
     matrix_from,

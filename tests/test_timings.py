@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import pytest
 
-from stata_tools.timings import (
+from stata_tools.run.timings import (
     MAX_FILES,
     FileRecord,
     Timeline,

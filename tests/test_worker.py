@@ -182,7 +182,7 @@ async def test_a_crash_in_statas_native_code_is_named_by_its_signal(
     result = await own_session.execute(RunRequest(code='display "going"\nsleep 5000'))
     assert result.status is RunStatus.CRASHED
     assert result.session_lost == "killed by signal 11 (SIGSEGV: a crash in Stata's native code)"
-    from stata_tools.results import render_text
+    from stata_tools.run.results import render_text
 
     text = render_text(result)
     assert text.startswith("Stata crashed · killed by signal 11 (SIGSEGV")
@@ -215,7 +215,7 @@ async def test_a_worker_that_dies_between_runs_is_replaced_and_the_next_run_says
 SERVER_SCRIPT = """
 import asyncio, sys
 from fastmcp import Client
-from stata_tools.server import mcp
+from stata_tools.mcp.server import mcp
 
 async def main():
     async with Client(mcp) as client:
@@ -276,7 +276,7 @@ async def test_session_status_lists_the_restarts_and_their_causes(
 ) -> None:
     from fastmcp import Client
 
-    from stata_tools import server
+    from stata_tools.mcp import server
 
     monkeypatch.setattr(server, "_session", own_session)
     async with Client(server.mcp) as client:
@@ -316,7 +316,8 @@ def test_a_worker_whose_sandbox_cannot_be_had_refuses_every_request(
     the kernel's answer replaced, so nothing is locked here)."""
     from multiprocessing import Pipe
 
-    from stata_tools.stata import protocol, sandbox
+    from stata_tools.safety import sandbox
+    from stata_tools.stata import protocol
     from stata_tools.stata.discovery import find_installation
     from stata_tools.stata.engine import Job
     from stata_tools.stata.worker import Worker

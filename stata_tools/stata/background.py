@@ -13,10 +13,10 @@ from typing import Any
 
 import anyio
 
-from stata_tools.events import Finished, Queued, RunEvent, Snapshot, Started
-from stata_tools.progress import format_elapsed
-from stata_tools.results import RunResult
-from stata_tools.runs import RUNNING_OR_INTERRUPTED, RunSummary
+from stata_tools.run.events import Finished, Queued, RunEvent, Snapshot, Started
+from stata_tools.run.progress import format_elapsed
+from stata_tools.run.results import RunResult
+from stata_tools.stata.runs import RUNNING_OR_INTERRUPTED, RunSummary
 from stata_tools.stata.session import RunRequest, Session, new_run_id
 
 Listener = Callable[[RunEvent], None]

@@ -19,8 +19,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from stata_tools.logs.batch import BatchLogReader
-from stata_tools.logs.follow import LineDecoder
+from stata_tools.run.logs.batch import BatchLogReader
+from stata_tools.run.logs.follow import LineDecoder
 from stata_tools.stata.console import ConsoleBinary, batch_command, console_info, started
 from stata_tools.stata.engine import BREAK_RC, Execution, Job, StataInfo, stata_quote
 

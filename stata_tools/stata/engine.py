@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO, TypeVar
 
-from stata_tools.graphs import GraphFile, export_path
+from stata_tools.run.graphs import GraphFile, export_path
 from stata_tools.stata.discovery import Installation, load_pystata
 
 T = TypeVar("T")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from stata_tools.safety.sandbox import SandboxSpec
 from stata_tools.stata.discovery import (
     Installation,
     InvalidStataEdition,
@@ -29,7 +30,6 @@ from stata_tools.stata.discovery import (
     StataNotFound,
 )
 from stata_tools.stata.engine import Job
-from stata_tools.stata.sandbox import SandboxSpec
 
 # ---------------------------------------------------------------- server → worker (trusted)
 
@@ -156,8 +156,8 @@ def as_exception(failure: Failure) -> BaseException:
 _ALLOWED: dict[str, frozenset[str]] = {
     "stata_tools.stata.protocol": frozenset({"Hello", "Reply", "Failure", "Output"}),
     "stata_tools.stata.engine": frozenset({"StataInfo", "Execution"}),
-    "stata_tools.graphs": frozenset({"GraphFile"}),
-    "stata_tools.stored": frozenset({"StoredResults", "Matrix"}),
+    "stata_tools.run.graphs": frozenset({"GraphFile"}),
+    "stata_tools.inspection.stored": frozenset({"StoredResults", "Matrix"}),
     "pathlib": frozenset({"Path", "PosixPath", "WindowsPath", "PurePosixPath", "PureWindowsPath"}),
     "builtins": frozenset({"set", "frozenset", "complex", "slice", "range", "bytearray"}),
     "collections": frozenset({"OrderedDict"}),

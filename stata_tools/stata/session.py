@@ -18,8 +18,8 @@ from typing import TypeVar
 
 import anyio
 
-from stata_tools.dofile import Command, DoFileError, decode_source, split_commands
-from stata_tools.events import (
+from stata_tools.run.dofile import Command, DoFileError, decode_source, split_commands
+from stata_tools.run.events import (
     Finished,
     Heartbeat,
     Output,
@@ -28,31 +28,15 @@ from stata_tools.events import (
     Snapshot,
     Started,
 )
-from stata_tools.files import NotAFile, read_regular_file
-from stata_tools.graphs import GraphFile
-from stata_tools.guard import MAX_CALLED_BYTES, CommandRefused, check_run, read_called
-from stata_tools.logs.batch import BatchLogReader
-from stata_tools.logs.follow import LineDecoder
-from stata_tools.logs.netfs import on_network_fs
-from stata_tools.logs.parse import LogParser
-from stata_tools.logs.source import RunFollower, StreamBuffer
-from stata_tools.policy import Policy, check
-from stata_tools.progress import Resolver, Script, Tracker, format_elapsed
-from stata_tools.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
-from stata_tools.roots import OutsideRoots, Roots
-from stata_tools.runs import RunStore
-from stata_tools.settings import Settings
-from stata_tools.slurm.engine import SlurmEngine, SlurmJob, task_log
-from stata_tools.slurm.script import ArraySpec, SlurmOptionError, SlurmOptions, parse_array
-from stata_tools.stata import sandbox
-from stata_tools.stata.arrays import follow_array
-from stata_tools.stata.batch import BatchEngine, BatchExecution, BatchJob, batch_job
-from stata_tools.stata.console import ConsoleBinary, find_console
-from stata_tools.stata.discovery import Installation, find_installation
-from stata_tools.stata.engine import UNKNOWN_RC, Engine, Execution, Job, StataInfo, stata_quote
-from stata_tools.stata.sandbox import Protections, SandboxSpec
-from stata_tools.stata.supervisor import Restart, WorkerEngine, WorkerLost
-from stata_tools.timings import (
+from stata_tools.run.graphs import GraphFile
+from stata_tools.run.logs.batch import BatchLogReader
+from stata_tools.run.logs.follow import LineDecoder
+from stata_tools.run.logs.netfs import on_network_fs
+from stata_tools.run.logs.parse import LogParser
+from stata_tools.run.logs.source import RunFollower, StreamBuffer
+from stata_tools.run.progress import Resolver, Script, Tracker, format_elapsed
+from stata_tools.run.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
+from stata_tools.run.timings import (
     FileRecord,
     Timeline,
     command_keys,
@@ -61,6 +45,22 @@ from stata_tools.timings import (
     parse_history,
     record_run,
 )
+from stata_tools.safety import sandbox
+from stata_tools.safety.files import NotAFile, read_regular_file
+from stata_tools.safety.guard import MAX_CALLED_BYTES, CommandRefused, check_run, read_called
+from stata_tools.safety.policy import Policy, check
+from stata_tools.safety.roots import OutsideRoots, Roots
+from stata_tools.safety.sandbox import Protections, SandboxSpec
+from stata_tools.stata.arrays import follow_array
+from stata_tools.stata.batch import BatchEngine, BatchExecution, BatchJob, batch_job
+from stata_tools.stata.console import ConsoleBinary, find_console
+from stata_tools.stata.discovery import Installation, find_installation
+from stata_tools.stata.engine import UNKNOWN_RC, Engine, Execution, Job, StataInfo, stata_quote
+from stata_tools.stata.runs import RunStore
+from stata_tools.stata.settings import Settings
+from stata_tools.stata.slurm.engine import SlurmEngine, SlurmJob, task_log
+from stata_tools.stata.slurm.script import ArraySpec, SlurmOptionError, SlurmOptions, parse_array
+from stata_tools.stata.supervisor import Restart, WorkerEngine, WorkerLost
 
 _UNSAFE_PATH_CHARS = ("`", "$", "\n", "\r")
 EXECUTORS = ("session", "batch", "slurm")

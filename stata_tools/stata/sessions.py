@@ -7,8 +7,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from stata_tools.settings import Settings
 from stata_tools.stata.session import Session
+from stata_tools.stata.settings import Settings
 
 MAIN = "main"
 LOCAL = "local"

@@ -31,10 +31,10 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 import stata_tools
+from stata_tools.safety.sandbox import SandboxSpec
 from stata_tools.stata import protocol
 from stata_tools.stata.discovery import Installation
 from stata_tools.stata.engine import Execution, Job, StataInfo
-from stata_tools.stata.sandbox import SandboxSpec
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)

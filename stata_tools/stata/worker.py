@@ -19,7 +19,8 @@ from concurrent.futures import Future
 from multiprocessing.connection import Client, Connection
 from typing import Any
 
-from stata_tools.stata import protocol, sandbox
+from stata_tools.safety import sandbox
+from stata_tools.stata import protocol
 from stata_tools.stata.discovery import Installation
 from stata_tools.stata.engine import Engine
 from stata_tools.stata.forward import OutputForwarder

@@ -10,7 +10,7 @@ import pytest
 from ports import free_port, start_http_server
 from sdk_client import call
 
-from stata_tools.dofile import split_commands
+from stata_tools.run.dofile import split_commands
 
 pytestmark = pytest.mark.e2e
 

@@ -15,10 +15,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from stata_tools.dofile import SyntaxProblem, decode_source, scan_commands
-from stata_tools.files import NotAFile, read_regular_file
-from stata_tools.guard import MAX_CALLED_BYTES, CalledDoFile, policy_source, read_called
-from stata_tools.policy import (
+from stata_tools.run.dofile import SyntaxProblem, decode_source, scan_commands
+from stata_tools.safety.files import NotAFile, read_regular_file
+from stata_tools.safety.guard import MAX_CALLED_BYTES, CalledDoFile, policy_source, read_called
+from stata_tools.safety.policy import (
     ALLOW_ENV,
     UNCHECKED,
     DoCall,
@@ -27,8 +27,8 @@ from stata_tools.policy import (
     called_files,
     check,
 )
-from stata_tools.roots import ROOTS_ENV, Roots
-from stata_tools.settings import Settings
+from stata_tools.safety.roots import ROOTS_ENV, Roots
+from stata_tools.stata.settings import Settings
 
 __all__ = [
     "MAX_DEPTH",

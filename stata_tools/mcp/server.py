@@ -28,24 +28,22 @@ from pydantic import Field
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from stata_tools.about import HOMEPAGE, __version__
-from stata_tools.check import CheckError, CheckReport, render_check
-from stata_tools.check import check_do_file as check_file
-from stata_tools.data_commands import (
+from stata_tools.inspection.check import CheckError, CheckReport, render_check
+from stata_tools.inspection.check import check_do_file as check_file
+from stata_tools.inspection.data_commands import (
     DataRequestError,
     describe_command,
     list_command,
     summarize_command,
 )
-from stata_tools.dta import DtaError, read_dta, render_dta
-from stata_tools.events import Finished, Heartbeat, Started
-from stata_tools.graphs import GraphRequestError, graph_format, graph_name
-from stata_tools.help import HelpNotFound, HelpTopicError, lookup_help
-from stata_tools.mcp_roots import with_client_roots
-from stata_tools.reporting import Reporter
-from stata_tools.results import RunResult, RunStatus, output_only, render_text
-from stata_tools.runs import RunStore, UnknownRun
-from stata_tools.settings import Settings
-from stata_tools.slurm.engine import SlurmError
+from stata_tools.inspection.dta import DtaError, read_dta, render_dta
+from stata_tools.inspection.help import HelpNotFound, HelpTopicError, lookup_help
+from stata_tools.inspection.stored import read_stored, render_stored
+from stata_tools.mcp.reporting import Reporter
+from stata_tools.mcp.roots import with_client_roots
+from stata_tools.run.events import Finished, Heartbeat, Started
+from stata_tools.run.graphs import GraphRequestError, graph_format, graph_name
+from stata_tools.run.results import RunResult, RunStatus, output_only, render_text
 from stata_tools.stata.background import (
     BackgroundRun,
     BackgroundRuns,
@@ -57,6 +55,7 @@ from stata_tools.stata.engine import return_code
 from stata_tools.stata.prestart import Prestart
 from stata_tools.stata.queries import export_graph as export_graph_file
 from stata_tools.stata.queries import graph_names
+from stata_tools.stata.runs import RunStore, UnknownRun
 from stata_tools.stata.session import (
     PathOutsideRoots,
     RunRequest,
@@ -72,8 +71,9 @@ from stata_tools.stata.sessions import (
     TooManySessions,
     UnknownSession,
 )
+from stata_tools.stata.settings import Settings
+from stata_tools.stata.slurm.engine import SlurmError
 from stata_tools.stata.supervisor import WorkerLost, WorkerStartError
-from stata_tools.stored import read_stored, render_stored
 
 with contextlib.suppress(ImportError):
     from mcp.shared.exceptions import MCPDeprecationWarning

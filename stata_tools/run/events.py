@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
-    from stata_tools.results import RunResult
+    from stata_tools.run.results import RunResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from stata_tools.logs.parse import (
+from stata_tools.run.logs.parse import (
     LAYOUT_DIRECTIVES,
     MAX_RENDERED_WIDTH,
     RULE_WIDTH,

@@ -14,12 +14,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from stata_tools.dofile import Command
-from stata_tools.events import CommandStarted, ErrorRaised, Snapshot
-from stata_tools.graphs import exported_file
-from stata_tools.logs.parse import Kind, LogLine, strip_comments
-from stata_tools.replications import DotsReader, partial_text
-from stata_tools.timings import Timeline, format_left
+from stata_tools.run.dofile import Command
+from stata_tools.run.events import CommandStarted, ErrorRaised, Snapshot
+from stata_tools.run.graphs import exported_file
+from stata_tools.run.logs.parse import Kind, LogLine, strip_comments
+from stata_tools.run.replications import DotsReader, partial_text
+from stata_tools.run.timings import Timeline, format_left
 
 MESSAGE_LIMIT = 200
 COMMAND_LIMIT = 60

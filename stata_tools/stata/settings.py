@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stata_tools.policy import ALLOW_ENV, CATEGORIES, Policy, PolicyError
-from stata_tools.roots import Roots
-from stata_tools.slurm.script import SlurmOptionError, SlurmOptions
+from stata_tools.safety.policy import ALLOW_ENV, CATEGORIES, Policy, PolicyError
+from stata_tools.safety.roots import Roots
+from stata_tools.stata.slurm.script import SlurmOptionError, SlurmOptions
 
 PREFIX = "STATA_TOOLS_"
 

@@ -15,18 +15,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stata_tools.slurm.script import ArraySpec, SlurmOptions, build_script, task_do_file
-from stata_tools.slurm.states import (
-    SACCT_FIELDS,
-    SQUEUE_FORMAT,
-    JobPhase,
-    JobState,
-    describe,
-    parse_sacct,
-    parse_scontrol,
-    parse_squeue,
-    queue_place,
-)
 from stata_tools.stata.batch import (
     UNFINISHED_RC,
     BatchExecution,
@@ -38,6 +26,18 @@ from stata_tools.stata.batch import (
 )
 from stata_tools.stata.console import ConsoleBinary, console_info, started
 from stata_tools.stata.engine import BREAK_RC, Execution, Job, StataInfo, stata_quote
+from stata_tools.stata.slurm.script import ArraySpec, SlurmOptions, build_script, task_do_file
+from stata_tools.stata.slurm.states import (
+    SACCT_FIELDS,
+    SQUEUE_FORMAT,
+    JobPhase,
+    JobState,
+    describe,
+    parse_sacct,
+    parse_scontrol,
+    parse_squeue,
+    queue_place,
+)
 
 __all__ = [
     "SlurmCommands",

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stata_tools.dofile import decode_source
-from stata_tools.files import read_regular_file
-from stata_tools.policy import CouldNotCheck, Policy, Source, check, refusal_message
-from stata_tools.roots import OutsideRoots, Roots
+from stata_tools.run.dofile import decode_source
+from stata_tools.safety.files import read_regular_file
+from stata_tools.safety.policy import CouldNotCheck, Policy, Source, check, refusal_message
+from stata_tools.safety.roots import OutsideRoots, Roots
 
 __all__ = ["CalledDoFile", "CommandRefused", "check_run", "policy_source", "read_called"]
 

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 # The lexer's statement level, not split_commands: that joins a block into one command (losing the
 # lines inside it) and raises DoFileError on unbalanced braces; the statement reader never raises.
 from stata_tools.about import docs_url
-from stata_tools.dofile import LINE_BREAK, Scanner, decode_source
+from stata_tools.run.dofile import LINE_BREAK, Scanner, decode_source
 
 __all__ = [
     "ALLOW_ENV",

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from stata_tools.settings import Settings
+    from stata_tools.stata.settings import Settings
 
 MODES = ("auto", "strict", "off")
 SANDBOX_ENV = "STATA_TOOLS_SANDBOX"

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from stata_tools.events import Output, RunEvent, Snapshot
+from stata_tools.run.events import Output, RunEvent, Snapshot
 
 SendProgress = Callable[[float, float, str], Awaitable[None]]
 SendLines = Callable[[str], Awaitable[None]]

@@ -22,14 +22,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from stata_tools.about import __version__
-from stata_tools.check import CheckError, check_do_file, render_check
-from stata_tools.events import CommandStarted, Finished, Output, Queued, RunEvent, Started
-from stata_tools.results import RunResult, RunStatus, render_summary_last
-from stata_tools.roots import ROOTS_ENV, OutsideRoots
-from stata_tools.settings import Settings, SettingsError
-from stata_tools.slurm.engine import SlurmError
+from stata_tools.inspection.check import CheckError, check_do_file, render_check
+from stata_tools.run.events import CommandStarted, Finished, Output, Queued, RunEvent, Started
+from stata_tools.run.results import RunResult, RunStatus, render_summary_last
+from stata_tools.safety.roots import ROOTS_ENV, OutsideRoots
 from stata_tools.stata.discovery import StataNotFound
 from stata_tools.stata.session import RunRequest, RunRequestError, Session
+from stata_tools.stata.settings import Settings, SettingsError
+from stata_tools.stata.slurm.engine import SlurmError
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -133,11 +133,11 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     if args.transport == "http":
-        from stata_tools.http import run_http
+        from stata_tools.mcp.http import run_http
 
         run_http(args.host, args.port)
     else:
-        from stata_tools.server import run_stdio
+        from stata_tools.mcp.server import run_stdio
 
         run_stdio()
     return 0
@@ -269,7 +269,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from stata_tools.doctor import diagnose
+    from stata_tools.cli.doctor import diagnose
 
     console = Console()  # the report is what the user asked for: stdout
     marks = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]![/yellow]"}

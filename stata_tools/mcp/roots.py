@@ -15,7 +15,7 @@ from fastmcp import Context
 from fastmcp.exceptions import ToolError
 from mcp_types import InputRequiredResult, ListRootsRequest, ListRootsResult
 
-from stata_tools.roots import OutsideRoots
+from stata_tools.safety.roots import OutsideRoots
 from stata_tools.stata.session import PathOutsideRoots
 
 __all__ = ["LIST_TIMEOUT_S", "with_client_roots"]

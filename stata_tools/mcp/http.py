@@ -212,7 +212,7 @@ def _uvicorn_logging() -> dict[str, object]:
 
 def run_http(host: str, port: int) -> None:
     """Serve Streamable HTTP at /mcp; SIGTERM runs the lifespan teardown like Ctrl+C."""
-    from stata_tools.server import get_session, mcp
+    from stata_tools.mcp.server import get_session, mcp
 
     try:
         security = HttpSecurity.from_env(host, port)

@@ -18,7 +18,7 @@ from types import ModuleType
 
 import anyio
 
-from stata_tools.dofile import decode_source
+from stata_tools.run.dofile import decode_source
 from stata_tools.stata.session import Session, SessionBusy
 
 __all__ = [
@@ -155,7 +155,9 @@ def read_help(name: str, path: Path, *, max_chars: int | None = None) -> HelpPag
     with path.open("rb") as handle:
         data = handle.read(MAX_HELP_BYTES)
     text, _ = decode_source(data)
-    from stata_tools.smcl_help import smcl_to_markdown  # a large module: first help, not start-up
+    from stata_tools.inspection.smcl_help import (
+        smcl_to_markdown,  # a large module: first help, not start-up
+    )
 
     return HelpPage(name, path, smcl_to_markdown(text, max_chars=max_chars))
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from stata_tools.logs.parse import smcl_to_text
+from stata_tools.run.logs.parse import smcl_to_text
 
 __all__ = ["DotsReader", "Replications", "partial_text"]
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stata_tools.roots import ROOTS_ENV
-from stata_tools.settings import Settings, SettingsError
-from stata_tools.stata import sandbox
+from stata_tools.safety import sandbox
+from stata_tools.safety.roots import ROOTS_ENV
 from stata_tools.stata.discovery import StataNotFound, find_installation
+from stata_tools.stata.settings import Settings, SettingsError
 
 __all__ = ["Check", "ProbeResult", "diagnose", "probe_server"]
 
@@ -146,7 +146,7 @@ def sandbox_smoke(settings: Settings, timeout_s: float = 120.0) -> Iterator[Chec
     state = sandbox.protections(sandbox.spec_of(settings))
     if not (state.exec_filter or state.write_limit) or settings.roots is None:
         return
-    from stata_tools.results import RunStatus
+    from stata_tools.run.results import RunStatus
     from stata_tools.stata.session import RunRequest, Session
 
     root = settings.roots.paths[0]

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO
 
-from stata_tools.files import NotAFile, open_regular, stable_path
+from stata_tools.safety.files import NotAFile, open_regular, stable_path
 
 __all__ = [
     "MAX_COUNT",

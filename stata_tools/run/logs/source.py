@@ -20,7 +20,7 @@ from typing import Any
 
 import anyio
 
-from stata_tools.logs.follow import LineDecoder, LogFollower
+from stata_tools.run.logs.follow import LineDecoder, LogFollower
 
 __all__ = ["REFUSED_S", "RunFollower", "StreamBuffer", "align"]
 

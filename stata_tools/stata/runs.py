@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from stata_tools.dofile import decode_source
-from stata_tools.files import NotAFile, open_regular
+from stata_tools.run.dofile import decode_source
+from stata_tools.safety.files import NotAFile, open_regular
 
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 RESULT_FILE = "result.json"

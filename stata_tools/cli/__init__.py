@@ -1,0 +1,1 @@
+"""The command-line face: `stata-tools serve|run|check|doctor|config`."""

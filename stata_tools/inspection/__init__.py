@@ -1,0 +1,1 @@
+"""Looking without running: stored results, data, .dta files, help, do-file checks."""

@@ -1,0 +1,1 @@
+"""Stata's logs as written: a growing file followed, its lines parsed, batch and NFS logs."""
