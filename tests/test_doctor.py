@@ -126,15 +126,15 @@ def test_the_sandbox_smoke_test_passes_and_names_a_refused_write(
     assert [c.ok for c in passed.values()] == [True, True, True, True]
     assert list(root.iterdir()) == []  # its files are removed afterwards
 
-    real_spec_of = sandbox.spec_of
+    real_spec = Settings.sandbox_spec
 
     def without_the_root(settings: Settings) -> sandbox.SandboxSpec | None:
-        spec = real_spec_of(settings)
+        spec = real_spec(settings)
         assert spec is not None
         kept = tuple(w for w in spec.writable if w.path != str(root))
         return dataclasses.replace(spec, writable=kept)
 
-    monkeypatch.setattr(sandbox, "spec_of", without_the_root)
+    monkeypatch.setattr(Settings, "sandbox_spec", without_the_root)
     refused = by_label(list(sandbox_smoke(settings)))
     assert refused["sandbox: display"].ok is True
     assert refused["sandbox: sysuse"].ok is True

@@ -15,7 +15,6 @@ from stata_tools.run.progress import (
     Script,
     Tracker,
     called_do_file,
-    format_elapsed,
     opens_nested_do,
     shorten,
 )
@@ -168,12 +167,6 @@ def test_message_names_file_position_command_elapsed_and_newest_output() -> None
 )
 def test_which_commands_open_a_nested_do_file_echo(command: str, nested: bool) -> None:
     assert opens_nested_do(command) is nested
-
-
-def test_formatting_helpers() -> None:
-    assert [format_elapsed(s) for s in (4.24, 65, 3725)] == ["4.2s", "1m05s", "1h02m"]
-    assert shorten("a   b\n c", 10) == "a b c"
-    assert shorten("abcdefghijkl", 5) == "abcd…"
 
 
 def test_graph_exports_are_collected_even_when_stata_wraps_the_message() -> None:
@@ -717,3 +710,8 @@ def test_a_do_of_a_missing_file_we_cannot_read_does_not_hold_the_count_either() 
     )
     _, events = run_tracker(master, log)
     assert [e.index for e in events if isinstance(e, CommandStarted)] == [1, 2]
+
+
+def test_shorten_keeps_one_line_and_marks_the_cut() -> None:
+    assert shorten("a   b\n c", 10) == "a b c"
+    assert shorten("abcdefghijkl", 5) == "abcd…"

@@ -190,7 +190,7 @@ def _settings(env: dict[str, str], root: Path, run_dir: Path) -> Settings:
 
 
 def test_the_spec_allows_the_roots_run_folder_temp_and_devices(tmp_path: Path) -> None:
-    spec = sandbox.spec_of(_settings({}, tmp_path / "r", tmp_path / "runs"))
+    spec = _settings({}, tmp_path / "r", tmp_path / "runs").sandbox_spec()
     assert spec is not None and spec.mode == "auto" and spec.deny_exec and spec.limit_writes
     paths = [w.path for w in spec.writable]
     assert paths[:2] == [str(tmp_path / "r"), str(tmp_path / "runs")]
@@ -203,16 +203,16 @@ def test_the_spec_allows_the_roots_run_folder_temp_and_devices(tmp_path: Path) -
 def test_all_turns_the_policy_off_but_lifts_no_part_of_the_sandbox(tmp_path: Path) -> None:
     settings = _settings({"STATA_TOOLS_ALLOW": "all"}, tmp_path, tmp_path / "runs")
     assert settings.policy == Policy(frozenset(CATEGORIES))
-    spec = sandbox.spec_of(settings)
+    spec = settings.sandbox_spec()
     assert spec is not None and spec.deny_exec
 
 
 def test_a_named_category_lifts_its_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir()
-    spec = sandbox.spec_of(
-        _settings({"STATA_TOOLS_ALLOW": "shell,install"}, tmp_path, tmp_path / "runs")
-    )
+    spec = _settings(
+        {"STATA_TOOLS_ALLOW": "shell,install"}, tmp_path, tmp_path / "runs"
+    ).sandbox_spec()
     assert spec is not None and not spec.deny_exec
     plus = next(w for w in spec.writable if w.path == str(tmp_path / "home" / "ado"))
     assert plus.create  # the worker makes it before locking: Landlock allows only what exists
@@ -224,20 +224,20 @@ def test_extra_writable_folders_and_stata_tmpdir_come_from_settings(tmp_path: Pa
         "STATA_TOOLS_SANDBOX_WRITABLE": os.pathsep.join(["/srv/a", "/srv/b"]),
         "STATA_TMPDIR": "/scratch/stata",
     }
-    spec = sandbox.spec_of(_settings(env, tmp_path, tmp_path / "runs"))
+    spec = _settings(env, tmp_path, tmp_path / "runs").sandbox_spec()
     assert spec is not None
     paths = [w.path for w in spec.writable]
     assert {"/srv/a", "/srv/b", "/scratch/stata"} <= set(paths)
 
 
 def test_without_roots_writes_are_not_limited(tmp_path: Path) -> None:
-    spec = sandbox.spec_of(dataclasses.replace(Settings(), run_dir=tmp_path))
+    spec = dataclasses.replace(Settings(), run_dir=tmp_path).sandbox_spec()
     assert spec is not None and not spec.limit_writes and spec.writable == ()
     assert not sandbox.protections(spec).write_limit
 
 
 def test_off_locks_nothing(tmp_path: Path) -> None:
-    spec = sandbox.spec_of(_settings({"STATA_TOOLS_SANDBOX": "off"}, tmp_path, tmp_path))
+    spec = _settings({"STATA_TOOLS_SANDBOX": "off"}, tmp_path, tmp_path).sandbox_spec()
     state = sandbox.protections(spec)
     assert (state.exec_filter, state.write_limit) == (False, False)
     assert "STATA_TOOLS_SANDBOX=off" in state.describe()
@@ -302,7 +302,7 @@ def test_on_macos_and_windows_the_sandbox_is_reported_unavailable_and_strict_ref
         sandbox.landlock_abi.cache_clear()
         monkeypatch.setattr(sys, "platform", platform)
         try:
-            spec = sandbox.spec_of(_settings({}, tmp_path, tmp_path / "runs"))
+            spec = _settings({}, tmp_path, tmp_path / "runs").sandbox_spec()
             state = sandbox.protections(spec)
             assert (state.exec_filter, state.write_limit) == (False, False)
             assert f"seccomp is Linux-only (this is {platform})" in state.describe()

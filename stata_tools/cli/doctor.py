@@ -125,7 +125,7 @@ def _safety(settings: Settings, env: Mapping[str, str]) -> Iterator[Check]:
 
 def _sandbox_check(settings: Settings) -> Check:
     """Which OS locks Stata's worker gets here; a missing one is a warning (a failure if strict)."""
-    spec = sandbox.spec_of(settings)
+    spec = settings.sandbox_spec()
     state = sandbox.protections(spec)
     detail = " ".join(line.strip() for line in state.lines).removeprefix("OS sandbox: ")
     if spec is None or spec.mode == "off":
@@ -143,7 +143,7 @@ def _sandbox_check(settings: Settings) -> Check:
 def sandbox_smoke(settings: Settings, timeout_s: float = 120.0) -> Iterator[Check]:
     """What real work needs, run inside the sandbox: each step alone, so a refused write is named
     with the way to allow it. Files go into the first root and are removed afterwards."""
-    state = sandbox.protections(sandbox.spec_of(settings))
+    state = sandbox.protections(settings.sandbox_spec())
     if not (state.exec_filter or state.write_limit) or settings.roots is None:
         return
     from stata_tools.run.results import RunStatus

@@ -37,12 +37,12 @@ from stata_tools.inspection.data_commands import (
     summarize_command,
 )
 from stata_tools.inspection.dta import DtaError, read_dta, render_dta
+from stata_tools.inspection.graphs import GraphRequestError, graph_format, graph_name
 from stata_tools.inspection.help import HelpNotFound, HelpTopicError, lookup_help
 from stata_tools.inspection.stored import read_stored, render_stored
 from stata_tools.mcp.reporting import Reporter
 from stata_tools.mcp.roots import with_client_roots
 from stata_tools.run.events import Finished, Heartbeat, Started
-from stata_tools.run.graphs import GraphRequestError, graph_format, graph_name
 from stata_tools.run.results import RunResult, RunStatus, output_only, render_text
 from stata_tools.stata.background import (
     BackgroundRun,

@@ -7,16 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FORMATS = ("png", "svg", "pdf")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
 # Stata 17: "file g.png written in PNG format"; Stata 18+: "file g.png saved as PNG format";
 # either may be wrapped in parentheses.
 _EXPORTED = re.compile(
     r"^\(?file (?P<path>.+?) (?:written in|saved as) (?P<format>[A-Za-z]+) format\)?\s*$"
 )
-
-
-class GraphRequestError(ValueError):
-    """A graph name or format Stata would not accept; the message says which are."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,22 +29,6 @@ def exported_file(line: str) -> tuple[str, str] | None:
     if match is None:
         return None
     return match["path"].strip('"'), match["format"].lower()
-
-
-def graph_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise GraphRequestError(
-            f"{name!r} is not a Stata graph name (a letter or _, then letters, digits or _, "
-            "at most 32); `list_graphs` shows the graphs in memory"
-        )
-    return name
-
-
-def graph_format(value: str) -> str:
-    fmt = value.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise GraphRequestError(f"format must be one of {', '.join(FORMATS)}, got {value!r}")
-    return fmt
 
 
 def export_path(folder: Path, index: int, name: str, fmt: str = "png") -> Path:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from stata_tools.run.dofile import Command
+from stata_tools.run.durations import format_elapsed
 from stata_tools.run.events import CommandStarted, ErrorRaised, Snapshot
 from stata_tools.run.graphs import exported_file
 from stata_tools.run.logs.parse import Kind, LogLine, strip_comments
@@ -62,17 +63,6 @@ def shorten(text: str, limit: int) -> str:
     """One line of at most `limit` characters, with an ellipsis where it was cut."""
     text = normalize(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def format_elapsed(seconds: float) -> str:
-    """Short human time: 4.2s, 3m05s, 2h03m."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def _after_prefixes(command_text: str) -> tuple[bool, str]:

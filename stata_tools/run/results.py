@@ -9,10 +9,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stata_tools.run.durations import format_elapsed
 from stata_tools.run.errors import explain
 from stata_tools.run.graphs import GraphFile
 from stata_tools.run.logs.parse import Kind, LogLine
-from stata_tools.run.progress import format_elapsed
 
 _KEPT_KINDS = (Kind.RETURN_CODE, Kind.ERROR, Kind.BREAK)
 _HEAD_SHARE = 0.4

@@ -31,14 +31,9 @@ import functools
 import os
 import re
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from stata_tools.stata.settings import Settings
 
 MODES = ("auto", "strict", "off")
 SANDBOX_ENV = "STATA_TOOLS_SANDBOX"
@@ -390,33 +385,3 @@ def writable_places(
     for place in places:
         first.setdefault(place.path, place)
     return tuple(first.values())
-
-
-def spec_of(settings: Settings) -> SandboxSpec | None:
-    """The lock the settings ask for: no roots (library use) means writes anywhere; a category
-    named in STATA_TOOLS_ALLOW lifts its part (shell: programs may start; install: PLUS)."""
-    if settings.sandbox == "off":
-        return SandboxSpec(mode="off", deny_exec=False)
-    allowed = settings.sandbox_lifts  # named in STATA_TOOLS_ALLOW; `all` alone lifts nothing
-    install = "install" in allowed
-    home = Path.home()
-    writable: tuple[Writable, ...] = ()
-    if settings.roots is not None:
-        temp = (
-            tempfile.gettempdir(),
-            *([str(settings.stata_tmpdir)] if settings.stata_tmpdir else []),
-        )
-        writable = writable_places(
-            settings.roots.paths,
-            settings.run_dir,
-            temp_dirs=temp,
-            home=home,
-            install=install,
-            extra=settings.sandbox_writable,
-        )
-    return SandboxSpec(
-        mode=settings.sandbox,
-        deny_exec="shell" not in allowed,
-        writable=writable,
-        limit_writes=settings.roots is not None,
-    )

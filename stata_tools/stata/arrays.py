@@ -13,11 +13,12 @@ from pathlib import Path
 import anyio
 
 from stata_tools.run.dofile import Command
+from stata_tools.run.durations import format_elapsed
 from stata_tools.run.events import Finished, Heartbeat, Output, RunEvent, Snapshot
 from stata_tools.run.logs.batch import BatchLogReader
 from stata_tools.run.logs.follow import LineDecoder
 from stata_tools.run.logs.parse import LogParser
-from stata_tools.run.progress import Tracker, format_elapsed, shorten
+from stata_tools.run.progress import Tracker, shorten
 from stata_tools.run.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
 from stata_tools.stata.batch import BatchExecution
 from stata_tools.stata.slurm.engine import SlurmEngine, SlurmJob, task_command, task_log

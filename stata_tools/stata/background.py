@@ -13,8 +13,8 @@ from typing import Any
 
 import anyio
 
+from stata_tools.run.durations import format_elapsed
 from stata_tools.run.events import Finished, Queued, RunEvent, Snapshot, Started
-from stata_tools.run.progress import format_elapsed
 from stata_tools.run.results import RunResult
 from stata_tools.stata.runs import RUNNING_OR_INTERRUPTED, RunSummary
 from stata_tools.stata.session import RunRequest, Session, new_run_id

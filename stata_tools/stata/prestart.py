@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
-from stata_tools.run.progress import format_elapsed
+from stata_tools.run.durations import format_elapsed
 from stata_tools.stata.engine import StataInfo
 
 

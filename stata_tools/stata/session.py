@@ -19,6 +19,7 @@ from typing import TypeVar
 import anyio
 
 from stata_tools.run.dofile import Command, DoFileError, decode_source, split_commands
+from stata_tools.run.durations import format_elapsed
 from stata_tools.run.events import (
     Finished,
     Heartbeat,
@@ -34,7 +35,7 @@ from stata_tools.run.logs.follow import LineDecoder
 from stata_tools.run.logs.netfs import on_network_fs
 from stata_tools.run.logs.parse import LogParser
 from stata_tools.run.logs.source import RunFollower, StreamBuffer
-from stata_tools.run.progress import Resolver, Script, Tracker, format_elapsed
+from stata_tools.run.progress import Resolver, Script, Tracker
 from stata_tools.run.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
 from stata_tools.run.timings import (
     FileRecord,
@@ -392,7 +393,7 @@ class Session:
 
     def sandbox_spec(self) -> SandboxSpec | None:
         """The OS lock for Stata's worker, from the settings as they are when it starts."""
-        return sandbox.spec_of(self.settings)
+        return self.settings.sandbox_spec()
 
     async def start(self) -> StataInfo:
         """Initialise Stata now rather than at the first run."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stata_tools.safety.policy import ALLOW_ENV, CATEGORIES, Policy, PolicyError
 from stata_tools.safety.roots import Roots
+from stata_tools.safety.sandbox import SandboxSpec, Writable, writable_places
 from stata_tools.stata.slurm.script import SlurmOptionError, SlurmOptions
 
 PREFIX = "STATA_TOOLS_"
@@ -90,6 +92,35 @@ class Settings:
                 for entry in env.get(PREFIX + "SANDBOX_WRITABLE", "").split(os.pathsep)
                 if entry.strip()
             ),
+        )
+
+    def sandbox_spec(self) -> SandboxSpec | None:
+        """The lock the settings ask for: no roots (library use) means writes anywhere; a category
+        named in STATA_TOOLS_ALLOW lifts its part (shell: programs may start; install: PLUS)."""
+        if self.sandbox == "off":
+            return SandboxSpec(mode="off", deny_exec=False)
+        allowed = self.sandbox_lifts  # named in STATA_TOOLS_ALLOW; `all` alone lifts nothing
+        install = "install" in allowed
+        home = Path.home()
+        writable: tuple[Writable, ...] = ()
+        if self.roots is not None:
+            temp = (
+                tempfile.gettempdir(),
+                *([str(self.stata_tmpdir)] if self.stata_tmpdir else []),
+            )
+            writable = writable_places(
+                self.roots.paths,
+                self.run_dir,
+                temp_dirs=temp,
+                home=home,
+                install=install,
+                extra=self.sandbox_writable,
+            )
+        return SandboxSpec(
+            mode=self.sandbox,
+            deny_exec="shell" not in allowed,
+            writable=writable,
+            limit_writes=self.roots is not None,
         )
 
 
