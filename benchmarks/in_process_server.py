@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stata_tools.mcp import server
+from stata_tools.mcp import context, server
 from stata_tools.stata.engine import Engine
 from stata_tools.stata.session import Session, locate_stata
 from stata_tools.stata.settings import Settings
@@ -20,5 +20,5 @@ from stata_tools.stata.settings import Settings
 if __name__ == "__main__":
     settings = Settings.from_env()
     engine = Engine(functools.partial(locate_stata, settings), stdout_fallback=sys.stderr)
-    server._session = Session(settings, engine)
+    context._session = Session(settings, engine)
     server.run_stdio()

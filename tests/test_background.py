@@ -13,7 +13,7 @@ from fastmcp import Client
 from fastmcp.exceptions import ToolError
 from stdio_peer import StdioPeer
 
-from stata_tools.mcp import server
+from stata_tools.mcp import context, server
 from stata_tools.mcp.server import get_session, mcp
 from stata_tools.run.events import Snapshot
 from stata_tools.stata.background import (
@@ -36,7 +36,7 @@ def text_of(result) -> str:  # type: ignore[no-untyped-def]
 @pytest.fixture
 async def background(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BackgroundRuns]:
     runs = BackgroundRuns()
-    monkeypatch.setattr(server, "_background", runs)
+    monkeypatch.setattr(context, "_background", runs)
     yield runs
     await runs.stop_all()
 

@@ -24,7 +24,7 @@ from recordings import (
 )
 
 from stata_tools import CommandStarted, Finished, Output, RunRequest, Session
-from stata_tools.mcp import server
+from stata_tools.mcp import context
 from stata_tools.mcp.server import get_session, mcp
 from stata_tools.run.dofile import decode_source
 from stata_tools.run.events import ErrorRaised
@@ -55,7 +55,7 @@ def replay(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-
         monkeypatch.setenv("FAKE_STATA_LINE_DELAY_MS", "0.2")  # paced: many follower batches
         settings = dataclasses.replace(get_session().settings, run_dir=tmp_path / "runs")
         sessions.append(Session(settings))
-        monkeypatch.setattr(server, "_session", sessions[-1])
+        monkeypatch.setattr(context, "_session", sessions[-1])
         return target
 
     yield arm

@@ -11,7 +11,7 @@ import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
-from stata_tools.mcp import server
+from stata_tools.mcp import context
 from stata_tools.mcp.server import get_session, mcp
 from stata_tools.stata.session import Session
 from stata_tools.stata.settings import Settings
@@ -165,7 +165,7 @@ async def home_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
     PERSONAL) from HOME when it starts, so the session and its worker are new."""
     monkeypatch.setenv("HOME", str(tmp_path))
     fresh = Session(dataclasses.replace(get_session().settings, run_dir=tmp_path / "runs"))
-    monkeypatch.setattr(server, "_session", fresh)
+    monkeypatch.setattr(context, "_session", fresh)
     try:
         async with Client(mcp) as c:
             await c.call_tool("run_code", {"code": "display 1"})
@@ -206,16 +206,16 @@ async def test_help_before_stata_starts_uses_the_installations_folders(
     monkeypatch.setenv("HOME", str(tmp_path))
     installed = install_help(tmp_path, corpus_dir, "reghdfe", "ado/plus")
     settings = Settings(stata_path=str(fake_stata_dir), run_dir=tmp_path / "runs")
-    monkeypatch.setattr(server, "_session", Session(settings))
+    monkeypatch.setattr(context, "_session", Session(settings))
     async with Client(mcp) as fresh:
         result = await fresh.call_tool("stata_help", {"topic": "reghdfe"})
-        assert server._session is not None and not server._session.status().started
+        assert context._session is not None and not context._session.status().started
     assert texts(result).splitlines()[0] == f"Help for reghdfe ({installed})"
 
 
 async def test_help_without_stata_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(stata_path=str(tmp_path / "no-stata-here"), run_dir=tmp_path / "runs")
-    monkeypatch.setattr(server, "_session", Session(settings))
+    monkeypatch.setattr(context, "_session", Session(settings))
     async with Client(mcp) as fresh:
         with pytest.raises(ToolError, match="Stata was not found, and help files come from"):
             await fresh.call_tool("stata_help", {"topic": "regress"})

@@ -19,7 +19,7 @@ from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 from ports import free_port, start_http_server
 
-from stata_tools.mcp import server
+from stata_tools.mcp import context, server
 from stata_tools.mcp.server import get_session, mcp
 from stata_tools.stata.session import Session
 from stata_tools.stata.sessions import (
@@ -117,7 +117,7 @@ async def sessions_client(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Clie
     process-wide session."""
     settings = dataclasses.replace(get_session().settings, max_sessions=3)
     fresh = SessionRegistry(settings, get_session)
-    monkeypatch.setattr(server, "_registry", fresh)
+    monkeypatch.setattr(context, "_registry", fresh)
     try:
         async with Client(mcp) as client:
             yield client

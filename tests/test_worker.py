@@ -276,9 +276,9 @@ async def test_session_status_lists_the_restarts_and_their_causes(
 ) -> None:
     from fastmcp import Client
 
-    from stata_tools.mcp import server
+    from stata_tools.mcp import context, server
 
-    monkeypatch.setattr(server, "_session", own_session)
+    monkeypatch.setattr(context, "_session", own_session)
     async with Client(server.mcp) as client:
         await client.call_tool("run_code", {"code": "display 1"})
         engine = own_session.engine
