@@ -62,27 +62,10 @@ def test_mcp_and_cli_faces_sit_apart_from_the_library() -> None:
 
 
 def test_the_public_api_is_the_one_documented() -> None:
-    assert sorted(stata_tools.__all__) == [
-        "CheckError",
-        "CheckReport",
-        "CommandStarted",
-        "ErrorRaised",
-        "Finished",
-        "Heartbeat",
-        "Output",
-        "Queued",
-        "RunEvent",
-        "RunRequest",
-        "RunRequestError",
-        "RunResult",
-        "RunStatus",
-        "Session",
-        "Settings",
-        "Snapshot",
-        "Started",
-        "StataError",
-        "__version__",
-        "check_do_file",
-        "render_check",
-        "render_text",
-    ]
+    public = (
+        "CheckError CheckReport CommandStarted ErrorRaised Finished Heartbeat Output Queued "
+        "RunEvent RunRequest RunRequestError RunResult RunStatus Session Settings Snapshot "
+        "Started StataError __version__ check_do_file render_check render_text"
+    )
+    assert sorted(stata_tools.__all__) == public.split()
+    assert all(getattr(stata_tools, name) is not None for name in stata_tools.__all__)
