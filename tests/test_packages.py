@@ -3,6 +3,7 @@ that writes PLUS only; the session it was for sees the new command and keeps its
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 from collections.abc import Iterator
@@ -207,3 +208,16 @@ async def test_bad_requests_are_refused_before_any_stata_starts(place: Place) ->
         with pytest.raises(InstallRequestError, match=words):
             await install_package(place.session, request)
     assert not place.session.status().started
+
+
+async def test_two_installs_at_once_take_turns_and_both_are_tracked(place: Place) -> None:
+    make_package(place.ssc, "apkg", "a")
+    make_package(place.ssc, "bpkg", "b")
+    first, second = await asyncio.gather(
+        install_package(place.session, InstallRequest("apkg")),
+        install_package(place.session, InstallRequest("bpkg")),
+    )
+    assert (first.outcome.status, second.outcome.status) == ("installed", "installed")
+    trk = (place.plus / "stata.trk").read_text()
+    assert tracked_files(trk, "apkg")[0] == "a/apkg.ado"
+    assert tracked_files(trk, "bpkg")[0] == "b/bpkg.ado"

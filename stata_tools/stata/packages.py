@@ -12,6 +12,7 @@ up on the adopath at its first use, so the session finds the new commands withou
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import os
@@ -224,19 +225,34 @@ def install_session(settings: Settings, plus: Path) -> Session:
     return Session(local, engine=engine)
 
 
+_LOCKS: dict[int, asyncio.Lock] = {}
+
+
+def _one_at_a_time() -> asyncio.Lock:
+    """Installs take turns (they are rare): two into one PLUS would both write its stata.trk,
+    and two for one session would both read its PLUS folder while the other's read holds it."""
+    return _LOCKS.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+
+
 async def install_package(session: Session, request: InstallRequest) -> InstallReport:
     """Install into the PLUS folder `session` searches; bad requests raise InstallRequestError."""
     settings = session.settings
     source = check_request(request, settings)
+    async with _one_at_a_time():
+        return await _install(session, request, source)
+
+
+async def _install(session: Session, request: InstallRequest, source: Source) -> InstallReport:
+    settings = session.settings
     plus = await session.query(plus_folder)
     if not plus or any(c in plus for c in '\n\r"`$') or not os.path.isabs(plus):
         raise InstallRequestError(
             f"the session's PLUS folder {plus!r} is not a plain absolute path; set it with "
             "`sysdir set PLUS <folder>` (a folder without quotes, ` or $) and try again"
         )
+    code = install_code(request.name, source, plus, replace=request.replace)
     installer = install_session(settings, Path(plus))
     try:
-        code = install_code(request.name, source, plus, replace=request.replace)
         result = await installer.execute(RunRequest(code=code, timeout_s=INSTALL_TIMEOUT_S))
     finally:
         installer.close()
