@@ -24,6 +24,7 @@ def texts(result) -> str:  # type: ignore[no-untyped-def]
 @dataclasses.dataclass
 class Server:
     client: Client
+    progress: list[str | None]
     plus: Path
     ssc: Path
     site: Path
@@ -39,9 +40,16 @@ async def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
     assert "install" in settings.policy.refused  # type: ignore[union-attr]
     fresh = Session(settings)
     monkeypatch.setattr(context, "_session", fresh)
+    progress: list[str | None] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(message)
+
     try:
-        async with Client(mcp) as client:
-            yield Server(client, tmp_path / "ado" / "plus", tmp_path / "ssc", tmp_path / "site")
+        async with Client(mcp, progress_handler=on_progress) as client:
+            yield Server(
+                client, progress, tmp_path / "ado" / "plus", tmp_path / "ssc", tmp_path / "site"
+            )
     finally:
         fresh.close()
 
@@ -68,6 +76,7 @@ async def test_an_ssc_install_is_allowed_and_reported(server: Server) -> None:
     assert result.meta["status"] == "installed" and result.meta["plus"] == f"{server.plus}/"
     assert result.meta["files"][0] == f"{server.plus}/m/mypkg.ado"
     assert (server.plus / "m" / "mypkg.ado").is_file()
+    assert any("ssc install mypkg" in (m or "") for m in server.progress), server.progress
     used = await server.client.call_tool("run_code", {"code": "mypkg"})
     assert "hello from mypkg" in texts(used)
     again = await server.client.call_tool("install_package", {"name": "mypkg"})

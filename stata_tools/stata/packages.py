@@ -17,11 +17,13 @@ import dataclasses
 import functools
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from stata_tools.run.events import RunEvent
 from stata_tools.run.results import RunResult, RunStatus
 from stata_tools.safety.policy import Policy
 from stata_tools.safety.sources import SSC, Source, SourceError, check_name, choose_source
@@ -234,15 +236,25 @@ def _one_at_a_time() -> asyncio.Lock:
     return _LOCKS.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
 
 
-async def install_package(session: Session, request: InstallRequest) -> InstallReport:
-    """Install into the PLUS folder `session` searches; bad requests raise InstallRequestError."""
+async def install_package(
+    session: Session,
+    request: InstallRequest,
+    on_event: Callable[[RunEvent], object] | None = None,
+) -> InstallReport:
+    """Install into the PLUS folder `session` searches; bad requests raise InstallRequestError.
+    `on_event` sees the install run's events (its output, heartbeats) as they come."""
     settings = session.settings
     source = check_request(request, settings)
     async with _one_at_a_time():
-        return await _install(session, request, source)
+        return await _install(session, request, source, on_event)
 
 
-async def _install(session: Session, request: InstallRequest, source: Source) -> InstallReport:
+async def _install(
+    session: Session,
+    request: InstallRequest,
+    source: Source,
+    on_event: Callable[[RunEvent], object] | None,
+) -> InstallReport:
     settings = session.settings
     plus = await session.query(plus_folder)
     if not plus or any(c in plus for c in '\n\r"`$') or not os.path.isabs(plus):
@@ -253,7 +265,8 @@ async def _install(session: Session, request: InstallRequest, source: Source) ->
     code = install_code(request.name, source, plus, replace=request.replace)
     installer = install_session(settings, Path(plus))
     try:
-        result = await installer.execute(RunRequest(code=code, timeout_s=INSTALL_TIMEOUT_S))
+        run = RunRequest(code=code, timeout_s=INSTALL_TIMEOUT_S)
+        result = await installer.execute(run, on_event)
     finally:
         installer.close()
     text = result.output.text + ("\n" + result.error.message if result.error else "")

@@ -3,8 +3,10 @@ in code."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Literal
 
+import anyio
 from fastmcp import Context
 from fastmcp.exceptions import ToolError
 from fastmcp.tools import ToolResult
@@ -13,6 +15,7 @@ from pydantic import Field
 
 from stata_tools.mcp.args import SessionArg
 from stata_tools.mcp.context import client_of, get_registry, named_session
+from stata_tools.mcp.reporting import Reporter
 from stata_tools.stata.discovery import PystataShadowed, StataInitError, StataNotFound
 from stata_tools.stata.packages import InstallRequest, InstallRequestError
 from stata_tools.stata.packages import install_package as install
@@ -51,8 +54,13 @@ async def install_package(
     the command policy refuses `ssc install` in code; says what was installed and where."""
     target = named_session(ctx, session)
     request = InstallRequest(name, source, from_url, replace)
+    reporter = Reporter(
+        lambda progress, total, message: ctx.report_progress(progress, total, message),
+        lambda text: ctx.info(text, logger_name="stata.log"),
+    )
+    pump = asyncio.create_task(reporter.pump())  # the download can take a while: keep the client
     try:
-        report = await install(target, request)
+        report = await install(target, request, reporter.update)
     except InstallRequestError as error:
         raise ToolError(str(error)) from None
     except SessionBusy as error:
@@ -61,6 +69,10 @@ async def install_package(
         raise ToolError(str(error)) from None
     except WorkerLost as error:
         raise ToolError(f"Stata's worker was lost during the install: {error}") from None
+    finally:
+        await reporter.close()
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+            await pump
     get_registry().record_run(report.result.run_id, client_of(ctx), session)
     if not report.ok:
         raise ToolError(report.render())
