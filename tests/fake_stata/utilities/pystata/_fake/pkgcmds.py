@@ -15,8 +15,6 @@ import os
 import re
 import socket
 import time
-import urllib.error
-import urllib.request
 
 from .core import Core, Ctx
 from .errors import StataError
@@ -60,6 +58,9 @@ def _fetch(site: str, name: str) -> bytes:
                 return fh.read()
         except OSError:
             raise _Missing(name) from None
+    import urllib.error  # here: on import, urllib.request asks the OS for its proxies (a test
+    import urllib.request  # that pretends to be macOS has no _scproxy)
+
     url = site.rstrip("/") + "/" + name
     try:
         with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - http(s) only
