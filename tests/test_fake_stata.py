@@ -1813,3 +1813,21 @@ def test_net_install_over_http_and_its_failures(
     _, refused = run(stata, f"net install webpkg, from({url})")  # the server is gone
     assert refused is not None and refused.startswith("remote connection failed\n")
     assert f"{url} either\n" in refused and refused.endswith("r(677);\n")
+
+
+def test_reinstalling_prints_what_real_stata_18_logged(
+    stata: ModuleType, plus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corpus_dir: Path
+) -> None:
+    """The corpus's Stata 18 log of `ssc install outreg2, replace` with outreg2 installed."""
+    from package_site import make_package
+
+    from stata_tools.run.logs.parse import smcl_to_text
+
+    log = corpus_dir / "smcl" / "ecn310__course-project-parent__Master_Log.smcl"
+    real = [smcl_to_text(raw) for raw in log.read_text(encoding="latin-1").splitlines()]
+    start = real.index(". ssc install outreg2, replace")
+    make_package(tmp_path / "ssc", "outreg2")
+    monkeypatch.setenv("FAKE_STATA_SSC", str(tmp_path / "ssc"))
+    run(stata, "ssc install outreg2")
+    out, err = run(stata, "ssc install outreg2, replace")
+    assert err is None and out.splitlines() == real[start + 1 : start + 3]

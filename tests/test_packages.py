@@ -221,3 +221,19 @@ async def test_two_installs_at_once_take_turns_and_both_are_tracked(place: Place
     trk = (place.plus / "stata.trk").read_text()
     assert tracked_files(trk, "apkg")[0] == "a/apkg.ado"
     assert tracked_files(trk, "bpkg")[0] == "b/bpkg.ado"
+
+
+def test_a_real_log_s_ssc_install_of_installed_packages_reads_as_up_to_date(
+    corpus_dir: Path,
+) -> None:
+    """Real Stata 18's SMCL log of `ssc install outreg2, replace` / `estout, replace`."""
+    from stata_tools.run.logs.parse import smcl_to_text
+
+    log = corpus_dir / "smcl" / "ecn310__course-project-parent__Master_Log.smcl"
+    lines = [smcl_to_text(raw) for raw in log.read_text(encoding="latin-1").splitlines()]
+    start = lines.index(". ssc install outreg2, replace")
+    block = "\n".join(lines[start : start + 3])
+    assert block.splitlines()[1] == (
+        "checking outreg2 consistency and verifying not already installed..."
+    )
+    assert parse_install_output(block, 0).status == "up_to_date"
