@@ -77,6 +77,8 @@ async def test_an_ssc_install_is_allowed_and_reported(server: Server) -> None:
     assert result.meta["files"][0] == f"{server.plus}/m/mypkg.ado"
     assert (server.plus / "m" / "mypkg.ado").is_file()
     assert any("ssc install mypkg" in (m or "") for m in server.progress), server.progress
+    log = await server.client.call_tool("read_log", {"run_id": result.meta["run_id"]})
+    assert "installation complete." in texts(log)  # the install's run is the client's own
     used = await server.client.call_tool("run_code", {"code": "mypkg"})
     assert "hello from mypkg" in texts(used)
     again = await server.client.call_tool("install_package", {"name": "mypkg"})
@@ -143,3 +145,18 @@ async def test_unknown_packages_and_bad_sources_are_clear_errors(server: Server)
 
 def test_the_server_s_instructions_name_the_tool() -> None:
     assert "install a community package with\ninstall_package(name)" in (mcp.instructions or "")
+
+
+async def test_a_busy_session_says_so_and_nothing_is_installed(server: Server) -> None:
+    make_package(server.ssc, "mypkg")
+    started = await server.client.call_tool("run_code", {"code": "sleep 20000", "background": True})
+    run_id = started.meta["run_id"]
+    await server.client.call_tool("wait_run", {"run_id": run_id, "timeout_s": 1})  # it has begun
+    try:
+        with pytest.raises(ToolError) as busy:
+            await server.client.call_tool("install_package", {"name": "mypkg"})
+        assert "Stata is busy with run" in str(busy.value)
+        assert "The install reads the session's PLUS folder first." in str(busy.value)
+    finally:
+        await server.client.call_tool("cancel_run", {"run_id": run_id})
+    assert not server.plus.exists()
