@@ -54,6 +54,7 @@ def test_a_healthy_setup_passes_every_check(fake_stata_dir: Path) -> None:
         "STATA_TOOLS_ROOTS is unset)"
     )
     assert checks["command policy"].detail.startswith("refusing shell, erase")
+    assert checks["install_package"].detail == "installs from ssc (STATA_TOOLS_INSTALL_SOURCES)"
 
 
 def test_the_guard_holds_when_stata_writes_to_fd_1(fake_stata_dir: Path) -> None:

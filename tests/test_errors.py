@@ -58,8 +58,8 @@ EXACT = [
         "unrecognized command",
         "Stata does not know this command: it is misspelled, or it comes from a package that is "
         "not installed.",
-        "Check the spelling; if it is a community package, install it with `run_code`: "
-        "ssc install <name>.",
+        "Check the spelling; a community package installs with `install_package` (from SSC by "
+        "default).",
     ),
     ReturnCode(
         601,
@@ -150,8 +150,7 @@ def test_codes_that_stata_does_not_document_are_left_out() -> None:
 def test_tools_are_named_where_they_help() -> None:
     assert "`describe_data`" in RETURN_CODES[111].fix
     assert "`read_log`" in RETURN_CODES[198].fix
-    assert "`run_code`" in RETURN_CODES[199].fix
-    assert "ssc install" in RETURN_CODES[199].fix
+    assert "`install_package`" in RETURN_CODES[199].fix
     assert "`read_log`" in RETURN_CODES[498].fix
 
 

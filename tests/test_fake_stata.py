@@ -1697,3 +1697,137 @@ def test_replay_of_an_smcl_recording_writes_the_text_stata_shows(
         ". log close",
     ]
     assert "{" not in "".join(body[start + 13 :])
+
+
+# --- packages: ssc install, net install, sysdir, the adopath -------------------------------------
+
+
+def unwrapped(text: str) -> str:
+    """Stata's output with its `> ` continuation lines joined back (long paths wrap)."""
+    return text.replace("\n> ", "")
+
+
+@pytest.fixture
+def plus(stata: ModuleType, tmp_path: Path) -> Iterator[Path]:
+    """PLUS set to a folder of the test's own (`sysdir set PLUS`), put back afterwards."""
+    folder = tmp_path / "plus"
+    stata.run(f'sysdir set PLUS "{folder}"', quietly=True)
+    yield folder
+    stata.run('sysdir set PLUS "~/ado/plus/"', quietly=True)
+
+
+def test_sysdir_set_plus_shows_in_c_sysdir_plus(stata: ModuleType, plus: Path) -> None:
+    out, err = run(stata, "display c(sysdir_plus)")
+    assert err is None and out == f"{plus}/\n"
+    listing, _ = run(stata, "sysdir")
+    assert f"    PLUS:  {plus}/" in listing.splitlines()
+
+
+def test_ssc_install_copies_into_plus_letter_folders_and_tracks_the_package(
+    stata: ModuleType, plus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from package_site import make_package
+
+    make_package(tmp_path / "ssc", "mypkg", "hi")
+    monkeypatch.setenv("FAKE_STATA_SSC", str(tmp_path / "ssc"))
+    out, err = run(stata, "ssc install mypkg")
+    assert err is None
+    assert unwrapped(out).splitlines() == [
+        "checking mypkg consistency and verifying not already installed...",
+        f"installing into {plus}/...",
+        "installation complete.",
+    ]
+    assert sorted(str(p.relative_to(plus)) for p in plus.rglob("*") if p.is_file()) == [
+        "_/_mypkg_util.ado",
+        "m/mypkg.ado",
+        "m/mypkg.sthlp",
+        "stata.trk",
+    ]  # the .dta is ancillary: net get, not net install
+    trk = (plus / "stata.trk").read_text().splitlines()
+    assert trk[:2] == ["* 00000001", "*! version 1.0.0"]
+    assert trk[3:5] == ["N mypkg.pkg", trk[4]] and trk[4].startswith("D ")
+    assert trk[-4:] == ["f m/mypkg.ado", "f m/mypkg.sthlp", "f _/_mypkg_util.ado", "e"]
+    said, err = run(stata, "mypkg")  # found on the adopath at its first use
+    assert err is None and said == "hi from mypkg\n"
+    again, err = run(stata, "ssc install mypkg")
+    assert err is None and again.splitlines()[1] == "all files already exist and are up to date."
+
+
+def test_a_changed_package_is_refused_without_replace_and_replaced_with_it(
+    stata: ModuleType, plus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from package_site import make_package
+
+    make_package(tmp_path / "ssc", "mypkg", "old")
+    monkeypatch.setenv("FAKE_STATA_SSC", str(tmp_path / "ssc"))
+    run(stata, "ssc install mypkg")
+    make_package(tmp_path / "ssc", "mypkg", "new")
+    _, err = run(stata, "ssc install mypkg")  # the output comes with the error
+    assert err is not None and err.rstrip().endswith("r(602);")
+    assert unwrapped(err).splitlines()[1:8] == [
+        "",
+        "the following files already exist and are different:",
+        f"    {plus}/m/mypkg.ado",
+        "",
+        "no files installed or copied",
+        "(no action taken)",
+        "r(602);",
+    ]
+    out, err = run(stata, "ssc install mypkg, replace")
+    assert err is None
+    assert unwrapped(out).splitlines()[1:3] == [
+        "the following files will be replaced:",
+        f"    {plus}/m/mypkg.ado",
+    ]
+    assert (plus / "m" / "mypkg.ado").read_text().count("new from mypkg") == 1
+    assert (plus / "stata.trk").read_text().count("N mypkg.pkg") == 1  # the old entry replaced
+
+
+def test_ssc_install_of_an_unknown_package_is_r601_with_stata_s_words(
+    stata: ModuleType, plus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "ssc").mkdir()
+    monkeypatch.setenv("FAKE_STATA_SSC", str(tmp_path / "ssc"))
+    _, err = run(stata, "ssc install nonexist")
+    assert err == (
+        'ssc install: "nonexist" not found at SSC, type search nonexist\n'
+        "(To find all packages at SSC that start with n, type ssc describe n)\nr(601);\n"
+    )
+    assert not plus.exists()
+
+
+def test_net_install_over_http_and_its_failures(
+    stata: ModuleType, plus: Path, tmp_path: Path
+) -> None:
+    from package_site import make_package, serve
+
+    make_package(tmp_path / "site", "webpkg", "web", letter_folder=False)
+    with serve(tmp_path / "site") as url:
+        out, err = run(stata, f'net install webpkg, from("{url}")')
+        assert err is None and out.splitlines()[-1] == "installation complete."
+        assert (plus / "w" / "webpkg.ado").is_file()
+        _, missing = run(stata, f"net install nothere, from({url})")
+        assert missing == (
+            f"file {url}nothere.pkg not found\ncould not load nothere.pkg from {url}\nr(601);\n"
+        )
+    _, refused = run(stata, f"net install webpkg, from({url})")  # the server is gone
+    assert refused is not None and refused.startswith("remote connection failed\n")
+    assert f"{url} either\n" in refused and refused.endswith("r(677);\n")
+
+
+def test_reinstalling_prints_what_real_stata_18_logged(
+    stata: ModuleType, plus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corpus_dir: Path
+) -> None:
+    """The corpus's Stata 18 log of `ssc install outreg2, replace` with outreg2 installed."""
+    from package_site import make_package
+
+    from stata_tools.run.logs.parse import smcl_to_text
+
+    log = corpus_dir / "smcl" / "ecn310__course-project-parent__Master_Log.smcl"
+    real = [smcl_to_text(raw) for raw in log.read_text(encoding="latin-1").splitlines()]
+    start = real.index(". ssc install outreg2, replace")
+    make_package(tmp_path / "ssc", "outreg2")
+    monkeypatch.setenv("FAKE_STATA_SSC", str(tmp_path / "ssc"))
+    run(stata, "ssc install outreg2")
+    out, err = run(stata, "ssc install outreg2, replace")
+    assert err is None and out.splitlines() == real[start + 1 : start + 3]

@@ -195,7 +195,7 @@ async def test_help_says_where_it_looked_and_checks_the_topic(
         await client.call_tool("stata_help", {"topic": "nosuchcommand"})
     assert "no help file nosuchcommand.sthlp on Stata's ado-path" in str(missing.value)
     assert str(tmp_path / "ado" / "plus") in str(missing.value)
-    assert "ssc install nosuchcommand" in str(missing.value)
+    assert 'install_package(name="nosuchcommand")' in str(missing.value)
     with pytest.raises(ToolError, match="invalid help topic"):
         await client.call_tool("stata_help", {"topic": "../../etc/passwd"})
 

@@ -18,6 +18,7 @@ from stata_tools.safety import sandbox
 from stata_tools.safety.policy import CATEGORIES, Policy
 from stata_tools.safety.roots import Roots
 from stata_tools.safety.sandbox import SandboxError, SandboxSpec, Writable
+from stata_tools.stata.session import RunRefused
 from stata_tools.stata.settings import SettingsError
 
 _MISSING = sandbox.seccomp_available() or sandbox.landlock_available()
@@ -314,3 +315,50 @@ def test_on_macos_and_windows_the_sandbox_is_reported_unavailable_and_strict_ref
             monkeypatch.undo()
             sandbox.seccomp_available.cache_clear()
             sandbox.landlock_abi.cache_clear()
+
+
+# ---------------------------------------------------------------- install_package's worker
+
+
+def test_the_install_spec_allows_plus_the_run_folder_and_temp_but_no_root(tmp_path: Path) -> None:
+    settings = _settings({}, tmp_path / "root", tmp_path / "runs")
+    spec = settings.install_spec(tmp_path / "plus")
+    assert spec.limit_writes and spec.deny_exec and spec.mode == "auto"
+    paths = [w.path for w in spec.writable]
+    assert paths[:2] == [str(tmp_path / "plus"), str(tmp_path / "runs")]
+    assert str(tmp_path / "root") not in paths
+    assert set(paths[2:]) == {tempfile.gettempdir(), "/dev/null", "/dev/shm"}
+    assert spec.writable[0].create  # a first install makes PLUS before the lock
+    library = dataclasses.replace(Settings(), run_dir=tmp_path / "runs").install_spec(tmp_path)
+    assert library.limit_writes  # no roots (library use) still limits an install's writes
+    off = _settings({"STATA_TOOLS_SANDBOX": "off"}, tmp_path, tmp_path).install_spec(tmp_path)
+    assert off.mode == "off"
+
+
+@needs_kernel
+async def test_an_install_worker_writes_plus_and_is_refused_everywhere_else(
+    place: Place, tmp_path: Path
+) -> None:
+    from stata_tools.stata.packages import install_session
+
+    plus = tmp_path / "home" / "ado" / "plus"  # not there yet: the worker makes it, then locks
+    settings = _session(place, "auto").settings
+    installer = install_session(settings, plus)
+    try:
+        in_root = await installer.execute(RunRequest(code=_write(place.root / "x.txt")))
+        outside = await installer.execute(RunRequest(code=_write(place.outside / "x.txt")))
+        with pytest.raises(RunRefused, match="shell"):  # its policy lets installs through only
+            await installer.execute(RunRequest(code=f'shell touch "{plus}/marker"'))
+    finally:
+        installer.close()
+    assert (in_root.rc, outside.rc) == (603, 603)  # a root the session may write: not here
+    assert not (place.root / "x.txt").exists() and not (place.outside / "x.txt").exists()
+    made = await _in(install_session(settings, plus), _write(plus / "x.ado"))
+    assert made == 0 and (plus / "x.ado").read_text() == "written\n"
+
+
+async def _in(session: Session, code: str) -> int:
+    try:
+        return (await session.execute(RunRequest(code=code))).rc
+    finally:
+        session.close()

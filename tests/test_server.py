@@ -85,6 +85,7 @@ async def test_tools_are_listed_without_output_schemas(client: Client) -> None:
         "list_graphs",
         "export_graph",
         "stata_help",
+        "install_package",
     }
     assert all(tool.output_schema is None for tool in tools.values())
     assert tools["run_do_file"].input_schema["required"] == ["path"]

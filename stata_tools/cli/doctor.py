@@ -118,6 +118,8 @@ def _safety(settings: Settings, env: Mapping[str, str]) -> Iterator[Check]:
             what = "is not a folder" if root.exists() else "does not exist"
             yield Check("allowed root", False, f"{root} {what}: fix {ROOTS_ENV}")
     yield Check("command policy", True, policy.describe() if policy else "off")
+    sources = ", ".join(settings.install_sources) or "nothing"
+    yield Check("install_package", True, f"installs from {sources} (STATA_TOOLS_INSTALL_SOURCES)")
     yield _sandbox_check(settings)
     if env.get("STATA_TOOLS_TOKEN"):
         yield Check("HTTP token", True, "STATA_TOOLS_TOKEN is set (HTTP clients must send it)")

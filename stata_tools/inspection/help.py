@@ -174,7 +174,7 @@ async def lookup_help(session: Session, topic: str, *, max_chars: int | None = N
         raise HelpNotFound(
             f"no help file {name}.sthlp on Stata's ado-path; looked in:\n{looked}\n"
             "Check the spelling (help needs the full command name), or install the package "
-            f"(community commands: run_code `ssc install {name}`)."
+            f'(community commands: the install_package tool, e.g. install_package(name="{name}")).'
         )
     return await anyio.to_thread.run_sync(
         functools.partial(read_help, name, path, max_chars=max_chars)

@@ -14,7 +14,7 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 
 from stata_tools.about import HOMEPAGE, __version__
 from stata_tools.mcp.context import get_background, get_prestart, get_registry, get_session
-from stata_tools.mcp.tools import data, graphs, logs, results, runs, sessions
+from stata_tools.mcp.tools import data, graphs, logs, packages, results, runs, sessions
 from stata_tools.mcp.tools import help as help_files
 
 with contextlib.suppress(ImportError):
@@ -31,7 +31,9 @@ code, the duration and where the full log is; errors are explained and point at 
 A crashed Stata (or one ended after ignoring a break) loses its data: the result says so, and the
 next call starts a fresh session. `session="name"` runs in another Stata with its own data, at the
 same time as the others; background=true returns a run id at once (run_status, wait_run,
-cancel_run(run_id) follow it) for runs longer than the client waits or to keep working meanwhile."""
+cancel_run(run_id) follow it) for runs longer than the client waits or to keep working meanwhile.
+`ssc install` in code is refused by the command policy: install a community package with
+install_package(name) (SSC, or source="net" with from_url for a site the server allows)."""
 
 
 class PrestartMiddleware(Middleware):
@@ -76,6 +78,7 @@ for _tool in (
     *results.TOOLS,
     *graphs.TOOLS,
     *help_files.TOOLS,
+    *packages.TOOLS,
 ):
     mcp.tool(output_schema=None)(_tool)
 mcp.resource("stata://runs", mime_type="application/json")(logs.runs_resource)

@@ -416,8 +416,8 @@ _ENTRIES: tuple[ReturnCode, ...] = (
         "unrecognized command",
         "Stata does not know this command: it is misspelled, or it comes from a package that is "
         "not installed.",
-        "Check the spelling; if it is a community package, install it with `run_code`: ssc "
-        "install <name>.",
+        "Check the spelling; a community package installs with `install_package` (from SSC by "
+        "default).",
     ),
     ReturnCode(
         301,

@@ -105,6 +105,7 @@ class Category:
 
     does: str
     commands: tuple[str, ...]
+    instead: str = ""  # a sanctioned way to do what the category refuses, when there is one
 
 
 # The one table. Notation: `sh:ell` = abbreviations down to `sh`; `net ins:tall` = a subcommand;
@@ -140,6 +141,8 @@ CATEGORIES: Mapping[str, Category] = {
             "update executable",
             "update utilities",
         ),
+        "To install one package from SSC or an allowed site with the policy on, use the "
+        "install_package tool instead.",
     ),
 }
 
@@ -225,9 +228,11 @@ class Violation:
                 f"Write the command out in the code, or turn the policy off with "
                 f"{ALLOW_ENV}=all (see {DOCS})."
             )
+        instead = CATEGORIES[self.category].instead
         return (
             f"{self._what()} {self.does}; refused by the command policy. "
             f"To allow it, set {ALLOW_ENV}={self.category} (see {DOCS})."
+            + (f" {instead}" if instead else "")
         )
 
     def _what(self) -> str:
@@ -249,6 +254,11 @@ def refusal_message(violations: Sequence[Violation]) -> str:
     categories = ",".join(dict.fromkeys(v.category for v in violations if v.category != UNCHECKED))
     if categories:
         lines.append(f"To allow them, set {ALLOW_ENV}={categories} (see {DOCS}).")
+    lines += [
+        CATEGORIES[name].instead
+        for name in dict.fromkeys(v.category for v in violations if v.category != UNCHECKED)
+        if CATEGORIES[name].instead
+    ]
     if any(v.category == UNCHECKED for v in violations):
         lines.append(
             "The policy refuses what it cannot check: write the command out in the code, or turn "

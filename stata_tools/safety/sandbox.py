@@ -385,3 +385,20 @@ def writable_places(
     for place in places:
         first.setdefault(place.path, place)
     return tuple(first.values())
+
+
+def install_places(
+    plus: Path, run_dir: Path, *, temp_dirs: tuple[str, ...]
+) -> tuple[Writable, ...]:
+    """Where an install_package worker may write: PLUS and what any Stata needs, no roots."""
+    places = [
+        Writable(str(plus), "Stata's PLUS folder: the package being installed", create=True),
+        Writable(str(run_dir), "the run folder: the install's log, the worker's log"),
+        *(Writable(t, "the temporary folder (downloads)") for t in temp_dirs),
+        Writable("/dev/null", "output thrown away (Stata and libraries open it)"),
+        Writable("/dev/shm", "POSIX shared memory and semaphores (sem_open)"),
+    ]
+    first: dict[str, Writable] = {}
+    for place in places:
+        first.setdefault(place.path, place)
+    return tuple(first.values())

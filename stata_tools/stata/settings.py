@@ -11,7 +11,8 @@ from pathlib import Path
 
 from stata_tools.safety.policy import ALLOW_ENV, CATEGORIES, Policy, PolicyError
 from stata_tools.safety.roots import Roots
-from stata_tools.safety.sandbox import SandboxSpec, Writable, writable_places
+from stata_tools.safety.sandbox import SandboxSpec, Writable, install_places, writable_places
+from stata_tools.safety.sources import SourceError, check_source_entry
 from stata_tools.stata.slurm.script import SlurmOptionError, SlurmOptions
 
 PREFIX = "STATA_TOOLS_"
@@ -50,6 +51,7 @@ class Settings:
     sandbox_lifts: frozenset[str] = frozenset()  # categories STATA_TOOLS_ALLOW names (not `all`)
     sandbox_writable: tuple[Path, ...] = ()  # more folders the sandbox lets Stata write into
     stata_tmpdir: Path | None = None  # STATA_TMPDIR: Stata's temporary folder, when not TMPDIR's
+    install_sources: tuple[str, ...] = ("ssc",)  # what install_package may install from
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +94,7 @@ class Settings:
                 for entry in env.get(PREFIX + "SANDBOX_WRITABLE", "").split(os.pathsep)
                 if entry.strip()
             ),
+            install_sources=_install_sources(env, defaults.install_sources),
         )
 
     def sandbox_spec(self) -> SandboxSpec | None:
@@ -122,6 +125,30 @@ class Settings:
             writable=writable,
             limit_writes=self.roots is not None,
         )
+
+    def install_spec(self, plus: Path) -> SandboxSpec:
+        """The lock for an install_package worker: whatever the roots, writes go only to PLUS,
+        the run folder (its log) and the temporary folders; programs stay refused."""
+        if self.sandbox == "off":
+            return SandboxSpec(mode="off", deny_exec=False)
+        temp = (tempfile.gettempdir(), *([str(self.stata_tmpdir)] if self.stata_tmpdir else []))
+        return SandboxSpec(
+            mode=self.sandbox,
+            deny_exec="shell" not in self.sandbox_lifts,
+            writable=install_places(plus, self.run_dir, temp_dirs=temp),
+            limit_writes=True,
+        )
+
+
+def _install_sources(env: Mapping[str, str], default: tuple[str, ...]) -> tuple[str, ...]:
+    """STATA_TOOLS_INSTALL_SOURCES: `ssc` and http(s) URL prefixes, comma- or space-separated."""
+    raw = env.get(PREFIX + "INSTALL_SOURCES", "").strip()
+    if not raw:
+        return default
+    try:
+        return tuple(check_source_entry(entry) for entry in re.split(r"[\s,]+", raw) if entry)
+    except SourceError as error:
+        raise SettingsError(f"{PREFIX}INSTALL_SOURCES: {error}") from None
 
 
 def _slurm(env: Mapping[str, str]) -> SlurmOptions:

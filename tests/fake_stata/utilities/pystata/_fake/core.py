@@ -192,8 +192,8 @@ class Core:
             "sysdir_base": self.session.sysdir_base + os.sep,
             "sysdir_stata": os.path.dirname(os.path.dirname(self.session.sysdir_base)) + os.sep,
             "sysdir_site": os.path.join(os.path.dirname(self.session.sysdir_base), "site", ""),
-            "sysdir_plus": "~/ado/plus/",  # Unix Stata keeps the tilde
-            "sysdir_personal": "~/ado/personal/",
+            "sysdir_plus": self.session.sysdir_plus or "~/ado/plus/",  # Unix keeps the tilde
+            "sysdir_personal": self.session.sysdir_personal or "~/ado/personal/",
             "sysdir_oldplace": "~/ado/",
             "adopath": "BASE;SITE;.;PERSONAL;PLUS;OLDPLACE",
             "rc": float(self.session.rc),

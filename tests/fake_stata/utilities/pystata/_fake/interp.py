@@ -27,6 +27,7 @@ from .lexer import EOF_PROMPT, Cmd, lex
 from .lines import BLANK, COM, ERR, TXT, Line, Seg, line
 from .logcmd import LogCommands
 from .oscmds import OsCommands
+from .pkgcmds import PackageCommands
 from .macros import split_words
 from .programs import ProgramCommands
 from .replicate import ReplicationCommands
@@ -55,6 +56,7 @@ class Interpreter(
     ReplicationCommands,
     ReplayCommands,
     OsCommands,
+    PackageCommands,
 ):
     """Runs what StataSO_Execute receives: one line, which may `do` or `include` whole files."""
 
@@ -123,6 +125,9 @@ class Interpreter(
             "bootstrap": self._h_bootstrap,
             "bs": self._h_bootstrap,
             "jackknife": self._h_jackknife,
+            "ssc": self._h_ssc,
+            "net": self._h_net,
+            "sysdir": self._h_sysdir,
         }
 
     # --- entry point: one line, as StataSO_Execute receives it -------------------------------
@@ -389,6 +394,11 @@ class Interpreter(
             if name is not None:
                 self._handlers[name](args, ctx)
             elif word in self.session.programs:
+                self._call(self.session.programs[word], args)
+            elif (ado := self.find_ado(word)) is not None:  # the adopath, at the first use
+                self.run_file(ado, "run")
+                if word not in self.session.programs:
+                    raise StataError(199, f"command {word} is unrecognized")
                 self._call(self.session.programs[word], args)
             else:
                 raise StataError(199, f"command {word} is unrecognized")

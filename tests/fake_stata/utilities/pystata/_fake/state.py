@@ -70,6 +70,8 @@ class Session:
     graph_current: str = ""
     gr_list: list[str] | None = None  # `_gr_list on`: names of the graphs made since
     sysdir_base: str = ""
+    sysdir_plus: str = ""  # `sysdir set PLUS`; empty: ~/ado/plus/
+    sysdir_personal: str = ""  # `sysdir set PERSONAL`; empty: ~/ado/personal/
     frame_name: str = "default"  # the current data frame; its dataset is `data`
     parked: dict[str, Dataset] = field(default_factory=dict)  # the other data frames
 

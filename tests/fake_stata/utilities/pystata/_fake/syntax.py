@@ -75,6 +75,9 @@ COMMANDS: tuple[tuple[str, int], ...] = (  # full name, shortest abbreviation le
     ("winexec", 7),
     ("file", 4),
     ("save", 4),
+    ("ssc", 3),
+    ("net", 3),
+    ("sysdir", 6),
 )
 PREFIXES: tuple[tuple[str, int], ...] = (("quietly", 3), ("noisily", 1), ("capture", 3))
 
