@@ -13,6 +13,7 @@ from fastmcp.server.lifespan import lifespan
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 
 from stata_tools.about import HOMEPAGE, __version__
+from stata_tools.mcp import prompts
 from stata_tools.mcp.context import get_background, get_prestart, get_registry, get_session
 from stata_tools.mcp.tools import data, graphs, logs, packages, results, runs, sessions
 from stata_tools.mcp.tools import help as help_files
@@ -81,6 +82,8 @@ for _tool in (
     *packages.TOOLS,
 ):
     mcp.tool(output_schema=None)(_tool)
+for _prompt in prompts.PROMPTS:
+    mcp.prompt(_prompt)
 mcp.resource("stata://runs", mime_type="application/json")(logs.runs_resource)
 mcp.resource("stata://runs/{run_id}/log", mime_type="text/plain")(logs.run_log_resource)
 

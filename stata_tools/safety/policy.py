@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 # lines inside it) and raises DoFileError on unbalanced braces; the statement reader never raises.
 from stata_tools.about import docs_url
 from stata_tools.run.dofile import LINE_BREAK, Scanner, decode_source
+from stata_tools.safety.documents import dyndoc_code, markstat_code
 
 __all__ = [
     "ALLOW_ENV",
@@ -1420,9 +1421,9 @@ class _Run:
                 self.done.add(key)
                 self.checks += 1
                 if call.kind == "dyndoc":
-                    text = _dyndoc_code(text)
+                    text = dyndoc_code(text)
                 elif call.kind == "markstat":
-                    text = _markstat_code(text)
+                    text = markstat_code(text)
                 fresh = call.word != "include" or macros.fresh_locals  # do/run: its own scope
                 table = self.file(
                     text, name, depth + 1, inherited, data=not call.nostop, fresh=fresh
@@ -1461,57 +1462,6 @@ def _loaded(value: Loaded, name: str) -> tuple[str, str] | None:
     if isinstance(value, bytes):  # tolerate a loader that returns the raw file
         return decode_source(value)[0], name
     return str(value), name
-
-
-# --- code inside documents: dyndoc, dyntext, markstat ---------------------------------------------
-
-_DD_BLOCK = re.compile(r"<<dd_do(?:\s*:[^>]*)?>>(.*?)(?:<</dd_do>>|\Z)", re.DOTALL)
-_DD_DISPLAY = re.compile(r"<<dd_display\s*:(.*?)>>", re.DOTALL)
-
-
-def _dyndoc_code(text: str) -> str:
-    """The Stata code a dyndoc/dyntext source runs, each piece on its own line, the rest blank."""
-    kept = [False] * len(text)
-    for block in _DD_BLOCK.finditer(text):
-        for i in range(block.start(1), block.end(1)):
-            kept[i] = True
-    code = "".join(c if keep or c in "\r\n" else " " for c, keep in zip(text, kept, strict=True))
-    lines = LINE_BREAK.split(code)
-    for shown in _DD_DISPLAY.finditer(text):
-        row = len(LINE_BREAK.findall(text, 0, shown.start()))
-        lines[row] = f"{lines[row].strip()} display {shown.group(1).strip()}".strip()
-    return "\n".join(lines)
-
-
-_FENCE = re.compile(r"[ \t]*(```+|~~~+)\s*\{?\s*([A-Za-z]*)")
-
-
-def _markstat_code(text: str) -> str:
-    """The Stata and Mata code a markstat source runs: fenced `s`/`m` blocks, indented blocks,
-    inline `s ...`; every other line blank, so lines keep their numbers."""
-    out: list[str] = []
-    fence: tuple[str, str] | None = None  # (marker, language)
-    previous_blank = True
-    for line in LINE_BREAK.split(text):
-        opened = _FENCE.match(line)
-        if fence is not None:
-            if line.strip().startswith(fence[0]):
-                out.append("end" if fence[1] == "m" else "")
-                fence = None
-            else:
-                out.append(line if fence[1] in ("s", "m", "stata", "mata") else "")
-            continue
-        if opened is not None:
-            language = opened.group(2).lower()
-            fence = (opened.group(1), "m" if language in ("m", "mata") else language)
-            out.append("mata" if fence[1] == "m" else "")
-        elif line.startswith(("    ", "\t")) and (previous_blank or (out and out[-1])):
-            out.append(line)
-        else:
-            inline = re.findall(r"`s\s+([^`]*)`", line)
-            out.append(" ".join(f"display {piece}" for piece in inline[:1]))
-        previous_blank = not line.strip()
-    return "\n".join(out)
 
 
 @dataclass(frozen=True, slots=True)
