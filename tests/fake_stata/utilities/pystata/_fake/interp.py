@@ -19,6 +19,7 @@ from .console import Console
 from .core import Block, BreakSource, Ctx, FileState, Seq
 from .errors import BreakLoop, ContinueLoop, ExitFile, StataError
 from .estcmds import EstimationCommands
+from .estimates import StoredEstimates
 from .flow import FlowCommands
 from .framecmds import FrameCommands
 from .graphcmds import GraphCommands
@@ -51,6 +52,7 @@ class Interpreter(
     ProgramCommands,
     GraphCommands,
     EstimationCommands,
+    StoredEstimates,
     FrameCommands,
     ReplicationCommands,
     ReplayCommands,
@@ -123,6 +125,10 @@ class Interpreter(
             "bootstrap": self._h_bootstrap,
             "bs": self._h_bootstrap,
             "jackknife": self._h_jackknife,
+            "sort": self._h_sort,
+            "estimates": self._h_estimates,
+            "_estimates": self._h_underscore_estimates,
+            "_return": self._h_underscore_return,
         }
 
     # --- entry point: one line, as StataSO_Execute receives it -------------------------------

@@ -24,6 +24,16 @@ class Results:
     functions: list[str] = field(default_factory=list)
     builtin: bool = False  # set by a built-in command: `return list` keeps its order
 
+    def copy(self) -> Results:
+        return Results(
+            dict(self.scalars),
+            dict(self.macros),
+            {k: [list(r) for r in m] for k, m in self.matrices.items()},
+            {k: (list(r), list(c)) for k, (r, c) in self.names.items()},
+            list(self.functions),
+            self.builtin,
+        )
+
     def clear(self) -> None:
         self.scalars.clear()
         self.macros.clear()
@@ -72,6 +82,9 @@ class Session:
     sysdir_base: str = ""
     frame_name: str = "default"  # the current data frame; its dataset is `data`
     parked: dict[str, Dataset] = field(default_factory=dict)  # the other data frames
+    estimates: dict[str, Results] = field(default_factory=dict)  # `estimates store`, in order
+    held_e: dict[str, Results] = field(default_factory=dict)  # `_estimates hold`
+    held_r: dict[str, Results] = field(default_factory=dict)  # `_return hold`
 
     @property
     def frame(self) -> Frame:

@@ -75,6 +75,10 @@ COMMANDS: tuple[tuple[str, int], ...] = (  # full name, shortest abbreviation le
     ("winexec", 7),
     ("file", 4),
     ("save", 4),
+    ("sort", 4),
+    ("estimates", 3),
+    ("_estimates", 10),
+    ("_return", 7),
 )
 PREFIXES: tuple[tuple[str, int], ...] = (("quietly", 3), ("noisily", 1), ("capture", 3))
 
