@@ -45,6 +45,9 @@ from .syntax import (
 )
 
 
+_ADO = frozenset({"estimates"})  # commands Stata implements in ado-files, not built in
+
+
 class Interpreter(
     FlowCommands,
     BasicCommands,
@@ -390,6 +393,8 @@ class Interpreter(
                     199, f"{bad.group(0) if bad else rest} is not a valid command name"
                 )
             name = resolve(word, COMMANDS)
+            if name in _ADO and word in self.session.programs:
+                name = None  # a program in memory comes before an ado-file's command
             if name not in ("if", "else"):
                 ctx.seq.last_if = None
             if name is not None:
