@@ -14,7 +14,7 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 
 from stata_tools.about import HOMEPAGE, __version__
 from stata_tools.mcp.context import get_background, get_prestart, get_registry, get_session
-from stata_tools.mcp.tools import data, graphs, logs, results, runs, sessions
+from stata_tools.mcp.tools import data, estimates, graphs, logs, results, runs, sessions
 from stata_tools.mcp.tools import help as help_files
 
 with contextlib.suppress(ImportError):
@@ -74,6 +74,7 @@ for _tool in (
     *logs.TOOLS,
     *data.TOOLS,
     *results.TOOLS,
+    *estimates.TOOLS,
     *graphs.TOOLS,
     *help_files.TOOLS,
 ):
