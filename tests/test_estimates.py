@@ -223,9 +223,10 @@ async def test_two_stored_regressions_compared_over_mcp(client: Client) -> None:
 async def test_the_users_results_and_data_are_left_as_they_were(client: Client) -> None:
     await client.call_tool("compare_estimates", {"names": ["m2", ".", "m1"]})
     after = await client.call_tool(
-        "run_code", {"code": 'display e(cmdline) "|" r(N) "|" r(mean) "|" _N'}
+        "run_code", {"code": 'display e(cmdline) "|" r(N) "|" r(mean) "|" _N "|" c(k)'}
     )
-    assert "regress price weight|74|21.297297|74" in text_of(after)
+    assert "regress price weight|74|21.297297|74|14" in text_of(after)  # 12 + _est_m1, _est_m2
+    assert "data" not in after.meta  # the display itself changed nothing
     active = await client.call_tool("compare_estimates", {"names": ["."]})
     assert text_of(active).splitlines()[1].split() == ["(active)"]
     assert any(x.startswith("weight ") for x in text_of(active).splitlines())

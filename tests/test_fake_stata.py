@@ -1740,8 +1740,12 @@ def test_regress_interaction_with_and_without_the_main_effect(stata: ModuleType)
         "_cons",
     ]
     assert sfi.Scalar.getValue("e(N)") == 69.0  # rep78 is missing in 5 cars
-    run(stata, "quietly regress price i.foreign#c.mpg")
+    out, _ = run(stata, "regress price i.foreign#c.mpg")
     assert sfi.Matrix.getColNames("e(b)") == ["0.foreign#c.mpg", "1.foreign#c.mpg", "_cons"]
+    lines = out.splitlines()
+    at = lines.index("     foreign#|")  # a long term's name wraps after its `#`, as in Stata
+    assert lines[at + 1] == "       c.mpg |"
+    assert lines[at + 2].startswith("   Domestic  |") and lines[at + 3].startswith("    Foreign  |")
     assert run(stata, "regress price i.make")[1].startswith("make:  string variable not allowed")
 
 
@@ -1767,7 +1771,11 @@ def test_estimates_store_dir_restore_and_the_stripe_functions(stata: ModuleType)
     assert sfi.Macro.getGlobal("st") == "_ _"
     err = run(stata, "estimates restore nosuch")[1]
     assert err == "estimation result nosuch not found\nr(111);\n"
+    names = [sfi.Data.getVarName(i) for i in range(sfi.Data.getVarCount())]
+    assert names[-2:] == ["_est_m1", "_est_m2"]  # each stored model's e(sample), in the data
+    assert sfi.Data.get("_est_m1", [0, 73]) == [[1.0], [1.0]]
     run(stata, "estimates drop m1")
+    assert sfi.Data.getVarCount() == 13
     run(stata, "quietly estimates dir")
     assert sfi.Macro.getGlobal("r(names)") == "m2"
     run(stata, "clear all")

@@ -54,6 +54,7 @@ class EstimationCommands(DataCommands):
         fit = _with_omitted(fit, [c.omitted for c in cols])
         names = [c.name for c in cols] + ["_cons"]
         self._post(fit, depvar.name, names, "regress " + args.strip())
+        self.session.e.sample.extend(rows)
         self._show_anova(fit)
         self._show_coefs(fit, depvar.name, names, cols)
 
@@ -163,7 +164,12 @@ class EstimationCommands(DataCommands):
                         e.var.name if e.factor else f"c.{e.var.name}" for e in col.term.elements
                     )
                     show(Line((Seg(TXT, f"{'':>12} |"),)))
-                    show(Line((Seg(TXT, f"{label[:12]:>12} |"),)))
+                    if len(label) > 12 and "#" in label:  # `foreign#|` over `c.mpg |`
+                        head, _, tail = label.partition("#")
+                        show(Line((Seg(TXT, f"{head[:12]:>12}#|"),)))
+                        show(Line((Seg(TXT, f"{tail[:12]:>12} |"),)))
+                    else:
+                        show(Line((Seg(TXT, f"{label[:12]:>12} |"),)))
                 previous = col.term
                 if col.omitted:  # base levels are not shown (set showbaselevels off)
                     continue

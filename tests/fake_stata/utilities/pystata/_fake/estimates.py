@@ -10,7 +10,7 @@ what was held (none included). The printed `estimates dir` table is approximate.
 from __future__ import annotations
 
 from .core import Ctx
-from .dataset import new_name_ok
+from .dataset import Variable, new_name_ok
 from .datacmds import DataCommands
 from .errors import StataError
 from .lines import BLANK, TXT, Line, Seg
@@ -34,7 +34,8 @@ class StoredEstimates(DataCommands):
         elif word in ("drop",):
             self._estimates_drop(rest)
         elif word in ("clear",):
-            self.session.estimates.clear()
+            if self.session.estimates:
+                self._estimates_drop("_all")
         else:
             raise StataError(198, f"estimates {word} not known to the fake")
 
@@ -52,6 +53,21 @@ class StoredEstimates(DataCommands):
         self.session.e.macros["_estimates_name"] = name
         self.session.estimates.pop(name, None)
         self.session.estimates[name] = self.session.e.copy()
+        self._mark_sample(name, self.session.e.sample)
+
+    def _mark_sample(self, name: str, rows: list[int]) -> None:
+        """Stata keeps a stored model's e(sample) in the data, as the byte variable _est_name."""
+        data = self.data
+        marker = f"_est_{name}"
+        if not data.variables or not rows or max(rows) >= data.nobs:
+            return
+        chosen = set(rows)
+        values: list[float | str | None] = [1.0 if i in chosen else 0.0 for i in range(data.nobs)]
+        existing = data.get(marker)
+        if existing is not None:
+            existing.values = values
+            return
+        data.variables.append(Variable(marker, "byte", values, "%8.0g"))
 
     def _estimates_restore(self, name: str) -> None:
         stored = self.session.estimates.get(name)
@@ -103,6 +119,8 @@ class StoredEstimates(DataCommands):
             raise StataError(198, "nothing to drop")
         for name in self._chosen(names):
             self.session.estimates.pop(name, None)
+            marker = f"_est_{name}"  # its e(sample) variable goes with it
+            self.data.variables = [v for v in self.data.variables if v.name != marker]
 
     # --- programmers' holds --------------------------------------------------------------------
 

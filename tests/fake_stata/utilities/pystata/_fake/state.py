@@ -23,6 +23,7 @@ class Results:
     names: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)  # rows, cols
     functions: list[str] = field(default_factory=list)
     builtin: bool = False  # set by a built-in command: `return list` keeps its order
+    sample: list[int] = field(default_factory=list)  # e(sample): the estimation's observations
 
     def copy(self) -> Results:
         return Results(
@@ -32,6 +33,7 @@ class Results:
             {k: (list(r), list(c)) for k, (r, c) in self.names.items()},
             list(self.functions),
             self.builtin,
+            list(self.sample),
         )
 
     def clear(self) -> None:
@@ -41,6 +43,7 @@ class Results:
         self.names.clear()
         self.functions.clear()
         self.builtin = False
+        self.sample.clear()
 
 
 @dataclass(frozen=True, slots=True)
