@@ -28,6 +28,8 @@ persist between calls, as in an interactive Stata. Prefer run_do_file for the us
 run_code for short commands. Long runs report live progress (command k of N, newest output).
 Each result starts with a status line (ok / error / cancelled / timed out / crashed), the return
 code, the duration and where the full log is; errors are explained and point at the failing line.
+A `data: …` line says what a run did to the data in memory (rows, variables, sort order).
+compare_estimates puts the models stored with `estimates store` side by side.
 A crashed Stata (or one ended after ignoring a break) loses its data: the result says so, and the
 next call starts a fresh session. `session="name"` runs in another Stata with its own data, at the
 same time as the others; background=true returns a run id at once (run_status, wait_run,
