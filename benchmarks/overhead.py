@@ -72,6 +72,53 @@ def library_calls(count: int, engine: str) -> list[float]:
     return [float(line.split()[1]) for line in out.stderr.splitlines() if line.startswith("took ")]
 
 
+DATA_READ = """
+import asyncio, dataclasses, sys, time
+from pathlib import Path
+from stata_tools import RunRequest, Session, Settings
+
+base = Settings(stata_path=sys.argv[1], run_dir=Path(sys.argv[3]))
+
+async def main():
+    flags = ("on", "off")
+    sessions = {f: Session(dataclasses.replace(base, data_changes=f == "on")) for f in flags}
+    for session in sessions.values():
+        await session.execute(RunRequest(code=sys.argv[4]))
+    for _ in range(int(sys.argv[2])):
+        for flag, session in sessions.items():
+            started = time.perf_counter()
+            await session.execute(RunRequest(code="display 1"))
+            print("took", flag, time.perf_counter() - started, file=sys.__stderr__)
+    for session in sessions.values():
+        session.close()
+
+asyncio.run(main())
+"""
+
+
+AUTO = "sysuse auto, clear"
+WIDE = "clear\nset obs 100\nforvalues i = 1/900 {\n    generate v`i' = `i'\n}"
+
+
+def data_read_calls(count: int, setup: str = AUTO) -> dict[str, list[float]]:
+    """`display 1` through Session with the data read before and after each run (the
+    `data: …` line) and without it, in turns in two worker sessions holding the same data."""
+    runs = tempfile.mkdtemp(prefix="bench-overhead-")
+    stata = os.environ.get("STATA_PATH", str(FAKE_STATA))
+    out = subprocess.run(
+        [sys.executable, "-c", DATA_READ, stata, str(count), runs, setup],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    times: dict[str, list[float]] = {"on": [], "off": []}
+    for line in out.stderr.splitlines():
+        if line.startswith("took "):
+            _, flag, value = line.split()
+            times[flag].append(float(value))
+    return times
+
+
 IN_PROCESS = Path(__file__).with_name("in_process_server.py")
 SERVERS = {
     "Stata in a worker process": REPO / "server.py",
@@ -104,5 +151,9 @@ async def main(count: int = 100) -> None:
     print(f"pystata directly: {summary_ms(direct_calls(count))}")
     for engine in ("worker", "in-process"):
         print(f"Session.execute, {engine} engine: {summary_ms(library_calls(count, engine))}")
+    for label, setup in (("auto, 12 vars", AUTO), ("900 vars", WIDE)):
+        read = data_read_calls(count, setup)
+        for flag in ("on", "off"):
+            print(f"Session.execute, worker, data read {flag} ({label}): {summary_ms(read[flag])}")
     for name, values in (await served_calls(count)).items():
         print(f"run_code over stdio MCP, {name}: {summary_ms(values)}")

@@ -1831,3 +1831,136 @@ def test_reinstalling_prints_what_real_stata_18_logged(
     run(stata, "ssc install outreg2")
     out, err = run(stata, "ssc install outreg2, replace")
     assert err is None and out.splitlines() == real[start + 1 : start + 3]
+
+
+# --- factor variables, stored estimates, holds, sort order -------------------------------------
+
+
+def test_regress_factor_variables_named_as_stata_names_them(stata: ModuleType) -> None:
+    import sfi
+
+    run(stata, "sysuse auto, clear")
+    out, err = run(stata, "regress price mpg i.foreign")
+    assert err is None
+    assert sfi.Matrix.getColNames("e(b)") == ["mpg", "0b.foreign", "1.foreign", "_cons"]
+    b = sfi.Matrix.get("e(b)")[0]
+    assert [round(v, 4) for v in b] == [-294.1955, 0.0, 1767.2922, 11905.4153]
+    v = sfi.Matrix.get("e(V)")
+    assert v[1] == [0.0, 0.0, 0.0, 0.0] and round(v[2][2] ** 0.5, 3) == 700.158
+    assert sfi.Scalar.getValue("e(rank)") == 3.0 and sfi.Scalar.getValue("e(df_m)") == 2.0
+    lines = out.splitlines()
+    at = lines.index("     foreign |")
+    assert lines[at - 1] == "             |"
+    assert lines[at + 1].startswith("    Foreign  |   1767.292    700.158     2.52   0.014")
+    assert not any("Domestic" in line for line in lines)  # base levels are not shown
+
+
+def test_regress_interaction_with_and_without_the_main_effect(stata: ModuleType) -> None:
+    import sfi
+
+    run(stata, "sysuse auto, clear")
+    run(stata, "quietly regress price i.foreign##c.mpg ib3.rep78")
+    assert sfi.Matrix.getColNames("e(b)") == [
+        "0b.foreign",
+        "1.foreign",
+        "mpg",
+        "0b.foreign#co.mpg",
+        "1.foreign#c.mpg",
+        "1.rep78",
+        "2.rep78",
+        "3b.rep78",
+        "4.rep78",
+        "5.rep78",
+        "_cons",
+    ]
+    assert sfi.Scalar.getValue("e(N)") == 69.0  # rep78 is missing in 5 cars
+    out, _ = run(stata, "regress price i.foreign#c.mpg")
+    assert sfi.Matrix.getColNames("e(b)") == ["0.foreign#c.mpg", "1.foreign#c.mpg", "_cons"]
+    lines = out.splitlines()
+    at = lines.index("     foreign#|")  # a long term's name wraps after its `#`, as in Stata
+    assert lines[at + 1] == "       c.mpg |"
+    assert lines[at + 2].startswith("   Domestic  |") and lines[at + 3].startswith("    Foreign  |")
+    assert run(stata, "regress price i.make")[1].startswith("make:  string variable not allowed")
+
+
+def test_estimates_store_dir_restore_and_the_stripe_functions(stata: ModuleType) -> None:
+    import sfi
+
+    run(stata, "clear all")
+    assert run(stata, "estimates store m0")[1] == "last estimates not found\nr(301);\n"
+    run(stata, "sysuse auto")
+    run(stata, "quietly regress price mpg")
+    run(stata, "estimates store m1")
+    assert sfi.Macro.getGlobal("e(_estimates_name)") == "m1"
+    run(stata, "quietly regress price mpg i.foreign")
+    run(stata, "estimates store m2")
+    out, _ = run(stata, "estimates dir")
+    assert sfi.Macro.getGlobal("r(names)") == "m1 m2"
+    assert "          m2 | regress       price          4  Linear regression" in out
+    run(stata, "estimates restore m1")
+    assert sfi.Matrix.getColNames("e(b)") == ["mpg", "_cons"]
+    run(stata, "global st : colfullnames e(b)")
+    assert sfi.Macro.getGlobal("st") == "mpg _cons"
+    run(stata, "global st : coleq e(b)")
+    assert sfi.Macro.getGlobal("st") == "_ _"
+    err = run(stata, "estimates restore nosuch")[1]
+    assert err == "estimation result nosuch not found\nr(111);\n"
+    names = [sfi.Data.getVarName(i) for i in range(sfi.Data.getVarCount())]
+    assert names[-2:] == ["_est_m1", "_est_m2"]  # each stored model's e(sample), in the data
+    assert sfi.Data.get("_est_m1", [0, 73]) == [[1.0], [1.0]]
+    run(stata, "estimates drop m1")
+    assert sfi.Data.getVarCount() == 13
+    run(stata, "quietly estimates dir")
+    assert sfi.Macro.getGlobal("r(names)") == "m2"
+    run(stata, "clear all")
+    run(stata, "quietly estimates dir")
+    assert sfi.Macro.getGlobal("r(names)") == ""
+
+
+def test_estimates_hold_keeps_active_results_or_none(stata: ModuleType) -> None:
+    import sfi
+
+    run(stata, "clear all")
+    assert run(stata, "_estimates hold h")[1] == "last estimates not found\nr(301);\n"
+    assert run(stata, "_estimates hold h, nullok")[1] is None
+    run(stata, "sysuse auto")
+    run(stata, "quietly regress price mpg")
+    run(stata, "_estimates unhold h")  # held nothing: nothing active again
+    assert sfi.Macro.getGlobal("e(cmd)") == ""
+    run(stata, "quietly regress price weight")
+    run(stata, "_estimates hold h")
+    assert sfi.Macro.getGlobal("e(cmd)") == ""
+    run(stata, "_estimates unhold h")
+    assert sfi.Matrix.getColNames("e(b)") == ["weight", "_cons"]
+    assert run(stata, "_estimates unhold h")[1] == "estimation results h not found\nr(111);\n"
+
+
+def test_return_hold_and_restore(stata: ModuleType) -> None:
+    import sfi
+
+    run(stata, "sysuse auto, clear")
+    run(stata, "quietly summarize price")
+    run(stata, "_return hold keep")
+    assert sfi.Scalar.getValue("r(N)") is None
+    run(stata, "quietly count if foreign")
+    run(stata, "_return restore keep")
+    assert sfi.Scalar.getValue("r(N)") == 74.0 and sfi.Scalar.getValue("r(mean)") > 6000
+
+
+def test_sort_and_the_sortedby_macro_function(stata: ModuleType) -> None:
+    import sfi
+
+    run(stata, "sysuse auto, clear")
+    assert run(stata, 'display "`: sortedby\'"')[0] == "foreign\n"
+    assert sfi.Scalar.getValue("c(changed)") == 0.0
+    run(stata, "sort price mpg")
+    run(stata, "global sb : sortedby")
+    assert sfi.Macro.getGlobal("sb") == "price mpg" and sfi.Scalar.getValue("c(changed)") == 1.0
+    assert sfi.Data.get("price", [0, 73]) == [[3291], [15906]]
+    run(stata, "quietly replace mpg = mpg + 1")
+    run(stata, "global sb : sortedby")
+    assert sfi.Macro.getGlobal("sb") == "price"
+    run(stata, "gen lprice = ln(price)")
+    run(stata, "drop in 1/2")
+    run(stata, "global sb : sortedby")
+    assert sfi.Macro.getGlobal("sb") == "price"

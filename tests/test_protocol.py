@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from stata_tools.inspection.stored import StoredResults, matrix_from
+from stata_tools.run.data_change import DataState
 from stata_tools.stata import protocol
 from stata_tools.stata.discovery import StataInitError, StataNotFound
 from stata_tools.stata.engine import Execution, StataInfo
@@ -32,6 +33,7 @@ def test_plain_answers_cross_and_keep_their_types() -> None:
         stored,
         StataInfo("/stata", "mp", "18", "0.1.1"),
         Execution(0, None, False, 1.0, 2.0),
+        Execution(0, None, False, 1.0, 2.0, data_before=DataState(74, ("a",)), data_after=None),
         [Path("/a/b"), Path("c")],
         {"x": (1, 2.5, None, "s")},
     ):

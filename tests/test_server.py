@@ -79,6 +79,7 @@ async def test_tools_are_listed_without_output_schemas(client: Client) -> None:
         "read_log",
         "read_dta_file",
         "get_results",
+        "compare_estimates",
         "describe_data",
         "summarize_data",
         "list_data",

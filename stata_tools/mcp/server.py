@@ -15,7 +15,7 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from stata_tools.about import HOMEPAGE, __version__
 from stata_tools.mcp import prompts
 from stata_tools.mcp.context import get_background, get_prestart, get_registry, get_session
-from stata_tools.mcp.tools import data, graphs, logs, packages, results, runs, sessions
+from stata_tools.mcp.tools import data, estimates, graphs, logs, packages, results, runs, sessions
 from stata_tools.mcp.tools import help as help_files
 
 with contextlib.suppress(ImportError):
@@ -29,6 +29,8 @@ persist between calls, as in an interactive Stata. Prefer run_do_file for the us
 run_code for short commands. Long runs report live progress (command k of N, newest output).
 Each result starts with a status line (ok / error / cancelled / timed out / crashed), the return
 code, the duration and where the full log is; errors are explained and point at the failing line.
+A `data: …` line says what a run did to the data in memory (rows, variables, sort order).
+compare_estimates puts the models stored with `estimates store` side by side.
 A crashed Stata (or one ended after ignoring a break) loses its data: the result says so, and the
 next call starts a fresh session. `session="name"` runs in another Stata with its own data, at the
 same time as the others; background=true returns a run id at once (run_status, wait_run,
@@ -77,6 +79,7 @@ for _tool in (
     *logs.TOOLS,
     *data.TOOLS,
     *results.TOOLS,
+    *estimates.TOOLS,
     *graphs.TOOLS,
     *help_files.TOOLS,
     *packages.TOOLS,

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stata_tools.run.data_change import DataChange
 from stata_tools.run.durations import format_elapsed
 from stata_tools.run.errors import explain
 from stata_tools.run.graphs import GraphFile
@@ -72,6 +73,7 @@ class RunResult:
     last_status: str | None = None
     session_lost: str | None = None  # why Stata's session (its data) ended during this run
     job: Mapping[str, Any] | None = None  # batch and Slurm runs: job id, end state, node, tasks
+    data: DataChange | None = None  # what the run did to the data in memory, when it did anything
 
     @property
     def ok(self) -> bool:
@@ -107,6 +109,7 @@ class RunResult:
             else {"duration_s": round(self.last_duration_s, 3), "status": self.last_status},
             "session_lost": self.session_lost,
             **({"job": dict(self.job)} if self.job is not None else {}),
+            **({"data": self.data.to_meta()} if self.data is not None else {}),
         }
 
 
@@ -225,6 +228,8 @@ def _details(result: RunResult) -> list[str]:
     if result.error is not None:
         stopped = result.status in (RunStatus.CANCELLED, RunStatus.TIMED_OUT)
         blocks.append(_stop_block(result.error) if stopped else _error_block(result.error))
+    if result.data is not None and (line := result.data.line) is not None:
+        blocks.append(line)
     blocks.extend(f"Note: {note}" for note in result.notes)
     blocks.extend(_graph_line(graph) for graph in result.graphs)
     return blocks

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO, TypeVar
 
+from stata_tools.run.data_change import DataState
 from stata_tools.run.graphs import GraphFile, export_path
 from stata_tools.stata.discovery import Installation, load_pystata
 
@@ -24,6 +25,7 @@ T = TypeVar("T")
 _RC = re.compile(r"r\((\d+)\);")
 BREAK_RC = 1
 UNKNOWN_RC = 9999  # pystata failed but neither its error text nor c(rc) gave the code
+_SORTED = "_st_sortedby"  # the global that carries `: sortedby` out for a moment
 NO_OUTPUT = "failed to execute the specified command"  # pystata's message when there is none
 
 
@@ -48,6 +50,7 @@ class Job:
     stdout_path: Path
     working_dir: Path | None = None
     max_graphs: int = 0  # export up to this many of the graphs the run draws, as PNG
+    track_data: bool = True  # read the data's shape before and after (run/data_change.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,8 @@ class Execution:
     log_kept: bool = True  # False when the user's code closed our log (`log close _all`)
     graphs: tuple[GraphFile, ...] = ()
     graphs_drawn: int = 0
+    data_before: DataState | None = None  # None: not read (track_data off, or Stata refused)
+    data_after: DataState | None = None
 
 
 def stata_quote(text: str, *, windows: bool = os.name == "nt") -> str:
@@ -290,6 +295,7 @@ class Engine:
             self._breaks_sent = 0
         started = time.monotonic()
         rc, error_text, log_kept, graphs, drawn = 0, None, True, (), 0
+        before = after = None
         try:
             with self._router.capture(job.stdout_path), self._fd1_to(job.stdout_path):
                 try:
@@ -297,6 +303,8 @@ class Engine:
                         stata.run(
                             f"cd {stata_quote(str(job.working_dir))}", echo=False, inline=False
                         )
+                    if job.track_data:
+                        before = self._data_state(stata)
                     self._open_log(stata, job)
                     self._quietly(stata, "_gr_list on")
                     with self._router.tee(on_output):
@@ -310,6 +318,8 @@ class Engine:
                     if self._breaks_sent:
                         self._absorb_pending_break(stata)
                     log_kept = self._close_log(stata, job)
+                    if before is not None:
+                        after = self._data_state(stata)
                     if job.max_graphs and not self._break_requested:
                         graphs, drawn = self._export_graphs(stata, job)
                     self._quietly(stata, "_gr_list off")
@@ -319,8 +329,40 @@ class Engine:
                 self._in_user_code = False
             ended = time.monotonic()
         return Execution(
-            rc, error_text, self._break_requested, started, ended, log_kept, graphs, drawn
+            rc,
+            error_text,
+            self._break_requested,
+            started,
+            ended,
+            log_kept,
+            graphs,
+            drawn,
+            before,
+            after if before is not None else None,
         )
+
+    def _data_state(self, stata: ModuleType) -> DataState | None:
+        """N, the variables' names, the sort order, c(filename), c(changed), c(frame): values
+        Stata keeps, read through sfi (one call per variable, no pass over the data); the sort
+        order through a global of our own, dropped again. None when Stata refuses any of it."""
+        import sfi
+
+        try:
+            names = tuple(sfi.Data.getVarName(i) for i in range(sfi.Data.getVarCount()))
+            sorted_by = ""
+            if self._quietly(stata, f"global {_SORTED} : sortedby"):
+                sorted_by = str(sfi.Macro.getGlobal(_SORTED))
+                self._quietly(stata, f"macro drop {_SORTED}")
+            return DataState(
+                obs=int(sfi.Data.getObsTotal()),
+                variables=names,
+                sorted_by=tuple(sorted_by.split()),
+                filename=str(sfi.Macro.getGlobal("c(filename)")),
+                changed=bool(sfi.Scalar.getValue("c(changed)")),
+                frame=str(sfi.Macro.getGlobal("c(frame)")) or "default",
+            )
+        except Exception:  # the run's result must not depend on this line
+            return None
 
     @contextmanager
     def _fd1_to(self, path: Path) -> Iterator[None]:

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import anyio
 
+from stata_tools.run.data_change import DataChange
 from stata_tools.run.dofile import Command, DoFileError, decode_source, split_commands
 from stata_tools.run.durations import format_elapsed
 from stata_tools.run.events import (
@@ -560,6 +561,7 @@ class Session:
                 stdout_path=run_dir / "stdout.txt",
                 working_dir=prepared.working_dir,
                 max_graphs=self.settings.max_graphs,
+                track_data=self.settings.data_changes,
             )
         else:
             job = self._batch_job(prepared, run_id, run_dir)
@@ -937,6 +939,7 @@ class Session:
             graphs=graphs,
             session_lost=lost.cause if lost is not None else None,
             job=job_meta,
+            data=_data_change(execution),
         )
 
 
@@ -947,6 +950,16 @@ _END_NOTES = {
     "cancelled": "the job was cancelled",
     "failed": "the job failed",
 }
+
+
+def _data_change(execution: Execution | None) -> DataChange | None:
+    """What the run did to the data, when it changed anything (a batch run has no session data)."""
+    if execution is None or isinstance(execution, BatchExecution):
+        return None
+    before, after = execution.data_before, execution.data_after
+    if before is None or after is None or before == after:
+        return None
+    return DataChange(before, after)
 
 
 def _batch_outcome(

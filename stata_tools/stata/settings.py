@@ -37,6 +37,7 @@ class Settings:
     max_graphs: int = 4
     prestart: bool = False  # start Stata right after the MCP handshake, not at the first run
     run_history: bool = True  # keep each do-file's command times for `~8m left` next run
+    data_changes: bool = True  # a `data: 74 → 72 obs (−2) · …` line when a run changed the data
     max_sessions: int = 4  # named sessions (each its own Stata) one client may keep open
     shared_sessions: bool = False  # HTTP: every client sees every session and run
     roots: Roots | None = None  # None: any path (library use); from_env: the working directory
@@ -74,6 +75,7 @@ class Settings:
             max_graphs=int(_number(env, "MAX_GRAPHS", defaults.max_graphs, minimum=0)),
             prestart=_switch(env, "PRESTART", defaults.prestart),
             run_history=_switch(env, "RUN_HISTORY", defaults.run_history),
+            data_changes=_switch(env, "DATA_CHANGES", defaults.data_changes),
             max_sessions=int(_number(env, "MAX_SESSIONS", defaults.max_sessions, minimum=1)),
             shared_sessions=_switch(env, "SHARED_SESSIONS", defaults.shared_sessions),
             roots=Roots.from_env(env),

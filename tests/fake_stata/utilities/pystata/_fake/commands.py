@@ -72,6 +72,11 @@ class BasicCommands(Core):
         if m:
             store = self.session.frame.locals if m.group(1) == "local" else self.session.globals
             return str(len(store.get(m.group(2), "")))
+        if spec.strip() == "sortedby":  # the sort order, empty when the data is not sorted
+            return " ".join(self.session.data.sortedby)
+        m = re.match(r"(row|col)(names|eq|fullnames)\s+(\S+)$", spec.strip())
+        if m:
+            return self._matrix_stripe(m.group(1), m.group(2), m.group(3))
         m = re.match(r"list\s+sizeof\s+(\w+)$", spec)
         if m:
             return str(len(split_words(self.session.frame.locals.get(m.group(1), ""))))
@@ -282,6 +287,9 @@ class BasicCommands(Core):
             self.session.matrix_names.clear()
             self.session.graphs.clear()
             self.session.graph_current = ""
+            self.session.estimates.clear()
+            self.session.held_e.clear()
+            self.session.held_r.clear()
             self.session.reset_frames()
         elif what == "frames":
             self.session.reset_frames()

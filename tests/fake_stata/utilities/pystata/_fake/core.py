@@ -101,6 +101,9 @@ class Core:
     def clear_data(self) -> None:
         raise NotImplementedError
 
+    def _matrix_stripe(self, axis: str, part: str, ref: str) -> str:
+        raise NotImplementedError
+
     def _set_obs(self, value: str) -> None:
         raise NotImplementedError
 

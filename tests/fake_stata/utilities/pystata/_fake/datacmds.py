@@ -189,6 +189,8 @@ class DataCommands(Core):
                 to_missing += var.values[i] is None
         if changed:
             self.data.changed = True
+            if var.name in self.data.sortedby:  # the order from this key on no longer holds
+                self.data.sortedby = self.data.sortedby[: self.data.sortedby.index(var.name)]
         word = "change" if changed == 1 else "changes"
         tail = f", {to_missing:,} to missing" if to_missing else ""
         self._note(f"({changed:,} real {word} made{tail})")
@@ -216,6 +218,26 @@ class DataCommands(Core):
         self.data.keep_obs(kept)
         word = "observation" if deleted == 1 else "observations"
         self._note(f"({deleted:,} {word} deleted)")
+
+    def _h_sort(self, args: str, ctx: Ctx) -> None:
+        """`sort varlist [in]`: ascending and stable; numeric missing sorts last, as in Stata."""
+        q = qualifiers(args)
+        chosen = self.data.varlist(q.main, default_all=False)
+
+        def key(i: int) -> tuple[tuple[int, float | str], ...]:
+            out: list[tuple[int, float | str]] = []
+            for var in chosen:
+                value = var.values[i]
+                out.append((1, 0.0) if value is None else (0, value))
+            return tuple(out)
+
+        order = sorted(range(self.data.nobs), key=key)
+        names = [v.name for v in chosen]
+        if order != list(range(self.data.nobs)) or names != self.data.sortedby:
+            for var in self.data.variables:
+                var.values = [var.values[i] for i in order]
+            self.data.changed = True
+        self.data.sortedby = names
 
     def _set_obs(self, value: str) -> None:
         try:

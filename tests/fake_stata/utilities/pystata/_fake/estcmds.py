@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
-from . import stats
+from . import fvars, stats
 from .core import Ctx
 from .datacmds import DataCommands
 from .errors import StataError
@@ -14,7 +15,21 @@ from .syntax import first_word
 from .valfmt import gfit, sig
 
 _WIDE = "-" * 78
+_MISSING = 8.98846567431158e307
 _LEFT = "-------------+"
+
+
+def _with_omitted(fit: stats.Ols, omitted: list[bool]) -> stats.Ols:
+    """The fit with a zero coefficient and zero variance at each omitted (base) column."""
+    where = [k for k, gone in enumerate(omitted) if not gone] + [len(omitted)]  # _cons last
+    size = len(omitted) + 1
+    b = [0.0] * size
+    V = [[0.0] * size for _ in range(size)]
+    for i, at in enumerate(where):
+        b[at] = fit.b[i]
+        for j, to in enumerate(where):
+            V[at][to] = fit.V[i][j]
+    return dataclasses.replace(fit, b=tuple(b), V=tuple(tuple(row) for row in V))
 
 
 class EstimationCommands(DataCommands):
@@ -22,19 +37,26 @@ class EstimationCommands(DataCommands):
         q = qualifiers(args)
         if not self.data.variables:
             raise StataError(111, "no variables defined")
-        chosen = self.data.varlist(q.main, default_all=False)
+        words = q.main.split()
+        if not words:
+            raise StataError(100, "varlist required")
+        depvar = self.data.varlist(words[0], default_all=False)[0]
+        terms = fvars.parse_terms(words[1:], self.data)
+        chosen = [depvar, *fvars.variables_of(terms)]
         if any(v.is_str for v in chosen):
             bad = next(v for v in chosen if v.is_str)
             raise StataError(109, f"{bad.name}:  string variable not allowed")  # not in corpus
         rows = [i for i in self.select(q) if all(isinstance(v.values[i], float) for v in chosen)]
-        depvar, xvars = chosen[0], chosen[1:]
+        cols = fvars.columns(terms, rows)
         y = [depvar.values[i] for i in rows]
-        xs = [[v.values[i] for i in rows] for v in xvars]
-        fit = stats.ols(y, xs)  # type: ignore[arg-type]
-        names = [v.name for v in xvars] + ["_cons"]
+        kept = [c for c in cols if not c.omitted]
+        fit = stats.ols(y, [[c.value(i) for i in rows] for c in kept])  # type: ignore[arg-type]
+        fit = _with_omitted(fit, [c.omitted for c in cols])
+        names = [c.name for c in cols] + ["_cons"]
         self._post(fit, depvar.name, names, "regress " + args.strip())
+        self.session.e.sample.extend(rows)
         self._show_anova(fit)
-        self._show_coefs(fit, depvar.name, names)
+        self._show_coefs(fit, depvar.name, names, cols)
 
     def _post(self, fit: stats.Ols, depvar: str, names: list[str], cmdline: str) -> None:
         e = self.session.e
@@ -53,7 +75,7 @@ class EstimationCommands(DataCommands):
                 "r2_a": fit.r2_a,
                 "ll": fit.ll,
                 "ll_0": fit.ll_0,
-                "rank": float(len(names)),
+                "rank": float(fit.df_m + 1),
             }
         )
         e.macros.update(
@@ -79,8 +101,11 @@ class EstimationCommands(DataCommands):
         table: list[list[float]] = [[] for _ in range(9)]
         for k, b in enumerate(fit.b):
             se = fit.V[k][k] ** 0.5
-            t = b / se if se else 0.0
-            col = [b, se, t, stats.ttail2(fit.df_r, t), b - crit * se, b + crit * se]
+            if se:
+                t = b / se
+                col = [b, se, t, stats.ttail2(fit.df_r, t), b - crit * se, b + crit * se]
+            else:  # a base or omitted column: Stata leaves t, p and the interval missing
+                col = [b, se, _MISSING, _MISSING, _MISSING, _MISSING]
             for r, v in enumerate([*col, float(fit.df_r), crit, 0.0]):
                 table[r].append(v)
         self._set_r({"level": 95.0})
@@ -115,7 +140,9 @@ class EstimationCommands(DataCommands):
         ms = ss / df if df else None
         return f"{name:>12} | {gfit(ss, 10):>11}{df:>10}{gfit(ms, 10):>12}"
 
-    def _show_coefs(self, fit: stats.Ols, depvar: str, names: list[str]) -> None:
+    def _show_coefs(
+        self, fit: stats.Ols, depvar: str, names: list[str], cols: list[fvars.Column]
+    ) -> None:
         crit = stats.invttail(fit.df_r, 0.025)
         show = self.console.show
         show(Line((Seg(TXT, _WIDE),)))
@@ -128,7 +155,32 @@ class EstimationCommands(DataCommands):
             )
         )
         show(Line((Seg(TXT, _LEFT + "-" * 64),)))
+        previous: fvars.Term | None = None
         for k, name in enumerate(names):
+            col = cols[k] if k < len(cols) else None
+            if col is not None and col.term.is_factor:
+                if col.term is not previous:  # a factor's block: a blank row, then its name
+                    label = "#".join(
+                        e.var.name if e.factor else f"c.{e.var.name}" for e in col.term.elements
+                    )
+                    show(Line((Seg(TXT, f"{'':>12} |"),)))
+                    if len(label) > 12 and "#" in label:  # `foreign#|` over `c.mpg |`
+                        head, _, tail = label.partition("#")
+                        show(Line((Seg(TXT, f"{head[:12]:>12}#|"),)))
+                        show(Line((Seg(TXT, f"{tail[:12]:>12} |"),)))
+                    else:
+                        show(Line((Seg(TXT, f"{label[:12]:>12} |"),)))
+                previous = col.term
+                if col.omitted:  # base levels are not shown (set showbaselevels off)
+                    continue
+                factor = next(e.var for e in col.term.elements if e.factor)
+                text = self.data.label_of(factor, float(col.level or 0)) or str(col.level)
+                row_label = f"{text[:11]:>11} "
+            else:
+                if previous is not None and previous.is_factor:
+                    show(Line((Seg(TXT, f"{'':>12} |"),)))
+                previous = col.term if col is not None else None
+                row_label = f"{name[:12]:>12}"
             b = fit.b[k]
             se = fit.V[k][k] ** 0.5
             t = b / se if se else 0.0
@@ -137,7 +189,7 @@ class EstimationCommands(DataCommands):
                 f"{gfit(b, 8):>11}{gfit(se, 8):>11}{t:>9.2f}{p:>8.3f}"
                 f"{gfit(b - crit * se, 8):>13}{gfit(b + crit * se, 8):>12}"
             )
-            show(Line((Seg(TXT, f"{name[:12]:>12} |"), Seg(RES, cells))))
+            show(Line((Seg(TXT, f"{row_label} |"), Seg(RES, cells))))
         show(Line((Seg(TXT, _WIDE),)))
 
     # --- matrices --------------------------------------------------------------------------------

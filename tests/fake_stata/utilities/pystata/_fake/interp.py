@@ -19,6 +19,7 @@ from .console import Console
 from .core import Block, BreakSource, Ctx, FileState, Seq
 from .errors import BreakLoop, ContinueLoop, ExitFile, StataError
 from .estcmds import EstimationCommands
+from .estimates import StoredEstimates
 from .flow import FlowCommands
 from .framecmds import FrameCommands
 from .graphcmds import GraphCommands
@@ -45,6 +46,9 @@ from .syntax import (
 )
 
 
+_ADO = frozenset({"estimates"})  # commands Stata implements in ado-files, not built in
+
+
 class Interpreter(
     FlowCommands,
     BasicCommands,
@@ -52,6 +56,7 @@ class Interpreter(
     ProgramCommands,
     GraphCommands,
     EstimationCommands,
+    StoredEstimates,
     FrameCommands,
     ReplicationCommands,
     ReplayCommands,
@@ -128,6 +133,10 @@ class Interpreter(
             "ssc": self._h_ssc,
             "net": self._h_net,
             "sysdir": self._h_sysdir,
+            "sort": self._h_sort,
+            "estimates": self._h_estimates,
+            "_estimates": self._h_underscore_estimates,
+            "_return": self._h_underscore_return,
         }
 
     # --- entry point: one line, as StataSO_Execute receives it -------------------------------
@@ -389,6 +398,8 @@ class Interpreter(
                     199, f"{bad.group(0) if bad else rest} is not a valid command name"
                 )
             name = resolve(word, COMMANDS)
+            if name in _ADO and word in self.session.programs:
+                name = None  # a program in memory comes before an ado-file's command
             if name not in ("if", "else"):
                 ctx.seq.last_if = None
             if name is not None:

@@ -23,6 +23,18 @@ class Results:
     names: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)  # rows, cols
     functions: list[str] = field(default_factory=list)
     builtin: bool = False  # set by a built-in command: `return list` keeps its order
+    sample: list[int] = field(default_factory=list)  # e(sample): the estimation's observations
+
+    def copy(self) -> Results:
+        return Results(
+            dict(self.scalars),
+            dict(self.macros),
+            {k: [list(r) for r in m] for k, m in self.matrices.items()},
+            {k: (list(r), list(c)) for k, (r, c) in self.names.items()},
+            list(self.functions),
+            self.builtin,
+            list(self.sample),
+        )
 
     def clear(self) -> None:
         self.scalars.clear()
@@ -31,6 +43,7 @@ class Results:
         self.names.clear()
         self.functions.clear()
         self.builtin = False
+        self.sample.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +87,9 @@ class Session:
     sysdir_personal: str = ""  # `sysdir set PERSONAL`; empty: ~/ado/personal/
     frame_name: str = "default"  # the current data frame; its dataset is `data`
     parked: dict[str, Dataset] = field(default_factory=dict)  # the other data frames
+    estimates: dict[str, Results] = field(default_factory=dict)  # `estimates store`, in order
+    held_e: dict[str, Results] = field(default_factory=dict)  # `_estimates hold`
+    held_r: dict[str, Results] = field(default_factory=dict)  # `_return hold`
 
     @property
     def frame(self) -> Frame:

@@ -78,6 +78,10 @@ COMMANDS: tuple[tuple[str, int], ...] = (  # full name, shortest abbreviation le
     ("ssc", 3),
     ("net", 3),
     ("sysdir", 6),
+    ("sort", 4),
+    ("estimates", 3),
+    ("_estimates", 10),
+    ("_return", 7),
 )
 PREFIXES: tuple[tuple[str, int], ...] = (("quietly", 3), ("noisily", 1), ("capture", 3))
 
