@@ -72,6 +72,7 @@ class Session:
     sysdir_base: str = ""
     frame_name: str = "default"  # the current data frame; its dataset is `data`
     parked: dict[str, Dataset] = field(default_factory=dict)  # the other data frames
+    held: dict[str, Results] = field(default_factory=dict)  # `_return hold name`: set-aside r()
 
     @property
     def frame(self) -> Frame:

@@ -43,6 +43,8 @@ COMMANDS: tuple[tuple[str, int], ...] = (  # full name, shortest abbreviation le
     ("macro", 2),
     ("continue", 8),
     ("count", 3),
+    ("contract", 8),
+    ("_return", 7),
     ("_gr_list", 8),
     ("sysuse", 6),
     ("generate", 1),
