@@ -49,7 +49,12 @@ def codebook_read(
     run = _quiet(pystata)
     run(f"_return hold {CODEBOOK_HOLD}")
     try:
-        run(f"describe {varlist}".rstrip() + ", varlist")
+        describe = f"describe {varlist}".rstrip() + ", varlist"
+        try:
+            run(describe)
+        except SystemError:  # quietly hid Stata's message: the varlist fails again, saying why
+            pystata.stata.run(describe, quietly=False, echo=False, inline=False)
+            raise
         names = list(dict.fromkeys(str(sfi.Macro.getGlobal("r(varlist)")).split()))
         sorted_by = str(sfi.Macro.getGlobal("r(sortlist)")).split()
         n_obs = int(sfi.Data.getObsTotal())
