@@ -80,7 +80,16 @@ async def test_varlists_page_and_compact(client: Client) -> None:
     lines = texts(page).splitlines()
     assert lines[1] == "Variables 11-12 of the 12 asked for"
     header = lines[3]
-    assert header.split() == ["Variable", "Type", "Unique", "Missing", "Range", "Value", "label", "Label"]
+    assert header.split() == [
+        "Variable",
+        "Type",
+        "Unique",
+        "Missing",
+        "Range",
+        "Value",
+        "label",
+        "Label",
+    ]
     assert lines[5].split() == ["foreign", "byte", "2", "0", "[0,", "1]", "origin", "Car", "origin"]
     assert lines[-1] == '  origin: 0 "Domestic", 1 "Foreign"'
     first = await client.call_tool("codebook_data", {"count": 4})
@@ -185,3 +194,37 @@ async def test_dta_files_outside_the_roots_are_refused(
     moved.write_bytes(survey.read_bytes())
     allowed = await client.call_tool("codebook_data", {"path": str(moved), "varlist": "id"})
     assert by_name(allowed)["id"]["n_unique"] == 4
+
+
+async def test_missing_constant_and_undefined_labels_in_memory(client: Client) -> None:
+    code = "\n".join(
+        [
+            "clear",
+            "set obs 6",
+            "generate gone = .",
+            "generate three = 3",
+            'generate str4 word = ""',
+            'replace word = "ab" in 1/2',
+            'replace word = "cd" in 3',
+            "generate double half = _n / 2 if _n > 1",
+            "label values three nolabel",
+        ]
+    )
+    await client.call_tool("run_code", {"code": code})
+    result = await client.call_tool("codebook_data", {})
+    facts = by_name(result)
+    assert (facts["gone"]["n_missing"], facts["gone"]["n_unique"], facts["gone"]["min"]) == (
+        6,
+        0,
+        None,
+    )
+    assert (facts["three"]["n_unique"], facts["three"]["min"], facts["three"]["max"]) == (1, 3, 3)
+    assert (facts["word"]["n_missing"], facts["word"]["n_unique"]) == (3, 2)
+    assert (facts["half"]["n_missing"], facts["half"]["n_unique"]) == (1, 5)
+    assert (facts["half"]["min"], facts["half"]["max"]) == (1.0, 3.0)
+    text = texts(result)
+    assert "  type: numeric (float), format %9.0g, value label nolabel (undefined)" in text
+    assert "  range: (all missing)   unique values: 0   missing .: 6/6" in text
+    await client.call_tool("run_code", {"code": "drop in 1/6"})
+    empty = by_name(await client.call_tool("codebook_data", {"varlist": "word"}))
+    assert empty["word"]["n_missing"] == 0 and empty["word"]["n_unique"] == 0
