@@ -11,6 +11,7 @@ from stata_tools.inspection.codebook import (
     VariableFacts,
     check_page,
     check_varlist,
+    codebook_from_read,
     expand_varlist,
     format_number,
     freeze_labels,
@@ -212,3 +213,12 @@ def test_search_text_counts_and_hints() -> None:
     assert "value_labels=true also searches" in none
     with pytest.raises(CodebookError, match="pattern is empty"):
         search(ENTRIES, " ", None)
+
+
+def test_a_varlist_stata_refused_is_explained_from_the_names() -> None:
+    refused = {"varlist_refused": "r(111);", "names": AUTO}
+    with pytest.raises(CodebookError, match=r"^variable wieght not found; did you mean weight"):
+        codebook_from_read(refused, "mem", "mpg wieght")
+    # Python would accept it (varabbrev off in Stata, say): Stata's return code is still given
+    with pytest.raises(CodebookError, match=r"^Stata refused the varlist 'disp' \(r\(111\)\)$"):
+        codebook_from_read(refused, "mem", "disp")

@@ -101,6 +101,14 @@ async def test_varlists_page_and_compact(client: Client) -> None:
 async def test_codebook_arguments_are_checked(client: Client, tmp_path: Path) -> None:
     with pytest.raises(ToolError, match=r"variable nosuch not found \(r\(111\)\)"):
         await client.call_tool("codebook_data", {"varlist": "nosuch"})
+    with pytest.raises(
+        ToolError, match=r"did you mean price\? Names are case-sensitive \(r\(111\)\)"
+    ):
+        await client.call_tool("codebook_data", {"varlist": "mpg Price"})
+    with pytest.raises(
+        ToolError, match=r"t is an ambiguous abbreviation \(trunk, turn\) \(r\(111\)\)"
+    ):
+        await client.call_tool("codebook_data", {"varlist": "t"})
     with pytest.raises(ToolError, match="is not a variable name or pattern"):
         await client.call_tool("codebook_data", {"varlist": "price; shell ls"})
     with pytest.raises(ToolError, match=r"start=12 is past the last of the 12 variables"):

@@ -116,8 +116,17 @@ class Match:
 # --- building from what a Stata read returns ---------------------------------------------------
 
 
-def codebook_from_read(read: Mapping[str, Any], source: str) -> Codebook:
-    """A Codebook from `stata_tools.stata.queries.codebook_read`'s plain answer."""
+def codebook_from_read(read: Mapping[str, Any], source: str, varlist: str = "") -> Codebook:
+    """A Codebook from `stata_tools.stata.queries.codebook_read`'s plain answer; a varlist
+    Stata refused becomes a CodebookError that says why (and what was meant, when it can)."""
+    if "varlist_refused" in read:
+        try:
+            expand_varlist(varlist, read["names"])
+        except CodebookError as error:
+            raise CodebookError(f"{error} ({_rc(read['varlist_refused'])})") from None
+        raise CodebookError(
+            f"Stata refused the varlist {varlist!r} ({_rc(read['varlist_refused'])})"
+        )
     return Codebook(
         source=source,
         n_obs=int(read["n_obs"]),
@@ -128,6 +137,11 @@ def codebook_from_read(read: Mapping[str, Any], source: str) -> Codebook:
         value_labels=freeze_labels(read["value_labels"]),
         sorted_by=tuple(read.get("sorted_by", ())),
     )
+
+
+def _rc(refusal: str) -> str:
+    found = re.search(r"r\((\d+)\)", refusal)
+    return f"r({found.group(1)})" if found else "refused"
 
 
 def entries_from_read(
@@ -276,7 +290,7 @@ def _compact(book: Codebook) -> list[str]:
             f"{v.n_missing:,}",
             _range(v) if not v.is_string else "",
             _value_label_name(v, book),
-            v.label,
+            _short(v.label, 60),
         )
         for v in book.variables
     ]
@@ -346,6 +360,10 @@ def _labels_text(labels: Mapping[float, str] | None, *, limit: int) -> str:
     pairs = [f'{format_number(k)} "{text}"' for k, text in list(labels.items())[:limit]]
     more = f", ... ({len(labels):,} in all)" if len(labels) > limit else ""
     return ", ".join(pairs) + more
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def format_number(value: float, vtype: str = "double") -> str:

@@ -49,12 +49,11 @@ def codebook_read(
     run = _quiet(pystata)
     run(f"_return hold {CODEBOOK_HOLD}")
     try:
-        describe = f"describe {varlist}".rstrip() + ", varlist"
         try:
-            run(describe)
-        except SystemError:  # quietly hid Stata's message: the varlist fails again, saying why
-            pystata.stata.run(describe, quietly=False, echo=False, inline=False)
-            raise
+            run(f"describe {varlist}".rstrip() + ", varlist")
+        except SystemError as error:  # quietly hid Stata's message: the caller words it
+            names = [sfi.Data.getVarName(i) for i in range(int(sfi.Data.getVarCount()))]
+            return {"varlist_refused": str(error).strip(), "names": names}
         names = list(dict.fromkeys(str(sfi.Macro.getGlobal("r(varlist)")).split()))
         sorted_by = str(sfi.Macro.getGlobal("r(sortlist)")).split()
         n_obs = int(sfi.Data.getObsTotal())

@@ -96,7 +96,10 @@ async def codebook_data(
         fn = functools.partial(
             codebook_read, varlist=wanted, start=start, count=count, unique=unique
         )
-        book = codebook_from_read(await query(fn, ctx, session), IN_MEMORY)
+        try:
+            book = codebook_from_read(await query(fn, ctx, session), IN_MEMORY, wanted)
+        except CodebookError as error:
+            raise ToolError(str(error)) from None
     if book.selected and start >= book.selected:
         raise ToolError(
             f"start={start} is past the last of the {book.selected} variables asked for "
