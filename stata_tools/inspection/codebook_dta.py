@@ -7,7 +7,6 @@ file larger than memory is counted in bounded memory (the distinct values themse
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -81,27 +80,45 @@ def dta_catalog(
 
 
 class _Tally:
-    """What one variable's values come to, chunk by chunk."""
+    """What one variable's values come to, chunk by chunk (numbers through NumPy)."""
 
     def __init__(self, string: bool, unique: bool) -> None:
         self.string = string
+        self.unique = unique
         self.missing = 0
         self.minimum: float | None = None
         self.maximum: float | None = None
-        self.values: set[Any] | None = set() if unique else None
+        self.strings: set[str] = set()
+        self.numbers: list[Any] = []  # each chunk's distinct values, merged at the end
 
     def add(self, column: list[Any]) -> None:
         if self.string:
             present = [x for x in column if x is not None and x != ""]
-        else:
-            present = [x for x in column if x is not None and not math.isnan(x)]
-            if present:
-                low, high = min(present), max(present)
-                self.minimum = low if self.minimum is None else min(self.minimum, low)
-                self.maximum = high if self.maximum is None else max(self.maximum, high)
-        self.missing += len(column) - len(present)
-        if self.values is not None:
-            self.values.update(present)
+            self.missing += len(column) - len(present)
+            if self.unique:
+                self.strings.update(present)
+            return
+        import numpy as np
+
+        values = np.asarray(column, dtype="float64")  # None (missing) becomes NaN
+        values = values[~np.isnan(values)]
+        self.missing += len(column) - len(values)
+        if not len(values):
+            return
+        low, high = float(values.min()), float(values.max())
+        self.minimum = low if self.minimum is None else min(self.minimum, low)
+        self.maximum = high if self.maximum is None else max(self.maximum, high)
+        if self.unique:
+            self.numbers.append(np.unique(values))
+
+    def distinct(self) -> int | None:
+        if not self.unique:
+            return None
+        if self.string:
+            return len(self.strings)
+        import numpy as np
+
+        return len(np.unique(np.concatenate(self.numbers))) if self.numbers else 0
 
 
 def _count(
@@ -148,7 +165,7 @@ def _facts(v: DtaVariable, tally: _Tally, n_obs: int) -> VariableFacts:
         label=v.label,
         value_label=v.value_labels,
         n_missing=tally.missing,
-        n_unique=None if tally.values is None else len(tally.values),
+        n_unique=tally.distinct(),
         minimum=None if tally.minimum is None else float(tally.minimum),
         maximum=None if tally.maximum is None else float(tally.maximum),
     )
