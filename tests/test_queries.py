@@ -20,7 +20,7 @@ def stata(fake_stata_dir: Path) -> ModuleType:
 
     stata_setup.config(str(fake_stata_dir), "mp", splash=False)
     import pystata
-    import pystata.stata  # noqa: F401
+    import pystata.stata
 
     return pystata
 
