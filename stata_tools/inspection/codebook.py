@@ -18,6 +18,7 @@ from typing import Any
 
 __all__ = [
     "COMPACT_ABOVE",
+    "MAX_MATCHES",
     "MAX_PAGE",
     "Codebook",
     "CodebookError",
@@ -26,6 +27,7 @@ __all__ = [
     "VariableFacts",
     "check_page",
     "check_pattern",
+    "check_varlist",
     "codebook_from_read",
     "entries_from_read",
     "expand_varlist",
