@@ -1756,7 +1756,9 @@ def test_contract_leaves_one_row_per_value_with_its_count(stata: ModuleType) -> 
     ]
     run(stata, "frame drop cb")
     run(stata, "frame put rep78 make, into(cb)")
+    run(stata, "capture error 459")
     run(stata, "frame cb: contract rep78, nomiss")
+    assert run(stata, "display _rc") == ("0\n", None)  # contract.ado's own capture
     assert run(stata, "frame cb: count") == ("  5\n", None)
     run(stata, "frame drop cb")
     run(stata, "frame put make, into(cb)")
@@ -1768,4 +1770,8 @@ def test_contract_leaves_one_row_per_value_with_its_count(stata: ModuleType) -> 
     run(stata, "frame put rep78 if rep78 >= ., into(cb)")
     assert run(stata, "frame cb: contract rep78, nomiss")[1] == "no observations\nr(2000);\n"
     assert run(stata, "frame cb: contract")[1] == "varlist required\nr(100);\n"
+    run(stata, "frame cb: generate _freq = 1")
+    assert run(stata, "frame cb: contract rep78")[1] == (
+        "_freq already defined: use freq() option to specify frequency variable\nr(110);\n"
+    )
     run(stata, "frame drop cb")

@@ -35,6 +35,8 @@ def recorded(stata: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     record = tmp_path / "record.jsonl"
     monkeypatch.setenv("FAKE_STATA_RECORD", str(record))
     yield record
+    monkeypatch.delenv("FAKE_STATA_RECORD")
+    stata.stata.run("clear all", quietly=True)  # the in-process Stata is shared with other tests
 
 
 def commands(record: Path) -> list[str]:
@@ -46,9 +48,10 @@ def test_codebook_asks_stata_a_few_commands_a_variable(stata: ModuleType, record
     import sfi
 
     stata.stata.run("summarize mpg", quietly=True)
+    stata.stata.run("capture error 110", quietly=True)  # as a failed capture leaves _rc
     before = stata.stata.get_return()
     read = codebook_read(stata, sfi, "rep78 make", 0, 50, True)
-    assert commands(recorded)[1:] == [  # after the summarize above
+    assert commands(recorded)[2:] == [  # after the summarize and capture above
         "_return hold __st_codebook_r",
         "describe rep78 make, varlist",
         "summarize rep78, meanonly",
@@ -62,8 +65,10 @@ def test_codebook_asks_stata_a_few_commands_a_variable(stata: ModuleType, record
         f"frame {CODEBOOK_FRAME}: count",
         f"frame drop {CODEBOOK_FRAME}",
         "_return restore __st_codebook_r",
+        "capture error 110",
     ]
     assert stata.stata.get_return() == before
+    assert sfi.Scalar.getValue("c(rc)") == 110
     rep78, make = read["variables"]
     assert (rep78["n_missing"], rep78["n_unique"], rep78["minimum"], rep78["maximum"]) == (
         5,

@@ -43,10 +43,12 @@ def codebook_read(
     number's range and count, `count if missing()` a string's, and the distinct values are
     counted by `contract` on a copy of the one variable in a scratch frame. Left untouched: the
     data, their sort order and changed flag, the current frame, r() (held with `_return hold`
-    and restored even on error), e(), s(), `_rc`, macros and scalars. Its cost is one pass over
+    and restored even on error), `_rc` (put back after contract.ado's own capture), e(), s(),
+    macros and scalars. Its cost is one pass over
     the data a variable, plus a sort of one column when counting distinct values.
     """
     run = _quiet(pystata)
+    rc = int(sfi.Scalar.getValue("c(rc)") or 0)  # contract.ado's own `capture` resets _rc
     run(f"_return hold {CODEBOOK_HOLD}")
     try:
         try:
@@ -72,6 +74,8 @@ def codebook_read(
         }
     finally:
         run(f"_return restore {CODEBOOK_HOLD}")
+        if rc:
+            run(f"capture error {rc}")  # _rc as the user's last capture left it
 
 
 def variable_catalog(pystata: ModuleType, sfi: ModuleType, value_labels: bool) -> dict[str, Any]:

@@ -451,7 +451,12 @@ class DataCommands(Core):
         opts = options(q.options)
         chosen = self.data.varlist(q.main, default_all=False)
         freq = opts.get("freq") or "_freq"
-        if any(v.name == freq for v in chosen) or not new_name_ok(freq):
+        self.session.rc = 0  # contract.ado 1.2.5: `capture confirm new variable _freq` first
+        if self.data.get(freq) is not None or not new_name_ok(freq):
+            if freq == "_freq":
+                raise StataError(
+                    110, "_freq already defined: use freq() option to specify frequency variable"
+                )
             raise StataError(110, f"variable {freq} already defined")
         rows = self.select(q)
         if "nomiss" in opts:
