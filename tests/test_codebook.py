@@ -18,6 +18,7 @@ from stata_tools.inspection.codebook import (
     render_codebook,
     render_search,
     search,
+    stata_time,
 )
 
 AUTO = [
@@ -222,3 +223,27 @@ def test_a_varlist_stata_refused_is_explained_from_the_names() -> None:
     # Python would accept it (varabbrev off in Stata, say): Stata's return code is still given
     with pytest.raises(CodebookError, match=r"^Stata refused the varlist 'disp' \(r\(111\)\)$"):
         codebook_from_read(refused, "mem", "disp")
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "shown"),
+    [
+        (0.0, "%td", "1960-01-01"),
+        (21915.0, "%tdCCYY-NN-DD", "2020-01-01"),
+        (-1.0, "%d", "1959-12-31"),
+        (720.0, "%tm", "2020m1"),
+        (159.0, "%tq", "1999q4"),
+        (1_893_456_000_000.0, "%tc", "2020-01-01 00:00:00"),
+        (2020.0, "%ty", "2020"),
+        (5.0, "%9.0g", None),
+        (5.0, "%-12s", None),
+    ],
+)
+def test_dates_and_periods_of_a_range(value: float, fmt: str, shown: str | None) -> None:
+    assert stata_time(value, fmt) == shown
+
+
+def test_a_date_range_reads_as_dates() -> None:
+    born = facts("born", "float", format="%td", minimum=0.0, maximum=21915.0)
+    text = render_codebook(book(born))
+    assert "  range: [0, 21915] = 1960-01-01 to 2020-01-01   unique values: 3" in text

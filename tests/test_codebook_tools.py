@@ -234,5 +234,18 @@ async def test_missing_constant_and_undefined_labels_in_memory(client: Client) -
     assert "  type: numeric (float), format %9.0g, value label nolabel (undefined)" in text
     assert "  range: (all missing)   unique values: 0   missing .: 6/6" in text
     await client.call_tool("run_code", {"code": "drop in 1/6"})
+    none = await client.call_tool("codebook_data", {})
+    assert none.meta["n_obs"] == 0 and none.meta["selected"] == 4
     empty = by_name(await client.call_tool("codebook_data", {"varlist": "word"}))
     assert empty["word"]["n_missing"] == 0 and empty["word"]["n_unique"] == 0
+
+
+async def test_no_variables_at_all(client: Client) -> None:
+    await client.call_tool("run_code", {"code": "clear"})
+    result = await client.call_tool("codebook_data", {})
+    assert texts(result).splitlines() == [
+        "the data in memory: 0 observations, 0 variables",
+        "(no variables)",
+    ]
+    found = await client.call_tool("search_variables", {"pattern": "x"})
+    assert (found.meta["searched"], found.meta["matches"]) == (0, [])

@@ -7,6 +7,7 @@ codebook (detailed, or one line a variable when there are many) and matches sear
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import fnmatch
 import math
@@ -36,6 +37,7 @@ __all__ = [
     "render_codebook",
     "render_search",
     "search",
+    "stata_time",
 ]
 
 COMPACT_ABOVE = 20
@@ -47,6 +49,8 @@ MAX_MATCHES = 200
 _LABELS_SHOWN = 25
 _TOKEN = re.compile(r"^[A-Za-z_*?~][A-Za-z0-9_*?~]*$")
 _WILD = re.compile(r"[*?~]")
+_EPOCH = dt.date(1960, 1, 1)
+_EPOCH_TIME = dt.datetime(1960, 1, 1)
 _MISSING = 8.98846567431158e307
 """Stata's `.` as sfi returns it: anything at or above is missing."""
 
@@ -345,7 +349,31 @@ def _detailed(book: Codebook) -> list[str]:
 def _range(v: VariableFacts) -> str:
     if v.minimum is None or v.maximum is None:
         return ""
-    return f"[{format_number(v.minimum, v.type)}, {format_number(v.maximum, v.type)}]"
+    shown = f"[{format_number(v.minimum, v.type)}, {format_number(v.maximum, v.type)}]"
+    low, high = stata_time(v.minimum, v.format), stata_time(v.maximum, v.format)
+    return shown if low is None or high is None else f"{shown} = {low} to {high}"
+
+
+def stata_time(value: float, fmt: str) -> str | None:
+    """A value of a %t-formatted variable as a date or period (2020-01-31, 2020m1, 1999q4);
+    None for other formats."""
+    body = fmt.lstrip("%-")
+    kind = body[1:2].lower() if body[:1] == "t" else "d" if body[:1] == "d" else ""
+    if not kind or math.isnan(value) or abs(value) > 1e13:
+        return None
+    whole = math.floor(value)
+    try:
+        if kind == "d":
+            return (_EPOCH + dt.timedelta(days=whole)).isoformat()
+        if kind == "c":  # %tC counts leap seconds; the seconds of difference are ignored
+            return (_EPOCH_TIME + dt.timedelta(milliseconds=whole)).isoformat(sep=" ")
+    except OverflowError:
+        return None
+    per_year = {"w": 52, "m": 12, "q": 4, "h": 2}.get(kind)
+    if per_year is not None:
+        year, period = divmod(whole, per_year)
+        return f"{1960 + year}{kind}{period + 1}"
+    return str(whole) if kind == "y" else None
 
 
 def _value_label_name(v: VariableFacts, book: Codebook) -> str:
