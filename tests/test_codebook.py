@@ -86,6 +86,8 @@ def test_no_variables_at_all() -> None:
 def test_checked_varlist_is_normalised_for_stata() -> None:
     assert check_varlist(" mpg  -  rep78   t* ") == "mpg-rep78 t*"
     assert check_varlist(None) == ""
+    with pytest.raises(CodebookError, match="use wildcards"):
+        check_varlist("x " * 10_001)
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,7 @@ MAX_PAGE = 500
 MAX_MATCHES = 200
 """Most search matches shown; the rest are counted."""
 _LABELS_SHOWN = 25
+_MAX_VARLIST = 20_000
 _TOKEN = re.compile(r"^[A-Za-z_*?~][A-Za-z0-9_*?~]*$")
 _WILD = re.compile(r"[*?~]")
 _EPOCH = dt.date(1960, 1, 1)
@@ -182,6 +183,11 @@ def check_varlist(varlist: str | None) -> str:
     """The varlist as Stata should see it ('' for all); names, wildcards and a-b ranges only."""
     if varlist is None or not varlist.strip():
         return ""
+    if len(varlist) > _MAX_VARLIST:
+        raise CodebookError(
+            f"varlist is {len(varlist):,} characters long (at most {_MAX_VARLIST:,}); use "
+            "wildcards (q1_*) or ranges (q1-q90), or page with start and count"
+        )
     tokens = _tokens(varlist)
     for token in tokens:
         for part in token.split("-") if "-" in token else [token]:

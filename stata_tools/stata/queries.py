@@ -44,8 +44,8 @@ def codebook_read(
     counted by `contract` on a copy of the one variable in a scratch frame. Left untouched: the
     data, their sort order and changed flag, the current frame, r() (held with `_return hold`
     and restored even on error), `_rc` (put back after contract.ado's own capture), e(), s(),
-    macros and scalars. Its cost is one pass over
-    the data a variable, plus a sort of one column when counting distinct values.
+    macros and scalars. Its cost is one pass over the data a variable, plus a sort of one
+    column when counting distinct values.
     """
     run = _quiet(pystata)
     rc = int(sfi.Scalar.getValue("c(rc)") or 0)  # contract.ado's own `capture` resets _rc
