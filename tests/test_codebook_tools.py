@@ -49,6 +49,21 @@ async def test_codebook_of_auto_in_memory_has_stata_s_facts(client: Client) -> N
     assert facts["price"]["min"] == 3291 and facts["price"]["max"] == 15906
     assert facts["mpg"]["n_unique"] == 21 and facts["weight"]["n_unique"] == 64
     assert facts["foreign"]["value_label"] == "origin" and facts["foreign"]["n_unique"] == 2
+    # Stata's own `codebook, compact` of the auto data reports these Unique counts
+    assert {name: f["n_unique"] for name, f in facts.items()} == {
+        "make": 74,
+        "price": 74,
+        "mpg": 21,
+        "rep78": 5,
+        "headroom": 8,
+        "trunk": 18,
+        "weight": 64,
+        "length": 47,
+        "turn": 18,
+        "displacement": 31,
+        "gear_ratio": 36,
+        "foreign": 2,
+    }
     text = texts(result)
     assert text.splitlines()[0] == (
         "the data in memory: 74 observations, 12 variables, sorted by foreign"
