@@ -56,12 +56,12 @@ def test_codebook_asks_stata_a_few_commands_a_variable(stata: ModuleType, record
         "describe rep78 make, varlist",
         "summarize rep78, meanonly",
         f"frame put rep78, into({CODEBOOK_FRAME})",
-        f"frame {CODEBOOK_FRAME}: contract rep78, nomiss",
+        f"frame {CODEBOOK_FRAME}: contract rep78, nomiss freq(__st_n)",
         f"frame {CODEBOOK_FRAME}: count",
         f"frame drop {CODEBOOK_FRAME}",
         "count if missing(make)",
         f"frame put make, into({CODEBOOK_FRAME})",
-        f"frame {CODEBOOK_FRAME}: contract make, nomiss",
+        f"frame {CODEBOOK_FRAME}: contract make, nomiss freq(__st_n)",
         f"frame {CODEBOOK_FRAME}: count",
         f"frame drop {CODEBOOK_FRAME}",
         "_return restore __st_codebook_r",
@@ -112,3 +112,20 @@ def test_the_catalog_reads_through_sfi_alone(stata: ModuleType, recorded: Path) 
         "value_label": "origin",
     }
     assert catalog["value_labels"] == {"origin": {0.0: "Domestic", 1.0: "Foreign"}}
+
+
+def test_a_variable_named_like_contract_s_count_is_counted_too(
+    stata: ModuleType, recorded: Path
+) -> None:
+    import sfi
+
+    stata.stata.run("generate _freq = rep78", quietly=True)
+    stata.stata.run("generate __st_n = mpg", quietly=True)
+    read = codebook_read(stata, sfi, "_freq __st_n", 0, 50, True)
+    assert [(v["name"], v["n_unique"]) for v in read["variables"]] == [
+        ("_freq", 5),
+        ("__st_n", 21),
+    ]
+    assert f"frame {CODEBOOK_FRAME}: contract __st_n, nomiss freq(__st_m)" in commands(recorded)
+    stata.stata.run("frames dir", quietly=True)
+    assert stata.stata.get_return()["r(frames)"] == "default"  # no scratch frame is left

@@ -146,7 +146,8 @@ def _distinct(run: Callable[[str], None], sfi: ModuleType, name: str) -> int | N
     except SystemError:
         return None
     try:
-        run(f"frame {CODEBOOK_FRAME}: contract {name}, nomiss")
+        freq = "__st_n" if name != "__st_n" else "__st_m"  # a variable may be named _freq
+        run(f"frame {CODEBOOK_FRAME}: contract {name}, nomiss freq({freq})")
         run(f"frame {CODEBOOK_FRAME}: count")
         return int(_r(sfi, "N") or 0)
     except SystemError:
