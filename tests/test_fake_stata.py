@@ -1754,6 +1754,12 @@ def test_contract_leaves_one_row_per_value_with_its_count(stata: ModuleType) -> 
         "  |     .       5 |",
         "  +---------------+",
     ]
+    import sfi
+
+    run(stata, "frame change cb")
+    assert sfi.Data.getVarType("_freq") == "byte"  # compressed, as contract.ado does
+    assert sfi.Data.getVarLabel("_freq") == "Frequency"
+    run(stata, "frame change default")
     run(stata, "frame drop cb")
     run(stata, "frame put rep78 make, into(cb)")
     run(stata, "capture error 459")

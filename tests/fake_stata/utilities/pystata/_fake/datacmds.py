@@ -472,9 +472,11 @@ class DataCommands(Core):
             Variable(v.name, v.vtype, [k[j] for k in keys], v.fmt, v.label, v.vallab)
             for j, v in enumerate(chosen)
         ]
-        # contract.ado makes the count a long and labels it; the type is not checked here
+        # contract.ado: `gen long` the count, label it "Frequency", then `compress` it
+        most = max(counts.values())
+        vtype = "byte" if most <= 100 else "int" if most <= 32740 else "long"
         variables.append(
-            Variable(freq, "long", [float(counts[k]) for k in keys], label="Frequency")
+            Variable(freq, vtype, [float(counts[k]) for k in keys], label="Frequency")
         )
         kept = {v.vallab for v in chosen if v.vallab}
         self.session.data = Dataset(
