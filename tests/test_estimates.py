@@ -21,7 +21,7 @@ from stata_tools.inspection.estimates import (
     stars,
 )
 from stata_tools.mcp.server import get_session, mcp
-from stata_tools.stata.queries import Estimates, EstimatesIndex, EstimatesRead
+from stata_tools.stata.queries.estimates import Estimates, EstimatesIndex, EstimatesRead
 
 INDEX = EstimatesIndex(("m1", "m2"), "regress", "m2")
 LABELS = {("foreign", 0): "Domestic", ("foreign", 1): "Foreign"}
@@ -248,7 +248,7 @@ async def test_bad_names_and_no_estimates_are_clear_errors(client: Client) -> No
 async def test_the_reading_query_runs_in_the_worker_and_puts_holds_back() -> None:
     import functools
 
-    from stata_tools.stata.queries import estimates_index, read_estimates
+    from stata_tools.stata.queries.estimates import estimates_index, read_estimates
 
     session = get_session()
     from stata_tools import RunRequest

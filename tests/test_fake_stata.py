@@ -1964,3 +1964,87 @@ def test_sort_and_the_sortedby_macro_function(stata: ModuleType) -> None:
     run(stata, "drop in 1/2")
     run(stata, "global sb : sortedby")
     assert sfi.Macro.getGlobal("sb") == "price"
+
+
+# --- what codebook_data relies on: _return, describe's varlist option, contract ----------------
+
+
+def test_return_hold_and_restore_set_r_aside_and_back(stata: ModuleType) -> None:
+    run(stata, "sysuse auto, clear")
+    run(stata, "summarize price", quietly=True)
+    before = stata.get_return()
+    assert before["r(N)"] == 74 and before["r(max)"] == 15906
+    assert run(stata, "_return hold keep1") == ("", None)
+    assert stata.get_return() == {}
+    run(stata, "count if foreign == 1", quietly=True)
+    assert stata.get_return() == {"r(N)": 22.0}
+    assert run(stata, "_return dir") == ("  keep1\n", None)
+    assert run(stata, "_return restore keep1") == ("", None)
+    assert stata.get_return() == before
+    assert run(stata, "_return restore keep1")[1] == "keep1 not found\nr(111);\n"
+    run(stata, "_return hold twice")
+    run(stata, "_return restore twice, hold")
+    assert stata.get_return() == before
+    assert run(stata, "_return dir") == ("  twice\n", None)
+    assert run(stata, "_return drop twice") == ("", None)
+    assert run(stata, "_return dir") == ("", None)
+    assert run(stata, "_return hold")[1] == "invalid syntax\nr(198);\n"
+
+
+def test_describe_varlist_option_stores_the_names_and_sort_order(stata: ModuleType) -> None:
+    run(stata, "sysuse auto, clear")
+    assert run(stata, "describe t* rep78-headroom, varlist", quietly=True) == ("", None)
+    returned = stata.get_return()
+    assert returned["r(varlist)"] == "trunk turn rep78 headroom"
+    assert returned["r(sortlist)"] == "foreign"
+    assert returned["r(N)"] == 74 and returned["r(k)"] == 12
+    run(stata, "describe price", quietly=True)
+    assert "r(varlist)" not in stata.get_return()
+    assert run(stata, "describe nosuch, varlist")[1] == "variable nosuch not found\nr(111);\n"
+
+
+def test_contract_leaves_one_row_per_value_with_its_count(stata: ModuleType) -> None:
+    run(stata, "sysuse auto, clear")
+    run(stata, "frame put rep78, into(cb)")
+    assert run(stata, "frame cb: contract rep78") == ("", None)
+    assert run(stata, "frame cb: list, noobs")[0].splitlines() == [
+        "",
+        "  +---------------+",
+        "  | rep78   _freq |",
+        "  |---------------|",
+        "  |     1       2 |",
+        "  |     2       8 |",
+        "  |     3      30 |",
+        "  |     4      18 |",
+        "  |     5      11 |",
+        "  |---------------|",
+        "  |     .       5 |",
+        "  +---------------+",
+    ]
+    import sfi
+
+    run(stata, "frame change cb")
+    assert sfi.Data.getVarType("_freq") == "byte"  # compressed, as contract.ado does
+    assert sfi.Data.getVarLabel("_freq") == "Frequency"
+    run(stata, "frame change default")
+    run(stata, "frame drop cb")
+    run(stata, "frame put rep78 make, into(cb)")
+    run(stata, "capture error 459")
+    run(stata, "frame cb: contract rep78, nomiss")
+    assert run(stata, "display _rc") == ("0\n", None)  # contract.ado's own capture
+    assert run(stata, "frame cb: count") == ("  5\n", None)
+    run(stata, "frame drop cb")
+    run(stata, "frame put make, into(cb)")
+    run(stata, "frame cb: contract make, nomiss freq(n)")
+    assert run(stata, "frame cb: count") == ("  74\n", None)
+    run(stata, "frame drop cb")
+    assert run(stata, "describe", quietly=True) == ("", None)
+    assert stata.get_return()["r(N)"] == 74  # the data in memory are untouched
+    run(stata, "frame put rep78 if rep78 >= ., into(cb)")
+    assert run(stata, "frame cb: contract rep78, nomiss")[1] == "no observations\nr(2000);\n"
+    assert run(stata, "frame cb: contract")[1] == "varlist required\nr(100);\n"
+    run(stata, "frame cb: generate _freq = 1")
+    assert run(stata, "frame cb: contract rep78")[1] == (
+        "_freq already defined: use freq() option to specify frequency variable\nr(110);\n"
+    )
+    run(stata, "frame drop cb")

@@ -14,7 +14,7 @@ from stata_tools.run.data_change import DataState
 from stata_tools.stata import protocol
 from stata_tools.stata.discovery import StataInitError, StataNotFound
 from stata_tools.stata.engine import Execution, StataInfo
-from stata_tools.stata.queries import export_graph
+from stata_tools.stata.queries.graphs import export_graph
 
 
 class _Evil:

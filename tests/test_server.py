@@ -83,6 +83,8 @@ async def test_tools_are_listed_without_output_schemas(client: Client) -> None:
         "describe_data",
         "summarize_data",
         "list_data",
+        "codebook_data",
+        "search_variables",
         "list_graphs",
         "export_graph",
         "stata_help",

@@ -205,7 +205,7 @@ def test_a_query_before_any_run_sees_pystata_stata(fake_stata_dir: Path) -> None
         "from stata_tools import Session\n"
         "from stata_tools.stata.settings import Settings\n"
         f"session = Session(Settings(stata_path={str(fake_stata_dir)!r}))\n"
-        "from stata_tools.stata.queries import graph_names\n"
+        "from stata_tools.stata.queries.graphs import graph_names\n"
         "print(asyncio.run(session.query(graph_names)))\n"
     )
     done = subprocess.run(

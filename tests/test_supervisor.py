@@ -135,7 +135,7 @@ async def test_a_query_the_worker_cannot_import_fails_alone(
     import only_in_the_server  # type: ignore[import-not-found]
 
     from stata_tools.stata.protocol import RemoteError
-    from stata_tools.stata.queries import graph_names
+    from stata_tools.stata.queries.graphs import graph_names
 
     session = Session(dataclasses.replace(Settings.from_env(), run_dir=tmp_path / "runs"))
     try:

@@ -1,6 +1,6 @@
 """Stored models side by side: which to show, one table of coefficients, stars and fit statistics.
 
-Pure: the models come from stata/queries.py (read between runs); this module only chooses,
+Pure: the models come from stata/queries/estimates.py (read between runs); this module only chooses,
 labels (`1.foreign` → `foreign = Foreign`, base levels marked, `_cons` last in each equation),
 tests (t with the model's e(df_r), z otherwise) and lays out text a model reads easily.
 """
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stata_tools.stata.queries import Estimates, EstimatesIndex, EstimatesRead
+from stata_tools.stata.queries.estimates import Estimates, EstimatesIndex, EstimatesRead
 
 MAX_MODELS = 8
 MAX_ROWS = 150  # coefficient rows shown before the table says how many it left out

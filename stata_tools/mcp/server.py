@@ -15,7 +15,17 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from stata_tools.about import HOMEPAGE, __version__
 from stata_tools.mcp import prompts
 from stata_tools.mcp.context import get_background, get_prestart, get_registry, get_session
-from stata_tools.mcp.tools import data, estimates, graphs, logs, packages, results, runs, sessions
+from stata_tools.mcp.tools import (
+    codebook,
+    data,
+    estimates,
+    graphs,
+    logs,
+    packages,
+    results,
+    runs,
+    sessions,
+)
 from stata_tools.mcp.tools import help as help_files
 
 with contextlib.suppress(ImportError):
@@ -78,6 +88,7 @@ for _tool in (
     *sessions.TOOLS,
     *logs.TOOLS,
     *data.TOOLS,
+    *codebook.TOOLS,
     *results.TOOLS,
     *estimates.TOOLS,
     *graphs.TOOLS,

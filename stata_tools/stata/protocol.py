@@ -158,7 +158,9 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "stata_tools.stata.engine": frozenset({"StataInfo", "Execution"}),
     "stata_tools.run.graphs": frozenset({"GraphFile"}),
     "stata_tools.run.data_change": frozenset({"DataState"}),
-    "stata_tools.stata.queries": frozenset({"EstimatesIndex", "Estimates", "EstimatesRead"}),
+    "stata_tools.stata.queries.estimates": frozenset(
+        {"EstimatesIndex", "Estimates", "EstimatesRead"}
+    ),
     "stata_tools.inspection.stored": frozenset({"StoredResults", "Matrix"}),
     "pathlib": frozenset({"Path", "PosixPath", "WindowsPath", "PurePosixPath", "PureWindowsPath"}),
     "builtins": frozenset({"set", "frozenset", "complex", "slice", "range", "bytearray"}),

@@ -21,7 +21,7 @@ from stata_tools.inspection.estimates import (
 )
 from stata_tools.mcp.args import SessionArg
 from stata_tools.mcp.context import query
-from stata_tools.stata.queries import estimates_index, read_estimates
+from stata_tools.stata.queries.estimates import estimates_index, read_estimates
 from stata_tools.stata.sessions import MAIN
 
 

@@ -15,8 +15,8 @@ from pydantic import Field
 from stata_tools.inspection.graphs import GraphRequestError, graph_format, graph_name
 from stata_tools.mcp.args import SessionArg
 from stata_tools.mcp.context import get_session, query
-from stata_tools.stata.queries import export_graph as export_graph_file
-from stata_tools.stata.queries import graph_names
+from stata_tools.stata.queries.graphs import export_graph as export_graph_file
+from stata_tools.stata.queries.graphs import graph_names
 from stata_tools.stata.sessions import MAIN
 
 

@@ -289,7 +289,7 @@ class BasicCommands(Core):
             self.session.graph_current = ""
             self.session.estimates.clear()
             self.session.held_e.clear()
-            self.session.held_r.clear()
+            self.session.held.clear()
             self.session.reset_frames()
         elif what == "frames":
             self.session.reset_frames()

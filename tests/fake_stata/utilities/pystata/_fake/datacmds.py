@@ -353,13 +353,18 @@ class DataCommands(Core):
             self._txt("Sorted by: " + " ".join(data.sortedby))
             if data.changed:
                 self._txt("     Note: Dataset has changed since last saved.")
+        macros = None
+        if "varlist" in options(q.options):  # the programmer's option: the names described
+            names = [v.name for v in chosen]
+            macros = {"varlist": " ".join(names), "sortlist": " ".join(data.sortedby)}
         self._set_r(
             {
                 "N": float(data.nobs),
                 "k": float(len(data.variables)),
                 "width": float(sum(var_width(v) for v in data.variables)),
                 "changed": float(data.changed),
-            }
+            },
+            macros,
         )
 
     # --- summarize -------------------------------------------------------------------------------
@@ -459,6 +464,53 @@ class DataCommands(Core):
         self.console.show(line(RES, f"  {n:,}"))
 
 
+    # --- contract --------------------------------------------------------------------------------
+
+    def _h_contract(self, args: str, ctx: Ctx) -> None:
+        """`contract varlist [if] [in] [, freq(name) nomiss]`: the data become one observation
+        per combination of the variables (sorted by them) with its count; prints nothing."""
+        q = qualifiers(args)
+        opts = options(q.options)
+        chosen = self.data.varlist(q.main, default_all=False)
+        freq = opts.get("freq") or "_freq"
+        self.session.rc = 0  # contract.ado 1.2.5: `capture confirm new variable _freq` first
+        if self.data.get(freq) is not None or not new_name_ok(freq):
+            if freq == "_freq":
+                raise StataError(
+                    110, "_freq already defined: use freq() option to specify frequency variable"
+                )
+            raise StataError(110, f"variable {freq} already defined")
+        rows = self.select(q)
+        if "nomiss" in opts:
+            rows = [i for i in rows if all(_present(v, v.values[i]) for v in chosen)]
+        if not rows:
+            raise StataError(2000, "no observations")
+        counts: dict[tuple[Cell, ...], int] = {}
+        for i in rows:
+            key = tuple(v.values[i] for v in chosen)
+            counts[key] = counts.get(key, 0) + 1
+        keys = sorted(counts, key=lambda k: tuple(_sort_key(c) for c in k))
+        variables = [
+            Variable(v.name, v.vtype, [k[j] for k in keys], v.fmt, v.label, v.vallab)
+            for j, v in enumerate(chosen)
+        ]
+        # contract.ado: `gen long` the count, label it "Frequency", then `compress` it
+        most = max(counts.values())
+        vtype = "byte" if most <= 100 else "int" if most <= 32740 else "long"
+        variables.append(
+            Variable(freq, vtype, [float(counts[k]) for k in keys], label="Frequency")
+        )
+        kept = {v.vallab for v in chosen if v.vallab}
+        self.session.data = Dataset(
+            variables=variables,
+            nobs=len(keys),
+            value_labels={k: v for k, v in self.data.value_labels.items() if k in kept},
+            label=self.data.label,
+            sortedby=[v.name for v in chosen],
+            changed=True,
+        )
+
+
 def summary(vals: list[float], *, meanonly: bool = False) -> dict[str, float | None]:
     """summarize's r(): N sum_w mean Var sd min max sum (in Stata's order)."""
     n = len(vals)
@@ -475,6 +527,19 @@ def summary(vals: list[float], *, meanonly: bool = False) -> dict[str, float | N
     out["max"] = max(vals)
     out["sum"] = total
     return out
+
+
+def _present(var: Variable, value: Cell) -> bool:
+    return value != "" if var.is_str else value is not None
+
+
+def _sort_key(value: Cell) -> tuple[int, float | bytes]:
+    """Stata's order: numbers ascending with missing last; strings by their bytes."""
+    if value is None:
+        return (1, 0.0)
+    if isinstance(value, str):
+        return (0, value.encode("utf-8"))
+    return (0, value)
 
 
 __all__ = ["NUMERIC_TYPES", "DataCommands", "ObsEnv", "summary"]

@@ -149,38 +149,6 @@ class StoredEstimates(DataCommands):
         else:
             raise StataError(198, f"_estimates {word} not known to the fake")
 
-    def _h_underscore_return(self, args: str, ctx: Ctx) -> None:
-        q = qualifiers(args)
-        word, rest = first_word(q.main)
-        name = rest.strip()
-        if word == "hold":
-            if not new_name_ok(name):
-                raise StataError(198, "invalid syntax")
-            self.session.held_r[name] = self.session.r.copy()
-            self.session.r.clear()
-        elif word == "restore":
-            held = self.session.held_r.get(name)
-            if held is None:
-                raise StataError(111, f"{name} not found")
-            if "hold" not in q.options.split():
-                del self.session.held_r[name]
-            r = self.session.r
-            r.clear()
-            for store, value in (
-                (r.scalars, held.scalars),
-                (r.macros, held.macros),
-                (r.matrices, held.matrices),
-                (r.names, held.names),
-            ):
-                store.update(value)  # type: ignore[attr-defined]
-            r.builtin = held.builtin
-        elif word == "drop":
-            for held_name in list(self.session.held_r) if name == "_all" else [name]:
-                if self.session.held_r.pop(held_name, None) is None:
-                    raise StataError(111, f"{held_name} not found")
-        else:
-            raise StataError(198, f"_return {word} not known to the fake")
-
     # --- `: rownames r(table)`, `: colfullnames e(b)`, `: coleq e(b)` ----------------------------
 
     def _matrix_stripe(self, axis: str, part: str, ref: str) -> str:

@@ -100,9 +100,11 @@ class Interpreter(
             "return": lambda a, c: self._h_return(a, c, "r"),
             "ereturn": lambda a, c: self._h_return(a, c, "e"),
             "sreturn": lambda a, c: self._h_return(a, c, "s"),
+            "_return": self._h_underscore_return,
             "macro": self._h_macro,
             "continue": self._h_continue,
             "count": self._h_count,
+            "contract": self._h_contract,
             "_gr_list": self._h_gr_list,
             "sysuse": self._h_sysuse,
             "generate": self._h_generate,
@@ -136,7 +138,6 @@ class Interpreter(
             "sort": self._h_sort,
             "estimates": self._h_estimates,
             "_estimates": self._h_underscore_estimates,
-            "_return": self._h_underscore_return,
         }
 
     # --- entry point: one line, as StataSO_Execute receives it -------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import re
 
 from .core import Core, Ctx
@@ -106,6 +107,40 @@ class ProgramCommands(Core):
                 returns.macros[name] = strip_quotes(value)
         else:
             raise StataError(198, "invalid syntax")
+
+    def _h_underscore_return(self, args: str, ctx: Ctx) -> None:
+        """`_return hold|restore|drop|dir` ([P] _return): set r() aside under a name and back."""
+        word, rest = first_word(args.strip())
+        names = rest.split(",")[0].split()
+        held = self.session.held
+        if word == "dir":
+            for name in held:
+                self.console.show(line(TXT, f"  {name}"))
+            return
+        if word == "drop" and names == ["_all"]:
+            held.clear()
+            return
+        if word not in ("hold", "restore", "drop") or len(names) != 1:
+            raise StataError(198, "invalid syntax")
+        name = names[0]
+        if not re.fullmatch(r"[A-Za-z_]\w{0,31}", name):
+            raise StataError(198, f"{name} invalid name")
+        current = self.session.r
+        if word == "hold":
+            if name in held:
+                raise StataError(110, f"{name} already exists")  # guessed wording
+            held[name] = Results(**{k: copy.deepcopy(v) for k, v in vars(current).items()})
+            current.clear()
+            return
+        if name not in held:
+            raise StataError(111, f"{name} not found")  # guessed wording
+        if word == "drop":
+            del held[name]
+            return
+        keep = "hold" in options(rest.partition(",")[2])  # restore, hold: keep it set aside
+        source = held[name] if keep else held.pop(name)
+        for key, value in vars(source).items():
+            setattr(current, key, copy.deepcopy(value))
 
     def _list_results(self, kind: str) -> None:
         """`return list`: a program's results newest first, a built-in command's in its order."""

@@ -89,7 +89,7 @@ class Session:
     parked: dict[str, Dataset] = field(default_factory=dict)  # the other data frames
     estimates: dict[str, Results] = field(default_factory=dict)  # `estimates store`, in order
     held_e: dict[str, Results] = field(default_factory=dict)  # `_estimates hold`
-    held_r: dict[str, Results] = field(default_factory=dict)  # `_return hold`
+    held: dict[str, Results] = field(default_factory=dict)  # `_return hold name`: set-aside r()
 
     @property
     def frame(self) -> Frame:

@@ -43,6 +43,8 @@ COMMANDS: tuple[tuple[str, int], ...] = (  # full name, shortest abbreviation le
     ("macro", 2),
     ("continue", 8),
     ("count", 3),
+    ("contract", 8),
+    ("_return", 7),
     ("_gr_list", 8),
     ("sysuse", 6),
     ("generate", 1),
@@ -81,7 +83,6 @@ COMMANDS: tuple[tuple[str, int], ...] = (  # full name, shortest abbreviation le
     ("sort", 4),
     ("estimates", 3),
     ("_estimates", 10),
-    ("_return", 7),
 )
 PREFIXES: tuple[tuple[str, int], ...] = (("quietly", 3), ("noisily", 1), ("capture", 3))
 

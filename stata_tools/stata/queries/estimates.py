@@ -1,8 +1,4 @@
-"""Reads between runs that the MCP tools ask of Stata, as module-level functions.
-
-They cross to Stata's worker by reference (pickle), so each is a plain function of
-`(pystata, sfi, ...)`; bind arguments with functools.partial.
-"""
+"""Stored estimation results read model by model, the user's own e() and r() held around it."""
 
 from __future__ import annotations
 
@@ -10,25 +6,7 @@ import math
 import re
 from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
-
-from stata_tools.stata.engine import stata_quote
-
-
-def graph_names(pystata: ModuleType, sfi: ModuleType) -> list[str]:
-    """The graphs in Stata's memory."""
-    pystata.stata.run("quietly graph dir, memory", echo=False, inline=False)
-    return str(sfi.Macro.getGlobal("r(list)")).split()
-
-
-def export_graph(pystata: ModuleType, sfi: ModuleType, name: str, path: Path, fmt: str) -> None:
-    """Write one graph in memory to `path` (Stata's error as SystemError)."""
-    command = f"graph export {stata_quote(str(path))}, name({name}) replace as({fmt})"
-    pystata.stata.run(command, quietly=True, echo=False, inline=False)
-
-
-# ------------------------------------------------------------------ stored estimation results
 
 _HOLD_E = "_st_cmp_e"  # our holds of the user's active e() and r() while models are read
 _HOLD_R = "_st_cmp_r"
