@@ -14,7 +14,7 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 
 from stata_tools.about import HOMEPAGE, __version__
 from stata_tools.mcp.context import get_background, get_prestart, get_registry, get_session
-from stata_tools.mcp.tools import data, graphs, logs, results, runs, sessions
+from stata_tools.mcp.tools import data, datafiles, graphs, logs, results, runs, sessions
 from stata_tools.mcp.tools import help as help_files
 
 with contextlib.suppress(ImportError):
@@ -73,6 +73,7 @@ for _tool in (
     *sessions.TOOLS,
     *logs.TOOLS,
     *data.TOOLS,
+    *datafiles.TOOLS,
     *results.TOOLS,
     *graphs.TOOLS,
     *help_files.TOOLS,
