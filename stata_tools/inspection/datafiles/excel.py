@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,7 +21,10 @@ from stata_tools.inspection.datafiles.page import (
     start_beyond,
 )
 
-__all__ = ["read_xls", "read_xlsx"]
+__all__ = ["COUNT_LIMIT_BYTES", "read_xls", "read_xlsx"]
+
+COUNT_LIMIT_BYTES = 4 * 1024 * 1024
+"""A sheet that does not state its size is counted by streaming only up to this file size."""
 
 
 def read_xlsx(
@@ -48,13 +52,16 @@ def read_xlsx(
         page: list[tuple[Any, ...]] = []
         read = 0
         for row in rows:
-            if read >= start + count:
+            if read >= start + count:  # one row past the page: there are more
+                read += 1
                 break
             if read >= start:
                 page.append(row)
             read += 1
         else:
             dimension_rows = read + 1
+        if dimension_rows is None and _size(handle) <= COUNT_LIMIT_BYTES:
+            dimension_rows = read + 1 + sum(1 for _ in rows)  # no stated size: cheap to count
         n_obs = None if dimension_rows is None else max(0, dimension_rows - 1)
         if n_obs is not None and n_obs < read:
             n_obs = None  # the sheet's stated size is stale: more rows than it says were read
@@ -95,6 +102,10 @@ def read_xls(
     finally:
         book.release_resources()
     return _page(file, "Excel .xls", names, name, header, page, n_obs, n_obs, variables, start)
+
+
+def _size(handle: BinaryIO) -> int:
+    return os.fstat(handle.fileno()).st_size
 
 
 def _pick(sheet: str | None, names: list[str], file: Path) -> str:
@@ -149,7 +160,9 @@ def _page(
     if len(sheets) > 1:
         notes.append(f"sheets: {', '.join(sheets)} (ask for one with sheet=)")
     if n_obs is None:
-        notes.append("the sheet does not state its size: its rows were not counted")
+        notes.append(
+            "the sheet does not state its size and the file is large: its rows were not counted"
+        )
     return DataPage(
         path=str(file),
         n_obs=n_obs,

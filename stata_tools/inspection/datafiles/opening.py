@@ -49,7 +49,7 @@ FORMATS = (
     Format("Parquet", (".parquet", ".parq", ".pq"), lambda h: h.startswith(b"PAR1")),
     Format("Excel .xlsx", (".xlsx", ".xlsm"), lambda h: h.startswith(b"PK\x03\x04")),
     Format("Excel .xls", (".xls",), lambda h: h.startswith(_OLE2)),
-    Format("CSV", (".csv",), None),
+    Format("CSV", (".csv", ".txt"), None),
     Format("TSV", (".tsv", ".tab"), None),
 )
 
