@@ -95,6 +95,8 @@ async def test_an_excel_sheet_and_a_parquet_file_through_mcp(
     result = await client.call_tool("read_data_file", {"path": str(xlsx), "sheet": "prices"})
     assert result.meta["format"] == "Excel .xlsx, sheet 'prices'"
     assert text_of(result).splitlines()[-1].split() == ["1.", "Brötchen", "2025-01-31", "0.45"]
+    by_position = await client.call_tool("read_data_file", {"path": str(xlsx), "sheet": 2})
+    assert by_position.meta["format"] == "Excel .xlsx, sheet 'prices'"
     with pytest.raises(
         ToolError, match=r"no sheet 'nope' in p\.xlsx: its sheets are 'first', 'prices'"
     ):

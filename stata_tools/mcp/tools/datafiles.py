@@ -34,7 +34,7 @@ async def read_data_file(
         int, Field(ge=0, le=MAX_COUNT, description="Rows to show (0: describe only).")
     ] = 20,
     sheet: Annotated[
-        str | None,
+        str | int | None,
         Field(description="Excel only: the worksheet's name, or its position (1 = first)."),
     ] = None,
     value_labels: Annotated[
@@ -53,7 +53,7 @@ async def read_data_file(
         variables=variables,
         start=start,
         count=count,
-        sheet=sheet,
+        sheet=None if sheet is None else str(sheet),
         apply_value_labels=value_labels,
     )
     try:
