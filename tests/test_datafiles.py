@@ -29,6 +29,7 @@ from stata_tools.inspection.datafiles import (
     render_page,
 )
 from stata_tools.inspection.datafiles.parquet import row_groups_for
+from stata_tools.inspection.datafiles.xlsx_rows import sheet_rows
 
 SAS_FIXTURE = Path(__file__).parent / "data" / "cars.sas7bdat"
 BIG_N = 300_000
@@ -452,25 +453,66 @@ def test_xlsx_unknown_sheet_lists_the_sheets(workbook: Path) -> None:
     assert "sheet must be a sheet's name" in _error(workbook, sheet=" ")
 
 
-def test_large_xlsx_page_is_streamed(tmp_path: Path) -> None:
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("big")
-    sheet.append(["id", "text"])
-    for i in range(1, 30_001):
-        sheet.append([i, f"row {i} with some text to make it longer"])
-    path = tmp_path / "big.xlsx"
+@pytest.fixture(scope="module")
+def big_xlsx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """60,000 rows, written as Excel does (the sheet states its size), few distinct strings:
+    openpyxl holds the shared-strings table whole, so the rows are what a page's memory shows."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "big"
+    sheet.append(["id", "x", "text"])
+    for i in range(1, 60_001):
+        sheet.append([i, i * 0.25, f"group {i % 10} with some text to make it longer"])
+    sheet.append([])
+    sheet.append(["after a gap"])
+    path = tmp_path_factory.mktemp("bigxlsx") / "big.xlsx"
     book.save(path)
+    return path
+
+
+def test_large_xlsx_page_is_streamed(big_xlsx: Path) -> None:
     tracemalloc.start()
     try:
-        page = read_data_file(path, start=29_990, count=5)
+        page = read_data_file(big_xlsx, start=59_990, count=5)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert page.n_obs == 30_000
+    assert page.n_obs == 60_002
     assert page.rows == tuple(
-        (i, f"row {i} with some text to make it longer") for i in range(29_991, 29_996)
+        (i, i * 0.25, f"group {i % 10} with some text to make it longer")
+        for i in range(59_991, 59_996)
     )
-    assert peak < 3_000_000, f"a page of a 30,000-row sheet held {peak:,} bytes"
+    # openpyxl's own iter_rows keeps every skipped row's element (about 100 bytes each): 6 MB
+    assert peak < 1_500_000, f"a page of a 60,000-row sheet held {peak:,} bytes"
+
+
+def test_xlsx_rows_streamed_match_openpyxl_iter_rows(big_xlsx: Path) -> None:
+    book = openpyxl.load_workbook(big_xlsx, read_only=True, data_only=True)
+    try:
+        ws = book["big"]
+        ours = list(sheet_rows(ws))
+        theirs = [tuple(v for v in row) for row in ws.iter_rows(values_only=True)]
+    finally:
+        book.close()
+    assert len(ours) == 60_003
+    assert ours[-1] == ("after a gap",) and ours[-2] == ()
+    trimmed = [tuple(row[: len(mine)]) for row, mine in zip(theirs, ours, strict=True)]
+    assert ours == trimmed
+    tail = read_data_file(big_xlsx, start=60_000, count=5)
+    assert tail.rows == ((None, None, None), ("after a gap", None, None))
+
+
+def test_xlsx_falls_back_to_iter_rows_without_openpyxl_internals(
+    big_xlsx: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openpyxl.worksheet._reader as reader
+
+    monkeypatch.delattr(reader, "WorkSheetParser")
+    page = read_data_file(big_xlsx, start=59_998, count=2)
+    assert page.rows == (
+        (59_999, 59_999 * 0.25, "group 9 with some text to make it longer"),
+        (60_000, 15_000.0, "group 0 with some text to make it longer"),
+    )
 
 
 def test_damaged_xlsx(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from stata_tools.inspection.datafiles.page import (
     resolve_variables,
     start_beyond,
 )
+from stata_tools.inspection.datafiles.xlsx_rows import sheet_rows
 
 __all__ = ["COUNT_LIMIT_BYTES", "read_xls", "read_xlsx"]
 
@@ -46,7 +47,7 @@ def read_xlsx(
     try:
         name = _pick(sheet, list(book.sheetnames), file)
         ws = book[name]
-        rows = ws.iter_rows(values_only=True)
+        rows = sheet_rows(ws)
         header = next(rows, None)
         dimension_rows = ws.max_row if isinstance(ws.max_row, int) else None
         page: list[tuple[Any, ...]] = []
