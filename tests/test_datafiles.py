@@ -287,6 +287,25 @@ def test_large_csv_beyond_the_count_limit_says_unknown(
     assert last.n_obs == BIG_N and len(last.rows) == 2  # the end was reached: known
 
 
+def test_count_zero_describes_without_rows(tmp_path: Path, big_csv: Path) -> None:
+    page = read_data_file(big_csv, count=0)
+    assert (page.n_obs, page.rows, page.columns) == (BIG_N, (), ("id", "x", "label"))
+    assert "Rows: none (no rows asked for)" in render_page(page)
+    parquet = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"a": [1, 2, 3]}), parquet)
+    assert (read_data_file(parquet, count=0).n_obs, read_data_file(parquet, count=0).rows) == (
+        3,
+        (),
+    )
+    book = openpyxl.Workbook()
+    for i in range(5):
+        book.active.append([f"h{i}" if i == 0 else i])
+    xlsx = tmp_path / "b.xlsx"
+    book.save(xlsx)
+    page = read_data_file(xlsx, count=0)
+    assert (page.n_obs, page.rows, page.columns) == (4, (), ("h0",))
+
+
 def test_csv_start_beyond_the_data(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     path.write_text("a\n1\n2\n")

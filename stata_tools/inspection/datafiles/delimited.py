@@ -30,7 +30,6 @@ __all__ = ["COUNT_LIMIT_BYTES", "read_delimited"]
 COUNT_LIMIT_BYTES = 64 * 1024 * 1024
 """Files up to this size are streamed to the end to count their rows; larger ones are not."""
 
-_FIELD_LIMIT = 1024 * 1024  # one cell; a file with no line ends is refused, not held whole
 _SAMPLE_BYTES = 64 * 1024
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -194,8 +193,9 @@ def _scan(
 
 
 def _records(text: io.TextIOWrapper, delimiter: str, file: Path) -> Iterator[list[str]]:
-    """The file's records; a malformed one (a cell past 1 MB, a stray quote) is a clear error."""
-    old = csv.field_size_limit(_FIELD_LIMIT)
+    """The file's records; a malformed one is a clear error. A cell is capped at the csv
+    module's limit (128 K characters), so a file without line ends is refused, not held whole
+    (the limit is process-wide: it is left as it is rather than changed under other threads)."""
     reader = csv.reader(text, delimiter=delimiter, strict=False)
     try:
         yield from (record for record in reader if record)
@@ -204,8 +204,6 @@ def _records(text: io.TextIOWrapper, delimiter: str, file: Path) -> Iterator[lis
             f"cannot read {file}: line {reader.line_num}: {exc} (is it really a delimited text"
             " table?)"
         ) from None
-    finally:
-        csv.field_size_limit(old)
 
 
 def _delimiter(head: bytes, encoding: str, kind: str) -> str:
