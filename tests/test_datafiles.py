@@ -618,6 +618,9 @@ def test_bad_requests(tmp_path: Path) -> None:
         "variable not found in a.csv: Price (did you mean price?). Names are case-sensitive."
     )
     assert _error(path, sheet="1") == "sheet= is for Excel workbooks; a.csv is a CSV file"
+    sav = tmp_path / "a.sav"
+    pyreadstat.write_sav(pd.DataFrame({"q": [1.0]}), str(sav))
+    assert _error(sav, sheet="1") == "sheet= is for Excel workbooks; a.sav is an SPSS .sav file"
     assert _error(path, count=1001) == "count must be between 0 and 1000, got 1001"
     assert _error(path, start=-1).startswith("start must be 0 or more")
 

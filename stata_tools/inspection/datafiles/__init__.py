@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from stata_tools.inspection.datafiles.delimited import read_delimited
 from stata_tools.inspection.datafiles.excel import read_xls, read_xlsx
-from stata_tools.inspection.datafiles.opening import FORMATS, Format, open_checked
+from stata_tools.inspection.datafiles.opening import FORMATS, Format, a_or_an, open_checked
 from stata_tools.inspection.datafiles.page import (
     MAX_COUNT,
     DataFileError,
@@ -87,7 +87,9 @@ def read_as(
     """`file` read as `fmt` whatever its name says (the .dta form reads any name as .dta)."""
     check_window(start, count)
     if sheet is not None and not fmt.name.startswith("Excel"):
-        raise DataFileError(f"sheet= is for Excel workbooks; {file.name} is a {fmt.name} file")
+        raise DataFileError(
+            f"sheet= is for Excel workbooks; {file.name} is {a_or_an(fmt.name)} file"
+        )
     if sheet is not None and (not isinstance(sheet, str) or not sheet.strip()):
         raise DataFileError(f"sheet must be a sheet's name or position (1 = first), got {sheet!r}")
     with open_checked(file, fmt) as handle:

@@ -14,7 +14,7 @@ from typing import BinaryIO
 from stata_tools.inspection.datafiles.page import DataFileError
 from stata_tools.safety.files import NotAFile, open_regular
 
-__all__ = ["FORMATS", "HEAD_BYTES", "Format", "open_checked", "sniff"]
+__all__ = ["FORMATS", "HEAD_BYTES", "Format", "a_or_an", "open_checked", "sniff"]
 
 HEAD_BYTES = 64
 
@@ -102,6 +102,10 @@ def _what(head: bytes) -> str:
     return f"it starts with {head[:11].decode('latin-1', 'replace')!r}"
 
 
+def a_or_an(name: str) -> str:
+    """ "an Excel", "an SPSS", but "a Stata", "a SAS", "a CSV"."""
+    return f"a{_n(name)} {name}"
+
+
 def _n(name: str) -> str:
-    """The article's n: "an Excel", "an SPSS", but "a Stata", "a SAS"."""
     return "n" if name.startswith(("A", "E", "I", "O", "U", "SPSS")) else ""
