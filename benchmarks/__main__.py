@@ -6,7 +6,7 @@ import sys
 
 import anyio
 
-from benchmarks import big_log, cold_start, latency, overhead, parallel, tracker
+from benchmarks import big_log, cold_start, datafiles, latency, overhead, parallel, tracker
 
 BENCHES = {
     "cold": cold_start.main,
@@ -15,6 +15,7 @@ BENCHES = {
     "big": big_log.main,
     "tracker": tracker.main,
     "parallel": parallel.main,
+    "datafiles": datafiles.main,
 }
 
 

@@ -78,6 +78,7 @@ async def test_tools_are_listed_without_output_schemas(client: Client) -> None:
         "close_session",
         "read_log",
         "read_dta_file",
+        "read_data_file",
         "get_results",
         "compare_estimates",
         "describe_data",
