@@ -81,7 +81,14 @@ def _wait(what: str, check, timeout_s: float, logs: list[Path]) -> None:
         time.sleep(0.2)
 
 
-def _conf(folder: Path, node: str, cpus: int, ctld_port: int, slurmd_port: int) -> str:
+def _conf(
+    folder: Path,
+    node: str,
+    cpus: int,
+    ctld_port: int,
+    slurmd_port: int,
+    overrides: dict[str, str] | None = None,
+) -> str:
     munge = folder / "munge" / "munge.socket"
     lines = {
         "ClusterName": "statatools",
@@ -116,6 +123,7 @@ def _conf(folder: Path, node: str, cpus: int, ctld_port: int, slurmd_port: int) 
         "SlurmdTimeout": "30",
         "MaxArraySize": "1001",
     }
+    lines.update(overrides or {})
     text = "\n".join(f"{k}={v}" for k, v in lines.items())
     text += (
         f"\nNodeName={node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=1000 State=UNKNOWN\n"
@@ -125,8 +133,12 @@ def _conf(folder: Path, node: str, cpus: int, ctld_port: int, slurmd_port: int) 
 
 
 @contextlib.contextmanager
-def start_cluster() -> Iterator[Cluster]:
-    """The cluster, up (node idle) when this yields; every daemon stopped after."""
+def start_cluster(
+    overrides: dict[str, str] | None = None, more: str = "", files: dict[str, str] | None = None
+) -> Iterator[Cluster]:
+    """The cluster, up (node idle) when this yields; every daemon stopped after. `overrides`
+    replace slurm.conf lines, `more` is added to it ({node} is the node's name), `files` are
+    written beside it (cgroup.conf). The cgroups task/cgroup makes are removed at the end."""
     missing = _missing()
     if missing:
         _unavailable(f"not installed: {', '.join(missing)}")
@@ -138,7 +150,11 @@ def start_cluster() -> Iterator[Cluster]:
     node = socket.gethostname().split(".")[0]
     cpus = os.cpu_count() or 1
     conf = folder / "slurm.conf"
-    conf.write_text(_conf(folder, node, cpus, free_port(), free_port()), encoding="utf-8")
+    text = _conf(folder, node, cpus, free_port(), free_port(), overrides)
+    conf.write_text(text + more.replace("{node}", node), encoding="utf-8")
+    for name, content in (files or {}).items():
+        (folder / name).write_text(content, encoding="utf-8")
+    cgroups = [] if "cgroup" not in str(overrides) else _cgroups_to_make(node)
     key = folder / "munge" / "munge.key"
     key.write_bytes(os.urandom(1024))
     key.chmod(0o400)
@@ -206,3 +222,23 @@ def start_cluster() -> Iterator[Cluster]:
                     process.kill()
                     process.wait(5)
         shutil.rmtree(folder, ignore_errors=True)
+        for made in cgroups:  # task/cgroup's own folders, empty once its daemons are gone
+            _remove_cgroup(made)
+
+
+def _cgroups_to_make(node: str) -> list[Path]:
+    """The cgroup v1 folders slurmd will make (slurm_<node> under each controller), unless they
+    are there already (then someone else's: left alone)."""
+    root = Path("/sys/fs/cgroup")
+    found = [p / f"slurm_{node}" for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    return [p for p in found if not p.exists()]
+
+
+def _remove_cgroup(path: Path) -> None:
+    if not path.is_dir():
+        return
+    for sub in sorted((p for p in path.rglob("*") if p.is_dir()), reverse=True):
+        with contextlib.suppress(OSError):
+            sub.rmdir()
+    with contextlib.suppress(OSError):
+        path.rmdir()

@@ -697,7 +697,7 @@ class Session:
             yield Started(run_id, str(job.log_path), tracker.snapshot(self.clock()))
             while True:
                 if describe is not None:  # the job's state leads the progress message
-                    tracker.label = f"{describe(job)} · {prepared.label}"
+                    tracker.status = describe(job)
                 now = self.clock()
                 if session_run and break_deadline is None and self._break_at is not None:
                     break_deadline = self._break_at + grace
@@ -736,7 +736,7 @@ class Session:
                     if not reader.in_body:
                         continue
                 if describe is not None:
-                    tracker.label = f"{describe(job)} · {prepared.label}"
+                    tracker.status = describe(job)
                 now = self.clock()
                 for raw in batch:
                     line = parser.feed(raw)
@@ -1256,6 +1256,8 @@ def _error_of(
 ) -> StataError:
     record = next((e for e in tracker.errors if e.rc == rc), None)
     message = record.message if record else _message_from(execution)
+    if not message and isinstance(execution, BatchExecution) and execution.state != "failed":
+        message = _END_NOTES.get(execution.state, "")  # Slurm ended it before Stata could say
     source = prepared.label
     if record is not None and record.command is not None:
         command: Command | None = record.command  # where it happened: maybe a called do-file

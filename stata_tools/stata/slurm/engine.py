@@ -33,6 +33,7 @@ from stata_tools.stata.slurm.states import (
     JobPhase,
     JobState,
     describe,
+    end_cause,
     parse_sacct,
     parse_scontrol,
     parse_squeue,
@@ -464,6 +465,8 @@ class SlurmEngine:
         """The return code (the log's, else what ended the job) and the end state's name."""
         rc, text, _ = read_batch_log(log)
         phase = state.phase
+        if phase in (JobPhase.FAILED, JobPhase.CANCELLED, JobPhase.UNKNOWN) and not cancelled:
+            phase = end_cause(_output_text(job, state)) or phase  # slurmstepd's own words
         if phase is JobPhase.UNKNOWN:
             phase = JobPhase.COMPLETED if rc is not None else JobPhase.FAILED
         if phase is JobPhase.COMPLETED:
@@ -501,6 +504,20 @@ def _last_message(text: str | None) -> str | None:
     before = [line for line in lines[:first] if line.strip() and not line.startswith((". ", "> "))]
     before = [line for line in before if line != "end of do-file"]
     return before[-1] if before else None
+
+
+def _output_text(job: SlurmJob, state: JobState) -> str:
+    """The tail of the job's (or array task's) Slurm output file: slurm-%j.out, slurm-%A_%a.out."""
+    name = (
+        f"slurm-{state.job_id}.out"
+        if state.task is None
+        else (f"slurm-{state.job_id}_{state.task}.out")
+    )
+    with contextlib.suppress(OSError), (job.run_dir / name).open("rb") as handle:
+        size = handle.seek(0, 2)
+        handle.seek(max(0, size - 16384))
+        return handle.read().decode("utf-8", errors="replace")
+    return ""
 
 
 def _slurm_output(job: SlurmJob) -> str | None:
