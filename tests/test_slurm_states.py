@@ -205,3 +205,25 @@ def test_real_end_states_of_the_test_cluster() -> None:
 )
 def test_end_cause_from_slurmstepd_lines(output: str, cause: JobPhase | None) -> None:
     assert end_cause(output) is cause
+
+
+# sacct on the test cluster with slurmdbd (test_slurm_accounting.py), 2026-12-04: a job that
+# exited 3, a job cancelled while it waited, an array, and a job's steps without -X.
+REAL_SACCT = (
+    "1|FAILED|3:0|vm|None\n"
+    "3|CANCELLED by 0|0:0|None assigned|None\n"
+    "2_1|COMPLETED|0:0|vm|None\n"
+    "2_2|COMPLETED|0:0|vm|None\n"
+    "1.batch|FAILED|3:0|vm|\n"
+)
+
+
+def test_real_sacct_lines() -> None:
+    states = parse_sacct(REAL_SACCT)
+    assert [(s.job_id, s.task, s.phase, s.exit_code, s.node) for s in states] == [
+        ("1", None, JobPhase.FAILED, 3, "vm"),
+        ("3", None, JobPhase.CANCELLED, 0, None),  # never placed: no node
+        ("2", 1, JobPhase.COMPLETED, 0, "vm"),
+        ("2", 2, JobPhase.COMPLETED, 0, "vm"),
+    ]
+    assert states[1].state == "CANCELLED" and states[0].reason is None

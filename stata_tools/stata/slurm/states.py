@@ -131,7 +131,7 @@ def task_range(text: str) -> list[int]:
 
 def _none(value: str | None) -> str | None:
     value = (value or "").strip()
-    return None if value in ("", "None", "(null)", "n/a", "(None)") else value
+    return None if value in ("", "None", "(null)", "n/a", "(None)", "None assigned") else value
 
 
 def parse_squeue(text: str) -> list[JobState]:
