@@ -97,4 +97,6 @@ async def test_a_minute_long_slurm_job_and_batch_job_followed_to_the_end(
     running = [i for i, m in enumerate(messages) if f"running on {slurm_cluster.node} · " in m]
     assert pending and running and pending[-1] < running[0]  # pending, then running, never back
     assert_followed_throughout(batch_result, batch_seen, "minute_batch.do")
-    assert all(re.match(r"batch pid \d+ · minute_batch\.do ", m) for *_, m in batch_seen[1:])
+    while_running = [m for _, value, _, m in batch_seen if 1 <= value < 2 * STEPS]
+    odd = [m for m in while_running if not re.match(r"batch pid \d+ · minute_batch\.do ", m)]
+    assert while_running and not odd, odd
