@@ -121,3 +121,20 @@ async def test_a_preempted_job_is_preempted(session: Session, tmp_path: Path, li
         for note in result.notes
     ), result.notes
     assert "working" in (tmp_path / "low_priority.log").read_text(encoding="utf-8")
+
+
+async def test_an_array_task_over_its_memory_is_listed_out_of_memory(
+    session: Session, tmp_path: Path
+) -> None:
+    do_file = tmp_path / "some_big.do"
+    do_file.write_text(
+        "display \"task `1'\"\nif `1' == 2 {\n    set obs 300000\n    generate x = _n\n}\n"
+        'display "done"\n',
+        encoding="utf-8",
+    )
+    request = RunRequest(do_file=do_file, executor="slurm", array="1-2", slurm={"memory": "40M"})
+    result = await session.execute(request)
+    assert result.status is RunStatus.ERROR
+    states = {task["index"]: task["state"] for task in result.job["tasks"]}
+    assert states == {1: "completed", 2: "out of memory"}  # slurm-<array>_2.out said so
+    assert "1 of 2 array tasks completed" in result.notes
