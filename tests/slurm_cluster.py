@@ -81,7 +81,14 @@ def _wait(what: str, check, timeout_s: float, logs: list[Path]) -> None:
         time.sleep(0.2)
 
 
-def _conf(folder: Path, node: str, cpus: int, ctld_port: int, slurmd_port: int) -> str:
+def _conf(
+    folder: Path,
+    node: str,
+    cpus: int,
+    ctld_port: int,
+    slurmd_port: int,
+    overrides: dict[str, str] | None = None,
+) -> str:
     munge = folder / "munge" / "munge.socket"
     lines = {
         "ClusterName": "statatools",
@@ -116,6 +123,7 @@ def _conf(folder: Path, node: str, cpus: int, ctld_port: int, slurmd_port: int) 
         "SlurmdTimeout": "30",
         "MaxArraySize": "1001",
     }
+    lines.update(overrides or {})
     text = "\n".join(f"{k}={v}" for k, v in lines.items())
     text += (
         f"\nNodeName={node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=1000 State=UNKNOWN\n"
@@ -125,9 +133,17 @@ def _conf(folder: Path, node: str, cpus: int, ctld_port: int, slurmd_port: int) 
 
 
 @contextlib.contextmanager
-def start_cluster() -> Iterator[Cluster]:
-    """The cluster, up (node idle) when this yields; every daemon stopped after."""
-    missing = _missing()
+def start_cluster(
+    overrides: dict[str, str] | None = None,
+    more: str = "",
+    files: dict[str, str] | None = None,
+    accounting: bool = False,
+) -> Iterator[Cluster]:
+    """The cluster, up (node idle) when this yields; every daemon stopped after. `overrides`
+    replace slurm.conf lines, `more` is added to it ({node} is the node's name), `files` are
+    written beside it (cgroup.conf). The cgroups task/cgroup makes are removed at the end.
+    `accounting` adds slurmdbd over a private MariaDB, so that sacct works."""
+    missing = _missing() + (_missing_accounting() if accounting else [])
     if missing:
         _unavailable(f"not installed: {', '.join(missing)}")
     if os.geteuid() != 0:
@@ -138,7 +154,23 @@ def start_cluster() -> Iterator[Cluster]:
     node = socket.gethostname().split(".")[0]
     cpus = os.cpu_count() or 1
     conf = folder / "slurm.conf"
-    conf.write_text(_conf(folder, node, cpus, free_port(), free_port()), encoding="utf-8")
+    dbd_port = free_port()
+    if accounting:
+        overrides = {
+            **(overrides or {}),
+            "AccountingStorageType": "accounting_storage/slurmdbd",
+            "AccountingStorageHost": "localhost",
+            "AccountingStoragePort": str(dbd_port),
+            "AccountingStoragePass": str(
+                folder / "munge" / "munge.socket"
+            ),  # munge's, for slurmdbd
+            "JobAcctGatherType": (overrides or {}).get("JobAcctGatherType", "jobacct_gather/linux"),
+        }
+    text = _conf(folder, node, cpus, free_port(), free_port(), overrides)
+    conf.write_text(text + more.replace("{node}", node), encoding="utf-8")
+    for name, content in (files or {}).items():
+        (folder / name).write_text(content, encoding="utf-8")
+    cgroups = [] if "cgroup" not in str(overrides) else _cgroups_to_make(node)
     key = folder / "munge" / "munge.key"
     key.write_bytes(os.urandom(1024))
     key.chmod(0o400)
@@ -164,6 +196,8 @@ def start_cluster() -> Iterator[Cluster]:
             )
         )
         _wait("munged's socket", munge_socket.exists, 15, logs)
+        if accounting:
+            processes += _start_accounting(folder, env, dbd_port, logs)
         for daemon in ("slurmctld", "slurmd"):
             argv = [_which(daemon), "-D", "-f", str(conf)]
             if daemon == "slurmctld":
@@ -206,3 +240,132 @@ def start_cluster() -> Iterator[Cluster]:
                     process.kill()
                     process.wait(5)
         shutil.rmtree(folder, ignore_errors=True)
+        for made in cgroups:  # task/cgroup's own folders, empty once its daemons are gone
+            _remove_cgroup(made)
+
+
+ACCOUNTING = ("slurmdbd", "mariadbd", "mariadb-install-db", "mariadb", "sacctmgr", "sacct")
+
+
+def _missing_accounting() -> list[str]:
+    return [name for name in ACCOUNTING if shutil.which(name) is None and not _sbin(name)]
+
+
+def _start_accounting(
+    folder: Path, env: dict[str, str], dbd_port: int, logs: list[Path]
+) -> list[subprocess.Popen[bytes]]:
+    """A private MariaDB (its data, socket and TCP port in the folder's own) and slurmdbd on it;
+    the cluster registered with sacctmgr. Both are returned to be stopped with the rest."""
+    db = folder / "db"
+    db.mkdir()
+    sock = db / "mysqld.sock"
+    db_port = free_port()
+    logs += [db / "error.log", folder / "slurmdbd.log"]
+    subprocess.run(
+        [
+            _which("mariadb-install-db"),
+            "--no-defaults",
+            f"--datadir={db / 'data'}",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    started = [
+        subprocess.Popen(
+            [
+                _which("mariadbd"),
+                "--no-defaults",
+                f"--datadir={db / 'data'}",
+                f"--socket={sock}",
+                f"--port={db_port}",
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                f"--pid-file={db / 'mariadbd.pid'}",
+                f"--log-error={db / 'error.log'}",
+                "--innodb-buffer-pool-size=16M",
+                "--skip-log-bin",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    _wait("MariaDB's socket", sock.exists, 30, logs)
+    password = os.urandom(12).hex()
+    grant = (
+        f"CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '{password}'; "
+        "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"
+    )
+    subprocess.run(
+        [_which("mariadb"), "--no-defaults", "-S", str(sock), "-u", "root", "-e", grant],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    dbd_conf = folder / "slurmdbd.conf"
+    munge = folder / "munge" / "munge.socket"
+    dbd_conf.write_text(
+        "\n".join(
+            [
+                "AuthType=auth/munge",
+                f"AuthInfo=socket={munge}",
+                "DbdHost=localhost",
+                f"DbdPort={dbd_port}",
+                "SlurmUser=root",
+                f"PidFile={folder / 'slurmdbd.pid'}",
+                f"LogFile={folder / 'slurmdbd.log'}",
+                "StorageType=accounting_storage/mysql",
+                "StorageHost=127.0.0.1",
+                f"StoragePort={db_port}",
+                "StorageUser=slurm",
+                f"StoragePass={password}",
+                "StorageLoc=slurm_acct_db",
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    dbd_conf.chmod(0o600)  # slurmdbd refuses a config others may read
+    started.append(
+        subprocess.Popen(
+            [_which("slurmdbd"), "-D"],
+            env=env,  # it reads slurmdbd.conf beside SLURM_CONF's slurm.conf
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
+
+    def answering() -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", dbd_port)) == 0
+
+    _wait("slurmdbd answering", answering, 60, logs)
+    subprocess.run(
+        [_which("sacctmgr"), "-i", "add", "cluster", "statatools"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return started
+
+
+def _cgroups_to_make(node: str) -> list[Path]:
+    """The cgroup v1 folders slurmd will make (slurm_<node> under each controller), unless they
+    are there already (then someone else's: left alone)."""
+    root = Path("/sys/fs/cgroup")
+    found = [p / f"slurm_{node}" for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    return [p for p in found if not p.exists()]
+
+
+def _remove_cgroup(path: Path) -> None:
+    if not path.is_dir():
+        return
+    for sub in sorted((p for p in path.rglob("*") if p.is_dir()), reverse=True):
+        with contextlib.suppress(OSError):
+            sub.rmdir()
+    with contextlib.suppress(OSError):
+        path.rmdir()

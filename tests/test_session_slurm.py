@@ -15,6 +15,7 @@ import pytest
 
 from stata_tools import CommandStarted, Finished, RunRequest, RunStatus, Session, Settings
 from stata_tools.run.events import Heartbeat, Started
+from stata_tools.stata.session import RunRequestError
 from stata_tools.stata.slurm.engine import SlurmError
 
 
@@ -179,3 +180,120 @@ async def test_cancel_run_scancels_the_job(session: Session, tmp_path: Path, slu
     assert result.job["state"] == "cancelled"
     assert any(n.startswith(f"Slurm job {result.job['job_id']} on ") for n in result.notes)
     assert squeue_ids(slurm_cluster) == []
+
+
+async def leave_after(session: Session, request: RunRequest, index: int) -> str:
+    """Start the run, wait for command `index`, then go away (the job is left to run)."""
+    run_id = ""
+    async with contextlib.aclosing(session.run(request)) as stream:
+        async for event in stream:
+            if isinstance(event, Started):
+                run_id = event.run_id
+            if isinstance(event, CommandStarted) and event.index == index:
+                break
+    return run_id
+
+
+async def test_a_restarted_server_follows_its_job_to_the_end(
+    tmp_path: Path, fake_stata_dir: Path, slurm_cluster
+) -> None:
+    do_file = tmp_path / "restart me.do"
+    do_file.write_text(
+        "".join(f'display "step {i}"\nsleep 600\n' for i in range(1, 6)), encoding="utf-8"
+    )
+    first = make_session(tmp_path, fake_stata_dir)
+    run_id = await leave_after(first, RunRequest(do_file=do_file, executor="slurm"), 2)
+    record = first.resumable(run_id)
+    assert record is not None and record.job_id in squeue_ids(slurm_cluster)
+    assert record.do_file == str(do_file) and record.array is None
+    del first  # the server goes away; a new one opens the same run folder
+    second = make_session(tmp_path, fake_stata_dir)
+    assert second.resumable(run_id) == record
+    events = []
+    async with contextlib.aclosing(second.resume(run_id)) as stream:
+        async for event in stream:
+            events.append(event)
+    assert isinstance(events[0], Started) and events[0].run_id == run_id
+    snapshots = [e.snapshot for e in events if hasattr(e, "snapshot")]
+    assert all(b.progress >= a.progress for a, b in pairwise(snapshots))
+    assert snapshots[-1].progress == 10 and {s.total for s in snapshots} == {10}
+    assert snapshots[0].elapsed_s >= 0.5  # counted from the submission, not from the restart
+    assert any(
+        f"job {record.job_id} running on {slurm_cluster.node} · restart me.do " in s.message
+        for s in snapshots
+    )
+    result = events[-1].result
+    assert result.status is RunStatus.OK and result.rc == 0 and result.commands_done == 10
+    assert result.job["job_id"] == record.job_id and result.job["state"] == "completed"
+    assert result.duration_s >= 3.0  # five sleeps of 0.6 s, from the submission
+    saved = json.loads((second.runs.folder(run_id) / "result.json").read_text())
+    assert saved["status"] == "ok" and saved["job"]["job_id"] == record.job_id
+    assert second.resumable(run_id) is None  # ended: nothing more to follow
+
+
+async def test_a_job_that_ended_while_the_server_was_away_gives_its_result(
+    tmp_path: Path, fake_stata_dir: Path, slurm_cluster
+) -> None:
+    do_file = tmp_path / "ends_alone.do"
+    do_file.write_text("display 1\nsleep 1500\nsummarize nosuchvar\n", encoding="utf-8")
+    first = make_session(tmp_path, fake_stata_dir)
+    run_id = await leave_after(first, RunRequest(do_file=do_file, executor="slurm"), 2)
+    for _ in range(100):
+        if not squeue_ids(slurm_cluster):
+            break
+        await asyncio.sleep(0.2)
+    assert squeue_ids(slurm_cluster) == []  # gone from squeue: scontrol still knows it
+    second = make_session(tmp_path, fake_stata_dir)
+    result = await anext_finished(second.resume(run_id))
+    assert result.status is RunStatus.ERROR and result.rc == 111
+    assert result.error.message == "no variables defined"
+    assert result.job["state"] == "failed" and result.commands_done == 3  # it failed at 3
+
+
+async def anext_finished(stream) -> object:  # type: ignore[no-untyped-def]
+    async with contextlib.aclosing(stream) as events:
+        async for event in events:
+            if isinstance(event, Finished):
+                return event.result
+    raise AssertionError("no Finished event")
+
+
+async def test_a_restarted_server_cancels_its_job(
+    tmp_path: Path, fake_stata_dir: Path, slurm_cluster
+) -> None:
+    do_file = tmp_path / "cancel_later.do"
+    do_file.write_text("display 1\nsleep 60000\n", encoding="utf-8")
+    first = make_session(tmp_path, fake_stata_dir)
+    run_id = await leave_after(first, RunRequest(do_file=do_file, executor="slurm"), 2)
+    job_id = first.resumable(run_id).job_id  # type: ignore[union-attr]
+    second = make_session(tmp_path, fake_stata_dir)
+    stream = second.resume(run_id)
+    assert second.cancel(run_id) == run_id  # before the job is followed: scancel'd once it is
+    result = await anext_finished(stream)
+    assert result.status is RunStatus.CANCELLED and result.rc == 1
+    assert result.job["state"] == "cancelled" and result.job["job_id"] == job_id
+    assert job_id not in squeue_ids(slurm_cluster)
+    assert "--Break--" in (tmp_path / "cancel_later.log").read_text(encoding="utf-8")
+
+
+async def test_a_restarted_server_follows_an_array(
+    tmp_path: Path, fake_stata_dir: Path, slurm_cluster
+) -> None:
+    do_file = tmp_path / "sweep.do"
+    do_file.write_text('display "task `1\'"\nsleep 1500\ndisplay "done `1\'"\n', encoding="utf-8")
+    first = make_session(tmp_path, fake_stata_dir)
+    request = RunRequest(do_file=do_file, executor="slurm", array="1-3")
+    run_id = ""
+    async with contextlib.aclosing(first.run(request)) as stream:
+        async for event in stream:
+            if isinstance(event, Started):
+                run_id = event.run_id
+            if hasattr(event, "snapshot") and "running" in event.snapshot.message:
+                break
+    assert first.resumable(run_id).array == "1-3"  # type: ignore[union-attr]
+    second = make_session(tmp_path, fake_stata_dir)
+    result = await anext_finished(second.resume(run_id))
+    assert result.status is RunStatus.OK and result.rc == 0
+    assert [t["state"] for t in result.job["tasks"]] == ["completed"] * 3
+    with pytest.raises(RunRequestError, match="has no Slurm job to follow"):
+        second.resume(run_id)

@@ -10,9 +10,9 @@ import pytest
 
 from stata_tools.stata.batch import BatchExecution, batch_job
 from stata_tools.stata.console import find_console
-from stata_tools.stata.slurm.engine import SlurmEngine, SlurmJob, task_log
+from stata_tools.stata.slurm.engine import SlurmCommands, SlurmEngine, SlurmJob, task_log
 from stata_tools.stata.slurm.script import SlurmOptions, parse_array
-from stata_tools.stata.slurm.states import JobPhase
+from stata_tools.stata.slurm.states import JobPhase, JobState
 
 
 @pytest.fixture
@@ -104,3 +104,38 @@ def test_an_array_with_one_failing_task(engine: SlurmEngine, tmp_path: Path) -> 
     assert failed.log_path == str(task_log(job, 3)) and Path(failed.log_path).exists()
     assert "task 3" in Path(failed.log_path).read_text(encoding="utf-8")
     assert engine.states(job) == {} and JobPhase.COMPLETED.ended
+
+
+class Forgetful(SlurmCommands):
+    """The real commands on a cluster that purges ended jobs at once (MinJobAge passed) and
+    keeps no accounting: once a job leaves squeue, nothing knows it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def scontrol(self, job_id: str) -> list[JobState]:
+        self.asked.append("scontrol")
+        return []
+
+    def sacct(self, job_id: str) -> list[JobState]:
+        self.asked.append("sacct")
+        return []
+
+
+@pytest.mark.parametrize(
+    ("source", "rc", "state"),
+    [('display "fine"\n', 0, "completed"), ("display 1\nsummarize nosuchvar\n", 111, "failed")],
+)
+def test_a_job_no_command_knows_any_more_ends_by_its_log(
+    slurm_cluster, fake_stata_dir: Path, tmp_path: Path, source: str, rc: int, state: str
+) -> None:
+    commands = Forgetful()
+    engine = SlurmEngine(
+        lambda: find_console({"STATA_PATH": str(fake_stata_dir)}), poll_s=1, commands=commands
+    )
+    job = slurm_job(tmp_path, f"forgotten{rc}", source)
+    result = engine.execute(job).result(90)
+    assert (result.rc, result.state) == (rc, state)  # type: ignore[union-attr]
+    assert "Slurm state UNKNOWN" in (result.detail or "")  # type: ignore[union-attr]
+    assert {"scontrol", "sacct"} <= set(commands.asked)  # both asked before giving up on them

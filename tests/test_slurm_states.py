@@ -8,6 +8,7 @@ from stata_tools.stata.slurm.states import (
     JobPhase,
     JobState,
     describe,
+    end_cause,
     ordinal,
     parse_sacct,
     parse_scontrol,
@@ -127,3 +128,102 @@ def test_queue_place() -> None:
     assert queue_place(["9", "12_4", "12_5", "15"], "12") == 2
     assert queue_place(["9", "15"], "15") == 2
     assert queue_place(["9"], "12") is None
+
+
+# Recorded on the test cluster (Slurm 22.05.8, Debian bookworm), 2026-12-04: what scontrol and
+# slurmstepd said about a job killed for memory and one preempted. Only the fields we read are
+# kept of the long scontrol lines.
+REAL_OOM_CGROUP = (
+    "JobId=1 JobName=oom.sh UserId=root(0) GroupId=root(0) JobState=OUT_OF_MEMORY "
+    "Reason=OutOfMemory Dependency=(null) Requeue=1 Restarts=0 BatchFlag=1 Reboot=0 "
+    "ExitCode=0:125 RunTime=00:00:00 Partition=debug NodeList=vm BatchHost=vm"
+)
+REAL_OOM_CGROUP_OUT = (
+    "/tmp/stata-tools-slurm-p19wg7pm/spool/job00001/slurm_script: line 2: 24243 Killed"
+    "                  python3 -c 'import time; x=[float(i) for i in range(20_000_000)]'\n"
+    "slurmstepd-vm: error: Detected 1 oom-kill event(s) in StepId=1.batch. Some of your "
+    "processes may have been killed by the cgroup out-of-memory handler.\n"
+)
+REAL_OOM_JOBACCT = (  # JobAcctGatherParams=OverMemoryKill: FAILED, the output says why
+    "JobId=1 JobName=oom.sh UserId=root(0) GroupId=root(0) JobState=FAILED "
+    "Reason=JobLaunchFailure Dependency=(null) Requeue=1 Restarts=0 BatchFlag=1 Reboot=0 "
+    "ExitCode=0:9 RunTime=00:00:01 Partition=debug NodeList=vm BatchHost=vm"
+)
+REAL_OOM_JOBACCT_OUT = (
+    "slurmstepd-vm: error: StepId=1.batch exceeded memory limit (328638464 > 104857600), "
+    "being killed\n"
+    "slurmstepd-vm: error: Exceeded job memory limit\n"
+    "slurmstepd-vm: error: *** JOB 1 ON vm CANCELLED AT 2026-12-04T04:24:03 ***\n"
+)
+REAL_PREEMPTED = (  # PreemptType=preempt/partition_prio, PreemptMode=CANCEL
+    "JobId=2 JobName=long.sh UserId=root(0) GroupId=root(0) JobState=PREEMPTED Reason=None "
+    "Dependency=(null) Requeue=1 Restarts=0 BatchFlag=1 Reboot=0 ExitCode=143:0 "
+    "RunTime=00:00:01 Partition=debug NodeList=vm BatchHost=vm"
+)
+REAL_PREEMPTED_OUT = (
+    "slurmstepd-vm: error: *** JOB 2 ON vm CANCELLED AT 2026-12-04T04:24:05 DUE TO PREEMPTION "
+    "***\ngot TERM\n"
+)
+REAL_REQUEUED = (  # PreemptMode=REQUEUE: back in the queue, held until its BeginTime
+    "JobId=1 JobName=long.sh JobState=PENDING Reason=BeginTime Dependency=(null) Requeue=1 "
+    "Restarts=1 BatchFlag=1 ExitCode=0:0 Partition=debug NodeList=(null)"
+)
+
+
+def test_real_end_states_of_the_test_cluster() -> None:
+    [oom] = parse_scontrol(REAL_OOM_CGROUP)
+    assert (oom.phase, oom.reason, oom.exit_code, oom.signal) == (
+        JobPhase.OUT_OF_MEMORY,
+        "OutOfMemory",
+        0,
+        125,
+    )
+    assert describe(oom) == "out of memory"
+    [killed] = parse_scontrol(REAL_OOM_JOBACCT)
+    assert killed.phase is JobPhase.FAILED and killed.signal == 9  # the state alone: failed
+    [preempted] = parse_scontrol(REAL_PREEMPTED)
+    assert preempted.phase is JobPhase.PREEMPTED and preempted.exit_code == 143
+    assert describe(preempted) == "preempted"
+    [requeued] = parse_scontrol(REAL_REQUEUED)
+    assert describe(requeued) == "pending (BeginTime)"
+
+
+@pytest.mark.parametrize(
+    ("output", "cause"),
+    [
+        (REAL_OOM_CGROUP_OUT, JobPhase.OUT_OF_MEMORY),
+        (REAL_OOM_JOBACCT_OUT, JobPhase.OUT_OF_MEMORY),
+        (REAL_PREEMPTED_OUT, JobPhase.PREEMPTED),
+        (
+            "slurmstepd: error: *** JOB 9 ON n1 CANCELLED AT 2026-01-01T00:00:00 DUE TO TIME "
+            "LIMIT ***\n",
+            JobPhase.TIMED_OUT,
+        ),
+        ("slurmstepd-vm: error: *** JOB 3 ON vm CANCELLED AT 2026-12-04T04:24:03 ***\n", None),
+        ("", None),
+    ],
+)
+def test_end_cause_from_slurmstepd_lines(output: str, cause: JobPhase | None) -> None:
+    assert end_cause(output) is cause
+
+
+# sacct on the test cluster with slurmdbd (test_slurm_accounting.py), 2026-12-04: a job that
+# exited 3, a job cancelled while it waited, an array, and a job's steps without -X.
+REAL_SACCT = (
+    "1|FAILED|3:0|vm|None\n"
+    "3|CANCELLED by 0|0:0|None assigned|None\n"
+    "2_1|COMPLETED|0:0|vm|None\n"
+    "2_2|COMPLETED|0:0|vm|None\n"
+    "1.batch|FAILED|3:0|vm|\n"
+)
+
+
+def test_real_sacct_lines() -> None:
+    states = parse_sacct(REAL_SACCT)
+    assert [(s.job_id, s.task, s.phase, s.exit_code, s.node) for s in states] == [
+        ("1", None, JobPhase.FAILED, 3, "vm"),
+        ("3", None, JobPhase.CANCELLED, 0, None),  # never placed: no node
+        ("2", 1, JobPhase.COMPLETED, 0, "vm"),
+        ("2", 2, JobPhase.COMPLETED, 0, "vm"),
+    ]
+    assert states[1].state == "CANCELLED" and states[0].reason is None

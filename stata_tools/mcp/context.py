@@ -11,10 +11,10 @@ from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_access_token
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from stata_tools.stata.background import BackgroundRuns
+from stata_tools.stata.background import BackgroundRun, BackgroundRuns
 from stata_tools.stata.engine import return_code
 from stata_tools.stata.prestart import Prestart
-from stata_tools.stata.runs import RunStore
+from stata_tools.stata.runs import RUNNING_OR_INTERRUPTED, RunStore
 from stata_tools.stata.session import Session, SessionBusy
 from stata_tools.stata.sessions import (
     LOCAL,
@@ -103,6 +103,33 @@ def visible_runs(ctx: Context) -> RunStore:
     store = get_session().runs
     client = client_of(ctx)
     return store.only(lambda run_id: get_registry().may_see(client, run_id))
+
+
+def adopt(ctx: Context, run_id: str) -> BackgroundRun | None:
+    """A run this process knows in the background; else, when its folder records a Slurm job
+    that has not ended (an earlier server submitted it), that job followed again from now on."""
+    client = client_of(ctx)
+    registry = get_registry()
+    run = get_background().get(run_id)
+    if run is not None:
+        return run if registry.may_see(client, run_id) else None
+    if registry.run_owner(run_id) is not None or not registry.may_see(client, run_id):
+        return None  # this process's own (foreground) run, or not this client's
+    if any(session.follows(run_id) for session in registry.all_sessions()):
+        return None
+    session = named_session(ctx, MAIN)
+    if session.resumable(run_id) is None:
+        return None
+    run = get_background().resume(session, run_id, name=MAIN, client=client)
+    registry.record_run(run_id, client, MAIN)
+    return run
+
+
+def adopt_all(ctx: Context) -> None:
+    """Every visible run whose Slurm job an earlier server left unfinished, followed again."""
+    for summary in visible_runs(ctx).summaries():
+        if summary.status in (RUNNING_OR_INTERRUPTED, "detached"):
+            adopt(ctx, summary.run_id)
 
 
 def session_of(run_id: str) -> str | None:

@@ -173,6 +173,7 @@ class Tracker:
     resolve: Resolver | None = None  # finds the do-files the run calls, to follow them too
     source: str | None = None  # the file this tracker follows
     include: bool = False  # it follows an `include`, whose end Stata does not mark
+    status: str | None = None  # leads the message: a batch or Slurm job's state, say
     done: bool = False  # its own `end of do-file` was seen
     echoed: bool = False  # a command echo has reached it
     index: int = 0
@@ -399,6 +400,8 @@ class Tracker:
         while chain[-1]._child is not None:
             chain.append(chain[-1]._child)  # type: ignore[arg-type]
         where = " › ".join(f"{t.label} {t.index}/{t.total}" for t in chain[-2:])
+        if self.status:
+            where = f"{self.status} · {where}"
         parts = [where, format_elapsed(now - self.started_at)]
         left = self.timeline.left(now) if self.timeline is not None else None
         if left is not None:

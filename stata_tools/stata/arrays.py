@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from stata_tools.run.logs.parse import LogParser
 from stata_tools.run.progress import Tracker, shorten
 from stata_tools.run.results import Excerpt, ExcerptBuilder, RunResult, RunStatus, StataError
 from stata_tools.stata.batch import BatchExecution
+from stata_tools.stata.engine import Execution
 from stata_tools.stata.slurm.engine import SlurmEngine, SlurmJob, task_command, task_log
 from stata_tools.stata.slurm.states import JobState
 
@@ -110,23 +112,26 @@ async def follow_array(
     commands: Sequence[Command],
     label: str,
     *,
+    start: Callable[[], Future[Execution]] | None = None,
+    began: float | None = None,
     clock: Callable[[], float],
     heartbeat_s: float,
     poll_s: float,
     timeout_s: float | None,
     budget_chars: int,
 ) -> AsyncIterator[RunEvent]:
-    """Submit the array and follow its tasks to the end; the last event is `Finished`.
+    """Submit the array (or `start` it: attach to it again) and follow its tasks to the end;
+    the last event is `Finished`.
     Closing the generator leaves the array to the caller (to cancel, or to leave running)."""
     assert job.array is not None
     indices = job.array.indices
-    began = clock()
+    began = clock() if began is None else began  # earlier for an array followed again
     progress = ArrayProgress(len(indices), began)
     tasks = {
         i: TaskFollower(i, task_log(job, i), Tracker(commands, label, began, task_command(job, i)))
         for i in indices
     }
-    future = asyncio.wrap_future(engine.execute(job))
+    future = asyncio.wrap_future(start() if start is not None else engine.execute(job))
     deadline = began + timeout_s if timeout_s else None
     timed_out = False
     last_beat = began

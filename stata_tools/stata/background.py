@@ -7,7 +7,7 @@ import contextlib
 import contextvars
 import enum
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from stata_tools.run.durations import format_elapsed
 from stata_tools.run.events import Finished, Queued, RunEvent, Snapshot, Started
 from stata_tools.run.results import RunResult
 from stata_tools.stata.runs import RUNNING_OR_INTERRUPTED, RunSummary
-from stata_tools.stata.session import RunRequest, Session, new_run_id
+from stata_tools.stata.session import RunRequest, RunRequestError, Session, new_run_id
 
 Listener = Callable[[RunEvent], None]
 
@@ -93,6 +93,27 @@ class BackgroundRuns:
         self._prune()
         return run
 
+    def resume(self, session: Session, run_id: str, *, name: str, client: str) -> BackgroundRun:
+        """Follow again, in the background, a Slurm job an earlier server submitted (its run
+        folder's job record); RunRequestError when the run has no job to follow."""
+        record = session.resumable(run_id)
+        if record is None:
+            raise RunRequestError(f"run {run_id} has no Slurm job to follow")
+        run = BackgroundRun(
+            run_id=run_id,
+            session=name,
+            client=client,
+            source=record.source,
+            started_at=self.clock() - max(0.0, time.time() - record.submitted_at),
+            snapshot=Snapshot(0.0, 1, f"following Slurm job {record.job_id} again", 0.0),
+            phase=Phase.RUNNING,  # no queue: cancel_run goes to the job (scancel) at once
+        )
+        events = session.resume(run_id)
+        run.task = asyncio.create_task(self._follow(events, run), context=contextvars.Context())
+        self._runs[run_id] = run
+        self._prune()
+        return run
+
     def get(self, run_id: str) -> BackgroundRun | None:
         return self._runs.get(run_id)
 
@@ -130,8 +151,11 @@ class BackgroundRuns:
                 await asyncio.wait(tasks)
 
     async def _drive(self, session: Session, request: RunRequest, run: BackgroundRun) -> None:
+        await self._follow(session.run(request, run_id=run.run_id), run)
+
+    async def _follow(self, stream: AsyncIterator[RunEvent], run: BackgroundRun) -> None:
         try:
-            async with contextlib.aclosing(session.run(request, run_id=run.run_id)) as events:
+            async with contextlib.aclosing(stream) as events:
                 async for event in events:
                     run.update(event)
         except asyncio.CancelledError:

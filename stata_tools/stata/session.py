@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import logging
 import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -58,14 +60,16 @@ from stata_tools.stata.batch import BatchEngine, BatchExecution, BatchJob, batch
 from stata_tools.stata.console import ConsoleBinary, find_console
 from stata_tools.stata.discovery import Installation, find_installation
 from stata_tools.stata.engine import UNKNOWN_RC, Engine, Execution, Job, StataInfo, stata_quote
-from stata_tools.stata.runs import RunStore
+from stata_tools.stata.runs import RUNNING_OR_INTERRUPTED, RunStore
 from stata_tools.stata.settings import Settings
 from stata_tools.stata.slurm.engine import SlurmEngine, SlurmJob, task_log
+from stata_tools.stata.slurm.record import JobRecord, load_record, save_record
 from stata_tools.stata.slurm.script import ArraySpec, SlurmOptionError, SlurmOptions, parse_array
 from stata_tools.stata.supervisor import Restart, WorkerEngine, WorkerLost
 
 _UNSAFE_PATH_CHARS = ("`", "$", "\n", "\r")
 EXECUTORS = ("session", "batch", "slurm")
+logger = logging.getLogger(__name__)
 MAX_DO_FILE_BYTES = MAX_CALLED_BYTES  # what the policy can read of it
 T = TypeVar("T")
 
@@ -349,6 +353,9 @@ class Session:
     _batch_runs: dict[str, tuple[BatchEngine | SlurmEngine, Job]] = field(
         default_factory=dict, init=False
     )  # run id → where it runs, while a batch or Slurm run is followed
+    _resuming: dict[str, bool] = field(
+        default_factory=dict, init=False
+    )  # run id → a cancel asked for, while a resumed Slurm run gets going
     batch_engine: BatchEngine | None = None  # executor="batch", made at its first run
     slurm_engine: SlurmEngine | None = None  # executor="slurm", made at its first run
 
@@ -449,6 +456,9 @@ class Session:
             return current.run_id
         jobs = self._batch_runs
         chosen = run_id if run_id is not None else next(reversed(jobs), None)
+        if chosen is not None and chosen not in jobs and chosen in self._resuming:
+            self._resuming[chosen] = True  # scancel'd as soon as the job is followed again
+            return chosen
         if chosen is None or chosen not in jobs:
             return None
         engine, job = jobs[chosen]
@@ -535,6 +545,51 @@ class Session:
             else:
                 lock.release()
 
+    def follows(self, run_id: str) -> bool:
+        """Whether this session follows that batch or Slurm run now."""
+        return run_id in self._batch_runs or run_id in self._resuming
+
+    def resumable(self, run_id: str) -> JobRecord | None:
+        """The Slurm job of a run whose server went away before it ended (its folder has the
+        job record and no final result), unless this session follows it already."""
+        if self.follows(run_id):
+            return None
+        try:
+            folder = self.runs.folder(run_id)
+        except LookupError:
+            return None
+        status = self.runs.summary(run_id).status
+        if status not in (RUNNING_OR_INTERRUPTED, "detached"):
+            return None
+        return load_record(folder)
+
+    def resume(self, run_id: str) -> AsyncIterator[RunEvent]:
+        """Follow a run's Slurm job again (after a restart) from its folder's job record: its
+        state from squeue/scontrol/sacct, its log from the start (so k/N is right), then the
+        result; the last event is `Finished`. RunRequestError when it has nothing to follow.
+        From this call on, cancel(run_id) reaches the job."""
+        record = self.resumable(run_id)
+        if record is None:
+            raise RunRequestError(
+                f"run {run_id} has no Slurm job to follow: it ended, or it was not a Slurm run "
+                "(run_status shows what is known of it)"
+            )
+        self._resuming[run_id] = False
+        return self._resume(record)
+
+    async def _resume(self, record: JobRecord) -> AsyncIterator[RunEvent]:
+        run_id = record.run_id
+        prepared = _resumed(record)
+        elapsed = max(0.0, time.time() - record.submitted_at)
+        try:
+            async with contextlib.aclosing(
+                self._run_locked(prepared, run_id, resume=record, elapsed_s=elapsed)
+            ) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self._resuming.pop(run_id, None)
+
     def _loop_lock(self) -> asyncio.Lock:
         """The queue's lock, made anew when a caller brings another event loop (tests, scripts)."""
         loop = asyncio.get_running_loop()
@@ -542,7 +597,14 @@ class Session:
             self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
 
-    async def _run_locked(self, prepared: PreparedRun, run_id: str) -> AsyncIterator[RunEvent]:
+    async def _run_locked(
+        self,
+        prepared: PreparedRun,
+        run_id: str,
+        *,
+        resume: JobRecord | None = None,
+        elapsed_s: float = 0.0,
+    ) -> AsyncIterator[RunEvent]:
         engine = self._executor(prepared.executor)
         with anyio.CancelScope(shield=True):
             await asyncio.wrap_future(engine.start())
@@ -564,16 +626,19 @@ class Session:
                 track_data=self.settings.data_changes,
             )
         else:
-            job = self._batch_job(prepared, run_id, run_dir)
+            job = self._batch_job(prepared, run_id, run_dir, resume)
+        if isinstance(job, SlurmJob):
+            start = self._slurm_start(engine, job, prepared, resume, elapsed_s)
         if isinstance(job, SlurmJob) and job.array is not None:
-            async with contextlib.aclosing(self._run_array(prepared, job, engine)) as events:
+            array = self._run_array(prepared, job, engine, start, elapsed_s)
+            async with contextlib.aclosing(array) as events:
                 async for event in events:
                     yield event
             return
         reader = BatchLogReader() if isinstance(job, BatchJob) else None
         describe = getattr(engine, "describe", None)
-        began = self.clock()
-        history = self._history_start(prepared)
+        began = self.clock() - elapsed_s
+        history = self._history_start(prepared) if resume is None else None
         tracker = Tracker(
             prepared.commands,
             prepared.label,
@@ -602,7 +667,9 @@ class Session:
                 await batches.put(None)
 
         try:
-            if isinstance(job, BatchJob):  # its own process writes the log: nothing is streamed
+            if isinstance(job, SlurmJob):
+                future = asyncio.wrap_future(start())
+            elif isinstance(job, BatchJob):  # its own process writes the log: nothing is streamed
                 future = asyncio.wrap_future(engine.execute(job))
             else:
                 future = asyncio.wrap_future(engine.execute(job, stream.put))  # type: ignore[call-arg]
@@ -612,6 +679,8 @@ class Session:
             self._inflight = future
         else:
             self._batch_runs[run_id] = (engine, job)  # type: ignore[assignment]
+            if self._resuming.get(run_id):  # cancel_run came while it got going
+                _break(engine, job)
         future.add_done_callback(lambda _: stop.set())
         pump_task = asyncio.create_task(pump())
         loop = asyncio.get_running_loop()
@@ -627,10 +696,10 @@ class Session:
         if notice:
             notes.insert(0, notice)
         try:
-            yield Started(run_id, str(job.log_path), tracker.snapshot(began))
+            yield Started(run_id, str(job.log_path), tracker.snapshot(self.clock()))
             while True:
                 if describe is not None:  # the job's state leads the progress message
-                    tracker.label = f"{describe(job)} · {prepared.label}"
+                    tracker.status = describe(job)
                 now = self.clock()
                 if session_run and break_deadline is None and self._break_at is not None:
                     break_deadline = self._break_at + grace
@@ -669,7 +738,7 @@ class Session:
                     if not reader.in_body:
                         continue
                 if describe is not None:
-                    tracker.label = f"{describe(job)} · {prepared.label}"
+                    tracker.status = describe(job)
                 now = self.clock()
                 for raw in batch:
                     line = parser.feed(raw)
@@ -744,14 +813,53 @@ class Session:
                 with anyio.CancelScope(shield=True):
                     await pump_task
 
+    def _slurm_start(
+        self,
+        engine: object,
+        job: SlurmJob,
+        prepared: PreparedRun,
+        resume: JobRecord | None,
+        elapsed_s: float,
+    ) -> Callable[[], Future[Execution]]:
+        """How the job gets going: submitted (its record saved once sbatch answers, for a
+        restarted server), or, resumed, the recorded job followed again."""
+        assert isinstance(engine, SlurmEngine)
+        if resume is not None:
+            return lambda: engine.attach(job, resume.job_id, elapsed_s)
+        wall = time.time()
+
+        def submitted(job_id: str) -> None:
+            record = JobRecord(
+                run_id=job.run_id,
+                job_id=job_id,
+                do_file=str(job.do_file),
+                working_dir=str(prepared.working_dir) if prepared.working_dir else None,
+                source=prepared.source,
+                submitted_at=wall,
+                array=job.array.text if job.array else None,
+                options=dataclasses.asdict(job.options),
+                timeout_at=wall + prepared.timeout_s if prepared.timeout_s else None,
+            )
+            try:
+                save_record(job.run_dir, record)
+            except OSError as error:  # a full disk: the run goes on, only a restart loses it
+                logger.warning("could not save the job record of run %s: %s", job.run_id, error)
+
+        return lambda: engine.execute(job, on_submitted=submitted)
+
     async def _run_array(
-        self, prepared: PreparedRun, job: SlurmJob, engine: object
+        self,
+        prepared: PreparedRun,
+        job: SlurmJob,
+        engine: object,
+        start: Callable[[], Future[Execution]],
+        elapsed_s: float = 0.0,
     ) -> AsyncIterator[RunEvent]:
         """A Slurm job array: every task's log followed (stata/arrays.py); a client that leaves
         leaves the array running unless the settings say to cancel it."""
         assert isinstance(engine, SlurmEngine) and job.array is not None
         total = len(job.array.indices)
-        began = self.clock()
+        began = self.clock() - elapsed_s
         message = f"{prepared.label}: submitting an array of {total} tasks"
         self._batch_runs[job.run_id] = (engine, job)
         first_log = task_log(job, job.array.indices[0])
@@ -763,6 +871,8 @@ class Session:
                 job,
                 prepared.commands,
                 prepared.label,
+                start=start,
+                began=began,
                 clock=self.clock,
                 heartbeat_s=self.settings.heartbeat_s,
                 poll_s=min(self.settings.log_poll_s, self.settings.heartbeat_s),
@@ -800,7 +910,9 @@ class Session:
                     },
                 )
 
-    def _batch_job(self, prepared: PreparedRun, run_id: str, run_dir: Path) -> BatchJob:
+    def _batch_job(
+        self, prepared: PreparedRun, run_id: str, run_dir: Path, resume: JobRecord | None = None
+    ) -> BatchJob:
         """The batch (or Slurm) job: Stata starts in the working directory, default the
         do-file's folder, and writes `<name>.log` there."""
         assert prepared.do_file is not None
@@ -808,7 +920,10 @@ class Session:
         _link_log(run_dir, job.log_path)  # read_log(run_id) reads the batch log
         if prepared.executor != "slurm":
             return job
-        options = self.settings.slurm.merged(**(prepared.slurm or {}))
+        if resume is not None:
+            options = resume.slurm_options()  # as submitted, whatever the settings are now
+        else:
+            options = self.settings.slurm.merged(**(prepared.slurm or {}))
         fields = {name: getattr(job, name) for name in job.__dataclass_fields__}
         return SlurmJob(**fields, options=options, array=prepared.array)
 
@@ -1013,6 +1128,33 @@ def _batch_outcome(
     return status, meta
 
 
+def _resumed(record: JobRecord) -> PreparedRun:
+    """The recorded job's do-file lexed again for its k/N (a do-file since removed leaves the
+    job followed by its state and log alone)."""
+    do_file = Path(record.do_file)
+    working_dir = Path(record.working_dir) if record.working_dir else None
+    timeout = record.timeout_at - record.submitted_at if record.timeout_at else None
+    array = parse_array(record.array) if record.array else None
+    try:
+        text, notes = _read_do_file(do_file)
+        commands, split_notes = _split(text)
+        notes += split_notes
+    except (RunRequestError, OSError) as error:
+        text, commands, notes = "", (), (f"the do-file could not be read again: {error}",)
+    return PreparedRun(
+        do_file.name,
+        record.source,
+        commands,
+        working_dir,
+        timeout,
+        do_file=do_file,
+        notes=notes,
+        text=text,
+        executor="slurm",
+        array=array,
+    )
+
+
 def _link_log(run_dir: Path, log: Path) -> None:
     """The run folder's run.log names the batch log, wherever Stata writes it."""
     link = run_dir / "run.log"
@@ -1127,6 +1269,8 @@ def _error_of(
 ) -> StataError:
     record = next((e for e in tracker.errors if e.rc == rc), None)
     message = record.message if record else _message_from(execution)
+    if not message and isinstance(execution, BatchExecution) and execution.state != "failed":
+        message = _END_NOTES.get(execution.state, "")  # Slurm ended it before Stata could say
     source = prepared.label
     if record is not None and record.command is not None:
         command: Command | None = record.command  # where it happened: maybe a called do-file

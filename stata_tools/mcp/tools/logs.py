@@ -14,7 +14,8 @@ from fastmcp.tools import ToolResult
 from mcp_types import TextContent
 from pydantic import Field
 
-from stata_tools.mcp.context import session_of, visible_runs
+from stata_tools.mcp.context import adopt_all, get_background, session_of, visible_runs
+from stata_tools.stata.background import Phase
 from stata_tools.stata.runs import UnknownRun
 
 
@@ -45,10 +46,18 @@ async def read_log(
     return ToolResult(content=[TextContent(type="text", text=f"{head}\n{page.text}")], meta=meta)
 
 
-def runs_resource(ctx: Context) -> str:
-    """Recent runs, newest first, with their status (this client's only, unless shared)."""
+async def runs_resource(ctx: Context) -> str:
+    """Recent runs, newest first, with their status (this client's only, unless shared); a
+    Slurm job an earlier server left running is followed again and shown as it is now."""
+    adopt_all(ctx)
     runs = visible_runs(ctx).summaries()
-    listed = [{**dataclasses.asdict(run), "session": session_of(run.run_id)} for run in runs]
+    listed = []
+    for run in runs:
+        entry = {**dataclasses.asdict(run), "session": session_of(run.run_id)}
+        live = get_background().get(run.run_id)
+        if live is not None and live.phase is not Phase.DONE:
+            entry.update(status=live.phase.value, message=live.snapshot.message)
+        listed.append(entry)
     return json.dumps({"runs": listed}, indent=1)
 
 

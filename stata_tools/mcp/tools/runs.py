@@ -29,6 +29,7 @@ from stata_tools.mcp.args import (
     WorkingDirArg,
 )
 from stata_tools.mcp.context import (
+    adopt,
     client_of,
     get_background,
     get_registry,
@@ -245,8 +246,8 @@ async def wait_run(
 
 
 def _background_of(ctx: Context, run_id: str) -> BackgroundRun | None:
-    run = get_background().get(run_id)
-    return run if run is not None and get_registry().may_see(client_of(ctx), run_id) else None
+    """The background run, or a Slurm job an earlier server left running, followed again."""
+    return adopt(ctx, run_id)
 
 
 def _run_state(ctx: Context, run_id: str, tail_lines: int) -> tuple[str, dict[str, Any]]:

@@ -33,6 +33,7 @@ from stata_tools.stata.slurm.states import (
     JobPhase,
     JobState,
     describe,
+    end_cause,
     parse_sacct,
     parse_scontrol,
     parse_squeue,
@@ -191,11 +192,40 @@ class SlurmEngine:
             self._info = console_info(self._console)
         return self._info
 
-    def execute(self, job: Job) -> Future[Execution]:
-        """Write the job script and submit it from a thread that then polls the job's state."""
+    def execute(
+        self, job: Job, on_submitted: Callable[[str], None] | None = None
+    ) -> Future[Execution]:
+        """Write the job script and submit it from a thread that then polls the job's state;
+        `on_submitted(job_id)` is called there as soon as sbatch has answered."""
         if not isinstance(job, SlurmJob):
             raise TypeError("the slurm executor runs SlurmJob do-files")
         self._start()
+        self._claim(job, None, fresh=True)
+        future: Future[Execution] = Future()
+        args = (job, future, time.monotonic(), on_submitted)
+        threading.Thread(
+            target=self._follow, args=args, name=f"slurm-{job.run_id}", daemon=True
+        ).start()
+        return future
+
+    def attach(self, job: Job, job_id: str, elapsed_s: float = 0.0) -> Future[Execution]:
+        """Follow a job submitted earlier (by a server since restarted) as if we had submitted
+        it: its state polled, cancel by scancel; its log is left as it is."""
+        if not isinstance(job, SlurmJob):
+            raise TypeError("the slurm executor runs SlurmJob do-files")
+        if not job_id.isdigit():
+            raise ValueError(f"{job_id!r} is not a Slurm job id")
+        self._start()
+        self._claim(job, job_id, fresh=False)
+        future: Future[Execution] = Future()
+        args = (job, future, time.monotonic() - max(0.0, elapsed_s), None)
+        threading.Thread(
+            target=self._follow, args=args, name=f"slurm-{job.run_id}", daemon=True
+        ).start()
+        return future
+
+    def _claim(self, job: SlurmJob, job_id: str | None, *, fresh: bool) -> None:
+        """The job's logs are ours while it is followed; a fresh job's stale logs go first."""
         logs = self._logs_of(job)
         with self._lock:
             for log in logs:
@@ -204,18 +234,15 @@ class SlurmEngine:
                         f"{log.name} in {log.parent} is being written by run {self._logs[log]} "
                         "of the same do-file; wait for it, or pass another working_dir"
                     )
+            if job.run_id in self._tracked:
+                raise LogInUse(f"run {job.run_id} is already followed here")
             for log in logs:
                 self._logs[log] = job.run_id
-            self._tracked[job.run_id] = _Tracked(job)
-        for log in logs:
-            with contextlib.suppress(FileNotFoundError):
-                log.unlink()
-        future: Future[Execution] = Future()
-        thread = threading.Thread(
-            target=self._follow, args=(job, future), name=f"slurm-{job.run_id}", daemon=True
-        )
-        thread.start()
-        return future
+            self._tracked[job.run_id] = _Tracked(job, job_id)
+        if fresh:
+            for log in logs:
+                with contextlib.suppress(FileNotFoundError):
+                    log.unlink()
 
     def _logs_of(self, job: SlurmJob) -> list[Path]:
         if job.array is None:
@@ -297,10 +324,15 @@ class SlurmEngine:
 
     # ------------------------------------------------------------------------- the poll thread
 
-    def _follow(self, job: SlurmJob, future: Future[Execution]) -> None:
-        started = time.monotonic()
+    def _follow(
+        self,
+        job: SlurmJob,
+        future: Future[Execution],
+        started: float,
+        on_submitted: Callable[[str], None] | None,
+    ) -> None:
         try:
-            result = self._submit_and_wait(job, started)
+            result = self._submit_and_wait(job, started, on_submitted)
         except BaseException as error:
             future.set_exception(error)
         else:
@@ -315,21 +347,27 @@ class SlurmEngine:
                 for log in self._logs_of(job):
                     self._logs.pop(log, None)
 
-    def _submit_and_wait(self, job: SlurmJob, started: float) -> Execution:
+    def _submit_and_wait(
+        self, job: SlurmJob, started: float, on_submitted: Callable[[str], None] | None
+    ) -> Execution:
         tracked = self._tracked[job.run_id]
-        path = job.run_dir / "job.sh"
-        path.write_text(self.script(job), encoding="utf-8")
-        with self._lock:
-            if tracked.cancelled:
-                return BatchExecution(
-                    BREAK_RC, "--Break--", True, started, time.monotonic(), state="cancelled"
-                )
-        job_id = self._commands.submit(path, job.run_dir)
-        with self._lock:
-            tracked.job_id = job_id
-            cancel_now = tracked.cancelled
-        if cancel_now:
-            self._commands.cancel(job_id)
+        job_id = tracked.job_id
+        if job_id is None:  # ours to submit (attach() brings a job id)
+            path = job.run_dir / "job.sh"
+            path.write_text(self.script(job), encoding="utf-8")
+            with self._lock:
+                if tracked.cancelled:
+                    return BatchExecution(
+                        BREAK_RC, "--Break--", True, started, time.monotonic(), state="cancelled"
+                    )
+            job_id = self._commands.submit(path, job.run_dir)
+            with self._lock:
+                tracked.job_id = job_id
+                cancel_now = tracked.cancelled
+            if on_submitted is not None:
+                on_submitted(job_id)
+            if cancel_now:
+                self._commands.cancel(job_id)
         expected = {None} if job.array is None else set(job.array.indices)
         while True:
             self._poll(tracked, expected)
@@ -427,6 +465,8 @@ class SlurmEngine:
         """The return code (the log's, else what ended the job) and the end state's name."""
         rc, text, _ = read_batch_log(log)
         phase = state.phase
+        if phase in (JobPhase.FAILED, JobPhase.CANCELLED, JobPhase.UNKNOWN) and not cancelled:
+            phase = end_cause(_output_text(job, state)) or phase  # slurmstepd's own words
         if phase is JobPhase.UNKNOWN:
             phase = JobPhase.COMPLETED if rc is not None else JobPhase.FAILED
         if phase is JobPhase.COMPLETED:
@@ -464,6 +504,20 @@ def _last_message(text: str | None) -> str | None:
     before = [line for line in lines[:first] if line.strip() and not line.startswith((". ", "> "))]
     before = [line for line in before if line != "end of do-file"]
     return before[-1] if before else None
+
+
+def _output_text(job: SlurmJob, state: JobState) -> str:
+    """The tail of the job's (or array task's) Slurm output file: slurm-%j.out, slurm-%A_%a.out."""
+    name = (
+        f"slurm-{state.job_id}.out"
+        if state.task is None
+        else (f"slurm-{state.job_id}_{state.task}.out")
+    )
+    with contextlib.suppress(OSError), (job.run_dir / name).open("rb") as handle:
+        size = handle.seek(0, 2)
+        handle.seek(max(0, size - 16384))
+        return handle.read().decode("utf-8", errors="replace")
+    return ""
 
 
 def _slurm_output(job: SlurmJob) -> str | None:

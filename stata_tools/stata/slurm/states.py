@@ -13,6 +13,7 @@ __all__ = [
     "JobPhase",
     "JobState",
     "describe",
+    "end_cause",
     "ordinal",
     "parse_sacct",
     "parse_scontrol",
@@ -130,7 +131,7 @@ def task_range(text: str) -> list[int]:
 
 def _none(value: str | None) -> str | None:
     value = (value or "").strip()
-    return None if value in ("", "None", "(null)", "n/a", "(None)") else value
+    return None if value in ("", "None", "(null)", "n/a", "(None)", "None assigned") else value
 
 
 def parse_squeue(text: str) -> list[JobState]:
@@ -209,6 +210,31 @@ def parse_sacct(text: str) -> list[JobState]:
         for task in ids[1]:
             states.append(JobState(ids[0], task, phase, state, reason, node, code, sig))
     return states
+
+
+# What slurmstepd writes into the job's output when it ends the job (Slurm 22.05, seen on the
+# test cluster): memory enforced by jobacct_gather (OverMemoryKill) leaves the job FAILED, so
+# only these lines say it ran out of memory; task/cgroup reports OUT_OF_MEMORY itself.
+_OUT_OF_MEMORY = re.compile(
+    r"Exceeded job memory limit|exceeded memory limit \(\d+ > \d+\)|oom-kill event",
+    re.IGNORECASE,
+)
+_CANCELLED_DUE = re.compile(r"\*\*\* JOB \S+ ON \S+ CANCELLED AT \S+ DUE TO (\w[\w ]*?) \*\*\*")
+
+
+def end_cause(output: str) -> JobPhase | None:
+    """What ended the job, by slurmstepd's own lines in its output: out of memory, preempted,
+    timed out; None when they say nothing more than the job's state."""
+    if _OUT_OF_MEMORY.search(output):
+        return JobPhase.OUT_OF_MEMORY
+    match = _CANCELLED_DUE.search(output)
+    if match:
+        cause = match.group(1).upper()
+        if cause == "PREEMPTION":
+            return JobPhase.PREEMPTED
+        if cause == "TIME LIMIT":
+            return JobPhase.TIMED_OUT
+    return None
 
 
 def queue_place(pending_ids: Iterable[str], job: str) -> int | None:
