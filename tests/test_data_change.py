@@ -59,6 +59,12 @@ def test_variables_dropped_several_added_and_long_lists_shortened() -> None:
 
 def test_a_new_dataset_a_clear_and_a_new_sort_order() -> None:
     assert describe_change(EMPTY, LOADED) == "data: new dataset auto.dta 74 obs · 12 vars"
+    edited = dataclasses.replace(LOADED, obs=72, variables=(*AUTO, "lprice"), changed=True)
+    assert describe_change(EMPTY, edited) == (
+        "data: new dataset auto.dta 72 obs · 13 vars · changed since it was read"
+    )
+    made = DataState(10, ("x",), changed=True)
+    assert describe_change(EMPTY, made) == "data: new dataset 10 obs · 1 var"
     dropped = dataclasses.replace(LOADED, obs=72, changed=True)
     assert describe_change(dropped, LOADED) == "data: new dataset auto.dta 74 obs · 12 vars"
     assert describe_change(LOADED, EMPTY) == "data: cleared (was 74 obs · 12 vars)"

@@ -62,9 +62,9 @@ def describe_change(before: DataState, after: DataState) -> str | None:
     if not after.obs and not after.variables and (before.obs or before.variables):
         return f"data: cleared (was {_size(before)})" + _frame_part(before, after)
     if _new_dataset(before, after):
-        return f"data: new dataset {_base(after.filename)} {_size(after)}" + _frame_part(
-            before, after
-        )
+        name = f"{_base(after.filename)} " if after.filename else ""
+        edited = " · changed since it was read" if after.changed and after.filename else ""
+        return f"data: new dataset {name}{_size(after)}{edited}" + _frame_part(before, after)
     parts = [part for part in (_obs_part(before, after), _vars_part(before, after)) if part]
     if after.filename != before.filename and after.filename:
         was = f" (was {_base(before.filename)})" if before.filename else ""
@@ -89,7 +89,10 @@ def describe_change(before: DataState, after: DataState) -> str | None:
 
 def _new_dataset(before: DataState, after: DataState) -> bool:
     """A file was loaded: its name is new, or the same file was read again over changes, and
-    the data no longer has the shape it had (a `save` keeps the shape)."""
+    the data no longer has the shape it had (a `save` keeps the shape). Data where there was
+    none is always new, even when the same run went on to change it."""
+    if not (before.obs or before.variables):
+        return bool(after.obs or after.variables)
     if not after.filename or after.changed:
         return False
     same_shape = before.obs == after.obs and before.variables == after.variables
@@ -134,7 +137,8 @@ def _signed(delta: int) -> str:
 
 
 def _size(state: DataState) -> str:
-    return f"{state.obs:,} obs · {len(state.variables)} vars"
+    count = len(state.variables)
+    return f"{state.obs:,} obs · {count} var{'' if count == 1 else 's'}"
 
 
 def _base(filename: str) -> str:
