@@ -9,7 +9,7 @@ import itertools
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -350,8 +350,11 @@ class Session:
     )  # run id → where it runs, while a batch or Slurm run is followed
     batch_engine: BatchEngine | None = None  # executor="batch", made at its first run
     slurm_engine: SlurmEngine | None = None  # executor="slurm", made at its first run
+    _working: int = field(default=0, init=False)  # runs and reads begun and not yet over
+    _last_active: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
+        self._last_active = self.clock()
         self.runs = RunStore(self.settings.run_dir, self.settings.max_runs_kept)
         if self.engine is None:
             self.engine = WorkerEngine(
@@ -420,6 +423,23 @@ class Session:
             else None,
         )
 
+    def idle_since(self) -> float | None:
+        """When the session last finished a run or a read (its clock); None while one is
+        queued or going on, so a session is never closed for idleness under a run."""
+        engine_busy = self.engine is not None and self.engine.active is not None
+        if self._working or self._lock.locked() or engine_busy:
+            return None
+        return self._last_active
+
+    @contextlib.contextmanager
+    def _at_work(self) -> Iterator[None]:
+        self._working += 1
+        try:
+            yield
+        finally:
+            self._working -= 1
+            self._last_active = self.clock()
+
     async def query(self, fn: Callable[[ModuleType, ModuleType], T]) -> T:
         """Call `fn(pystata, sfi)` on Stata's thread between runs; refused while one is active."""
         lock = self._loop_lock()
@@ -430,10 +450,11 @@ class Session:
                 f"Stata is busy with {running}; stored results are read between runs. Try again "
                 "when it finishes (session_status shows what is running)."
             )
-        async with lock:
-            future = self.engine.query(fn)  # type: ignore[union-attr]
-            with anyio.CancelScope(shield=True):
-                return await asyncio.wrap_future(future)
+        with self._at_work():
+            async with lock:
+                future = self.engine.query(fn)  # type: ignore[union-attr]
+                with anyio.CancelScope(shield=True):
+                    return await asyncio.wrap_future(future)
 
     def cancel(self, run_id: str | None = None) -> str | None:
         """Break a run, as a client's cancel would (scancel for a Slurm job): `run_id`, or the
@@ -495,6 +516,12 @@ class Session:
         Stata gets a break and the session keeps its data. `run_id` (from `new_run_id`) names
         the run before it starts, for callers that hand it out while the run waits its turn.
         """
+        with self._at_work():
+            async with contextlib.aclosing(self._run(request, run_id)) as events:
+                async for event in events:
+                    yield event
+
+    async def _run(self, request: RunRequest, run_id: str | None) -> AsyncIterator[RunEvent]:
         prepared = self.prepare(request)
         run_id = run_id or new_run_id()
         if prepared.executor != "session":  # stateless processes: no queue for the one Stata

@@ -47,14 +47,14 @@ async def read_log(
 
 def runs_resource(ctx: Context) -> str:
     """Recent runs, newest first, with their status (this client's only, unless shared)."""
-    runs = visible_runs(ctx).summaries()
+    runs = visible_runs(ctx, ResourceError).summaries()
     listed = [{**dataclasses.asdict(run), "session": session_of(run.run_id)} for run in runs]
     return json.dumps({"runs": listed}, indent=1)
 
 
 async def run_log_resource(run_id: str, ctx: Context) -> str:
     """The whole log of one run (use read_log to page through a large one)."""
-    read = functools.partial(visible_runs(ctx).read_log, run_id, 0, 1 << 20)
+    read = functools.partial(visible_runs(ctx, ResourceError).read_log, run_id, 0, 1 << 20)
     try:
         page = await anyio.to_thread.run_sync(read)
     except (UnknownRun, ValueError) as error:

@@ -34,6 +34,7 @@ from stata_tools.mcp.context import (
     get_registry,
     get_session,
     has_session,
+    identified,
     named_session,
     visible_runs,
 )
@@ -140,6 +141,7 @@ async def cancel_run(
     session: SessionArg = MAIN,
 ) -> ToolResult:
     """Stop the running Stata command (a Stata break); the session keeps its data."""
+    identified(ctx, "cancel_run (the run it stops may be another client's; cancel your own call)")
     if run_id is not None:
         try:
             text, meta = _cancel_by_id(ctx, run_id)
@@ -306,6 +308,7 @@ async def _run(
 ) -> ToolResult | InputRequiredResult:
     named_session(ctx, name)  # a bad name or the cap: before the roots are asked for
     if background:
+        identified(ctx, "background=true (its run id would reach every such client)")
         return await _start_background(request, ctx, name)
     result = await with_client_roots(
         lambda roots: follow(dataclasses.replace(request, client_roots=roots), ctx, name), ctx
