@@ -50,6 +50,10 @@ from stata_tools.stata.sessions import MAIN
 from stata_tools.stata.slurm.engine import SlurmError
 from stata_tools.stata.supervisor import WorkerLost, WorkerStartError
 
+QUIET_START_S = 0.025
+"""A run's first notification waits this long (one progress interval): a `display 1` that is
+over by then sends none, and its result comes a millisecond sooner."""
+
 
 async def run_do_file(
     path: PathArg,
@@ -338,6 +342,7 @@ async def follow(request: RunRequest, ctx: Context, name: str) -> RunResult:
     reporter = Reporter(
         lambda progress, total, message: ctx.report_progress(progress, total, message),
         lambda text: ctx.info(text, logger_name="stata.log"),
+        quiet_start_s=QUIET_START_S,
     )
     result: RunResult | None = None
     pump = asyncio.create_task(reporter.pump())  # a child task keeps the request's context
