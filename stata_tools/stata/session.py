@@ -530,12 +530,35 @@ class Session:
                     yield event
             return
         ticket = _Ticket(run_id, prepared.source)
+        lock = self._loop_lock()
+        if not lock.locked() and not self._waiting:
+            await lock.acquire()  # an idle session: taken at once, no task, no wait
+        else:
+            async with contextlib.aclosing(self._queue(ticket, lock, prepared)) as waits:
+                async for event in waits:
+                    yield event
+        self._current = ticket
+        try:
+            async for event in self._run_locked(prepared, run_id):
+                yield event
+        finally:
+            self._current = None
+            inflight = self._inflight
+            if inflight is not None and not inflight.done():
+                inflight.add_done_callback(lambda _: lock.release())  # Stata still busy
+            else:
+                lock.release()
+
+    async def _queue(
+        self, ticket: _Ticket, lock: asyncio.Lock, prepared: PreparedRun
+    ) -> AsyncIterator[RunEvent]:
+        """Wait for the lock behind the runs ahead, saying where this one stands; it holds the
+        lock when this ends."""
         began = self.clock()
         self._waiting.append(ticket)
-        lock = self._loop_lock()
         acquire = asyncio.ensure_future(lock.acquire())
         try:
-            await asyncio.wait({acquire}, timeout=0.01)  # an idle session takes us at once
+            await asyncio.wait({acquire}, timeout=0.01)  # a session just freed takes us at once
             while not acquire.done():
                 ahead = self._waiting.index(ticket) + 1
                 message = f"waiting for Stata: {ahead} run(s) ahead of {prepared.label}"
@@ -549,17 +572,6 @@ class Session:
         finally:
             self._waiting.remove(ticket)
         acquire.result()  # re-raises if acquiring failed
-        self._current = ticket
-        try:
-            async for event in self._run_locked(prepared, run_id):
-                yield event
-        finally:
-            self._current = None
-            inflight = self._inflight
-            if inflight is not None and not inflight.done():
-                inflight.add_done_callback(lambda _: lock.release())  # Stata still busy
-            else:
-                lock.release()
 
     def _loop_lock(self) -> asyncio.Lock:
         """The queue's lock, made anew when a caller brings another event loop (tests, scripts)."""
