@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 __all__ = ["Kind", "LogLine", "LogParser", "parse_lines", "smcl_to_text", "strip_comments"]
 
@@ -399,6 +400,8 @@ class LogParser:
     """Stateful: headers, SMCL mode (sniffed from a first line "{smcl}", never from the file name),
     block echoes and Mata mode all depend on earlier lines. Feed one parser per file."""
 
+    shortcut: ClassVar[bool] = True  # plain output settled at once (tests compare both ways)
+
     def __init__(self) -> None:
         self._first = True
         self._smcl = False
@@ -433,6 +436,7 @@ class LogParser:
                 return self._emit(Kind.HEADER, "", raw)
         elif (
             raw
+            and self.shortcut
             and (
                 raw[0] not in _NOT_PLAIN_FIRST
                 or (raw[0] == " " and _plain_indented(raw))
