@@ -19,7 +19,7 @@ import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
-from platforms import posix_signals
+from platforms import pid_probes
 from ports import free_port, start_http_server
 
 from stata_tools.mcp import context, server
@@ -455,7 +455,7 @@ def worker_pids(listed) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return {row["session"]: row["worker_pid"] for row in listed.meta["sessions"]}
 
 
-@posix_signals
+@pid_probes
 async def test_a_departed_clients_sessions_close_after_the_grace_its_background_run_first(
     fake_stata_dir: Path, tmp_path: Path
 ) -> None:
@@ -481,7 +481,7 @@ async def test_a_departed_clients_sessions_close_after_the_grace_its_background_
     assert "finished" in (tmp_path / "runs" / run_id / "run.log").read_text()
 
 
-@posix_signals
+@pid_probes
 async def test_an_http_clients_unused_session_closes_and_list_sessions_says_when(
     fake_stata_dir: Path, tmp_path: Path
 ) -> None:
@@ -535,7 +535,7 @@ def raw_session(url: str) -> tuple[httpx.Client, Callable[[str, dict[str, Any]],
     return http, call
 
 
-@posix_signals
+@pid_probes
 async def test_a_client_that_vanishes_without_a_word_is_let_go_when_its_mcp_session_expires(
     fake_stata_dir: Path, tmp_path: Path
 ) -> None:
