@@ -123,6 +123,9 @@ IN_PROCESS = Path(__file__).with_name("in_process_server.py")
 SERVERS = {
     "Stata in a worker process": REPO / "server.py",
     "Stata in the server process": IN_PROCESS,
+    "bare FastMCP, a tool that does nothing (the floor)": Path(__file__).with_name(
+        "bare_server.py"
+    ),
 }
 
 

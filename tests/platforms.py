@@ -16,3 +16,9 @@ posix_signals = pytest.mark.skipif(
 )
 
 fifos = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
+
+pid_probes = pytest.mark.skipif(
+    WINDOWS,
+    reason="asks whether a process lives with os.kill(pid, 0), which on Windows ends it "
+    "(TerminateProcess) instead",
+)

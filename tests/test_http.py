@@ -363,7 +363,8 @@ def test_the_start_up_note_says_when_2026_clients_would_share_sessions() -> None
         announce(HttpSecurity.from_env("127.0.0.1", 8000, env), err, shared=shared)
         return err.getvalue()
 
-    assert "those sharing one (or none) share sessions and runs" in note({})
-    assert "those sharing one (or none)" in note({"STATA_TOOLS_TOKEN": "only-one-token-00"})
+    assert "those sharing one share sessions and runs" in note({})
+    assert "those with none get session main alone" in note({})
+    assert "those sharing one share" in note({"STATA_TOOLS_TOKEN": "only-one-token-00"})
     assert "kept apart" not in note({"STATA_TOOLS_TOKEN": "token-a-000001,token-b-000002"})
     assert "kept apart" not in note({}, shared=True)

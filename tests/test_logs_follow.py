@@ -478,6 +478,33 @@ async def test_a_flood_switches_to_polling_and_loses_nothing(tmp_path: Path) -> 
     assert not collector.follower.polling  # polling by choice, not because the watcher failed
 
 
+async def test_a_steady_stream_of_small_writes_counts_as_a_flood(tmp_path: Path) -> None:
+    """Each tick well under flood_bytes, but the rate kept up over the window: polling, and
+    nothing lost (a fake Stata of short `display` lines writes this way)."""
+    path = tmp_path / "steady.log"
+    path.write_bytes(b"")
+    expected = [f"line {i} " + "x" * 90 for i in range(8000)]
+
+    def writer() -> None:
+        with open(path, "ab") as f:
+            for n in range(0, len(expected), 10):  # ~1 KB a millisecond: 1 MB/s
+                f.write("".join(line + "\n" for line in expected[n : n + 10]).encode())
+                f.flush()
+                time.sleep(0.001)
+
+    follower = LogFollower(path, flood_bytes=1 << 30, flood_rate=100_000, **FAST)
+    collector = Collector(follower)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(collector.run)
+        await anyio.sleep(0.05)
+        thread = in_thread(writer)
+        await anyio.to_thread.run_sync(thread.join)
+        await collector.wait_for(len(expected), timeout=10)
+        collector.stop.set()
+    assert collector.lines == expected
+    assert follower.flooded and not follower.polling
+
+
 async def test_a_trickle_never_counts_as_a_flood(tmp_path: Path) -> None:
     path = tmp_path / "trickle.log"
     collector = Collector(LogFollower(path, **FAST))

@@ -10,7 +10,6 @@ from corpus import corpus_params, require_corpus
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stata_tools.run.logs import parse as parse_module
 from stata_tools.run.logs.parse import Kind, LogLine, LogParser, parse_lines, smcl_to_text
 
 K = Kind
@@ -32,6 +31,8 @@ LINE_SHAPES = [
     "  2.     display `i'",
     "  3. }",
     "> continued",
+    ">",
+    "> --Break--",
     "r(111);",
     "--Break--",
     "end of do-file",
@@ -603,18 +604,13 @@ def test_hostile_smcl_numbers_are_capped_not_fatal() -> None:
     assert len(smcl_to_text("{dup 20000:{dup 20000:ab}}")) < 10_000
 
 
-class _Everything:
-    def __contains__(self, _item: object) -> bool:
-        return True
-
-
 @pytest.mark.parametrize("path", CORPUS_FILES + PAIR_LOGS)
 def test_the_plain_output_shortcut_agrees_with_the_full_classification(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lines = corpus_lines(path.name)
     fast = parse_lines(lines)
-    monkeypatch.setattr(parse_module, "_NOT_PLAIN_FIRST", _Everything())  # never take it
+    monkeypatch.setattr(LogParser, "shortcut", False)  # never take it
     full = parse_lines(lines)
     assert fast == full
 
@@ -622,12 +618,11 @@ def test_the_plain_output_shortcut_agrees_with_the_full_classification(
 @given(st.lists(st.sampled_from(LINE_SHAPES), max_size=40))
 def test_the_shortcut_agrees_on_generated_logs(lines: list[str]) -> None:
     fast = parse_lines(lines)
-    original = parse_module._NOT_PLAIN_FIRST
-    parse_module._NOT_PLAIN_FIRST = _Everything()  # type: ignore[assignment]
+    LogParser.shortcut = False  # type: ignore[misc]
     try:
         full = parse_lines(lines)
     finally:
-        parse_module._NOT_PLAIN_FIRST = original
+        LogParser.shortcut = True  # type: ignore[misc]
     assert fast == full
 
 

@@ -89,3 +89,30 @@ async def test_equal_progress_is_not_sent_twice() -> None:
         await anyio.sleep(0.1)
         await reporter.close()
     assert sink.progress == [(1.0, 10.0, "a")]
+
+
+async def test_a_run_over_within_the_quiet_start_sends_nothing() -> None:
+    sink = Sink()
+    reporter = Reporter(sink.send_progress, sink.send_lines, quiet_start_s=0.2)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(reporter.pump)
+        reporter.update(Output(("1",), snap(1.0)))
+        await anyio.sleep(0.02)
+        await reporter.close()
+    assert sink.progress == [] and sink.batches == []  # the result says it all
+
+
+async def test_after_the_quiet_start_the_newest_progress_and_every_line_go_out() -> None:
+    sink = Sink()
+    reporter = Reporter(sink.send_progress, sink.send_lines, quiet_start_s=0.1)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(reporter.pump)
+        began = time.monotonic()
+        reporter.update(Output(("one",), snap(1.0)))
+        await anyio.sleep(0.02)
+        reporter.update(Output(("two",), snap(2.0)))
+        await anyio.sleep(0.2)
+        await reporter.close()
+    assert sink.progress == [(2.0, 10.0, "m")]  # the newest when the quiet start ended
+    assert sink.times[0] - began >= 0.1
+    assert "\n".join(sink.batches).splitlines() == ["one", "two"]

@@ -105,3 +105,22 @@ def test_a_result_a_full_disk_cannot_save_is_returned_as_the_error(
     monkeypatch.setattr(Path, "write_text", full)
     error = store.save_result(run_id, {"ok": 2})
     assert isinstance(error, OSError) and error.errno == errno.ENOSPC
+
+
+def test_the_oldest_runs_beyond_the_limit_go_looked_for_every_tenth_of_it(
+    tmp_path: Path,
+) -> None:
+    store = RunStore(tmp_path, keep=20)  # looks at the first folder, then every 2nd
+    made = [f"20260101-000000-{n:06d}" for n in range(25)]
+    for run_id in made[:21]:
+        store.new_folder(run_id)
+    store.prune(wait=True)
+    assert store.run_ids() == made[1:21]  # the oldest beyond 20 went, the newest stayed
+    for run_id in made[21:24]:
+        store.new_folder(run_id)  # the 2nd of these looked again
+    deadline = time.monotonic() + 10
+    while len(store.run_ids()) > 21:  # removed on a thread of its own
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert store.run_ids() == made[3:24]  # 20 kept when it looked, one made since
+    assert all(name in made for name in store.run_ids())

@@ -10,13 +10,16 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx2 as httpx  # what fastmcp 4.2.3 ships as its HTTP client (httpx itself is absent)
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
+from platforms import pid_probes
 from ports import free_port, start_http_server
 
 from stata_tools.mcp import context, server
@@ -31,7 +34,7 @@ from stata_tools.stata.sessions import (
     UnknownSession,
     check_name,
 )
-from stata_tools.stata.settings import Settings
+from stata_tools.stata.settings import Settings, SettingsError
 
 
 def text_of(result) -> str:  # type: ignore[no-untyped-def]
@@ -109,6 +112,112 @@ def test_a_run_is_seen_by_the_client_that_started_it(registry: SessionRegistry) 
     assert registry.may_see(LOCAL, "20250101-000000-000001")  # an earlier server's run
     assert not registry.may_see("mcp-session:a", "20250101-000000-000001")
     assert registry.run_owner("20260101-000000-000001") == ("mcp-session:a", "b")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def timed(tmp_path: Path) -> Iterator[tuple[SessionRegistry, Clock]]:
+    """A registry on a clock of our own: sessions close after 100 s unused, 10 s after their
+    client left."""
+    clock = Clock()
+    settings = Settings(
+        run_dir=tmp_path / "runs", max_sessions=3, idle_session_s=100, gone_client_grace_s=10
+    )
+    primary = Session(settings, clock=clock)
+    made = SessionRegistry(
+        settings, lambda: primary, factory=lambda s: Session(s, clock=clock), clock=clock
+    )
+    yield made, clock
+    for session in made.all_sessions():
+        session.close()
+
+
+def nothing_pending(client: str, name: str) -> bool:
+    return False
+
+
+async def test_an_http_clients_unused_session_closes_after_the_idle_limit(
+    timed: tuple[SessionRegistry, Clock],
+) -> None:
+    registry, clock = timed
+    registry.seen("token:a")
+    registry.session("token:a", "models")
+    closing = registry.closing("token:a", "models", nothing_pending)
+    assert closing is not None and closing.at == 1100.0
+    assert closing.reason == "after 1m40s unused (STATA_TOOLS_IDLE_SESSION_S)"
+    clock.now = 1099.9
+    assert await registry.close_unused(nothing_pending) == []
+    clock.now = 1100.0
+    closed = await registry.close_unused(nothing_pending)
+    assert closed == [("token:a", "models", closing.reason)]
+    assert registry.names("token:a") == []
+    with pytest.raises(UnknownSession) as gone:
+        registry.session("token:a", "models", create=False)
+    assert "it was closed after 1m40s unused (STATA_TOOLS_IDLE_SESSION_S), with its data" in str(
+        gone.value
+    )
+    assert registry.session("token:a", "models") is not None  # a run opens a fresh one
+
+
+async def test_the_local_client_keeps_its_sessions_however_long_unused(
+    timed: tuple[SessionRegistry, Clock],
+) -> None:
+    registry, clock = timed
+    registry.session(LOCAL, "b")  # stdio: the server ends with its one client
+    assert registry.closing(LOCAL, "b", nothing_pending) is None
+    clock.now += 1e6
+    assert await registry.close_unused(nothing_pending) == []
+    assert registry.names(LOCAL) == [MAIN, "b"]
+
+
+async def test_a_departed_clients_sessions_close_after_the_grace_period_its_runs_first(
+    timed: tuple[SessionRegistry, Clock],
+) -> None:
+    registry, clock = timed
+    client = "mcp-session:gone"
+    registry.seen(client)
+    for name in (MAIN, "side", "long"):
+        registry.session(client, name)
+    registry.client_left(client)
+    running = {"long"}  # a background run there has not ended
+
+    def pending(owner: str, name: str) -> bool:
+        return owner == client and name in running
+
+    closing = registry.closing(client, "side", pending)
+    assert closing is not None and closing.at == 1010.0
+    assert closing.reason == "10.0s after its client's MCP session ended"
+    long = registry.closing(client, "long", pending)
+    assert long is not None and long.at is None  # not while its run goes on
+    clock.now = 1010.0
+    closed = await registry.close_unused(pending)
+    assert sorted(name for _, name, _ in closed) == [MAIN, "side"]
+    assert registry.names(client) == ["long"]
+    clock.now = 5000.0  # long after: still kept while the run goes on
+    assert await registry.close_unused(pending) == []
+    running.clear()  # the run ended: closed at the next look
+    assert [name for _, name, _ in await registry.close_unused(pending)] == ["long"]
+    assert registry.names(client) == [] and client not in registry._gone
+
+
+async def test_a_session_at_work_is_not_idle(timed: tuple[SessionRegistry, Clock]) -> None:
+    registry, clock = timed
+    registry.seen("token:a")
+    session = registry.session("token:a", "busy")
+    with session._at_work():
+        assert session.idle_since() is None
+        clock.now = 2000.0
+        assert await registry.close_unused(nothing_pending) == []
+    assert session.idle_since() == 2000.0  # unused from the end of its work
+    closing = registry.closing("token:a", "busy", nothing_pending)
+    assert closing is not None and closing.at == 2100.0
 
 
 @pytest.fixture
@@ -310,16 +419,194 @@ async def test_in_shared_mode_every_client_sees_every_run(
 async def test_a_background_run_outlives_the_client_that_started_it(
     fake_stata_dir: Path, tmp_path: Path
 ) -> None:
-    with http_server(fake_stata_dir, tmp_path) as url:
-        async with http_client(url, mode="auto") as first:
+    with http_server(fake_stata_dir, tmp_path, STATA_TOOLS_TOKEN=ONE_TOKEN) as url:
+        async with http_client(url, ONE_TOKEN, mode="auto") as first:
             started = await first.call_tool(
                 "run_code", {"code": 'sleep 1000\ndisplay "still here"', "background": True}
             )
-        async with http_client(url, mode="auto") as later:  # one client to the server: no token
+        async with http_client(url, ONE_TOKEN, mode="auto") as later:  # its token: one client
             waited = await later.call_tool(
                 "wait_run", {"run_id": started.meta["run_id"], "timeout_s": 20}
             )
     assert waited.meta["status"] == "ok" and "still here" in text_of(waited)
+
+
+ONE_TOKEN = "the-one-token-0123"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # the server reaps the workers it stops: no zombie lingers
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def until(condition, timeout_s: float = 15.0) -> float:  # type: ignore[no-untyped-def]
+    """Poll until `condition()` holds; when it did."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+    return time.monotonic()
+
+
+def worker_pids(listed) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    return {row["session"]: row["worker_pid"] for row in listed.meta["sessions"]}
+
+
+@pid_probes
+async def test_a_departed_clients_sessions_close_after_the_grace_its_background_run_first(
+    fake_stata_dir: Path, tmp_path: Path
+) -> None:
+    with http_server(fake_stata_dir, tmp_path, STATA_TOOLS_GONE_CLIENT_GRACE_S="0.3") as url:
+        async with http_client(url) as client:  # handshake era: the end of its MCP session
+            await client.call_tool("run_code", {"code": "display 1", "session": "side"})
+            started = await client.call_tool(
+                "run_code",
+                {"code": 'sleep 2500\ndisplay "finished"', "session": "long", "background": True},
+            )
+            pids = worker_pids(await client.call_tool("list_sessions", {}))
+            assert pids["long"] is None or alive(pids["long"])
+            while pids["long"] is None:  # its Stata starts in the background
+                pids = worker_pids(await client.call_tool("list_sessions", {}))
+        # the client left (DELETE of its MCP session): `side` closes after the grace period,
+        # `long` only once its background run has ended, which it is left to do
+        await until(lambda: not alive(pids["side"]))
+        assert alive(pids["long"])
+        await until(lambda: not alive(pids["long"]))
+    run_id = started.meta["run_id"]
+    result = json.loads((tmp_path / "runs" / run_id / "result.json").read_text())
+    assert result["status"] == "ok"
+    assert "finished" in (tmp_path / "runs" / run_id / "run.log").read_text()
+
+
+@pid_probes
+async def test_an_http_clients_unused_session_closes_and_list_sessions_says_when(
+    fake_stata_dir: Path, tmp_path: Path
+) -> None:
+    with http_server(
+        fake_stata_dir, tmp_path, STATA_TOOLS_TOKEN=ONE_TOKEN, STATA_TOOLS_IDLE_SESSION_S="1.5"
+    ) as url:
+        async with http_client(url, ONE_TOKEN, mode="auto") as client:
+            await client.call_tool("run_code", {"code": "display 1", "session": "models"})
+            listed = await client.call_tool("list_sessions", {})
+            row = listed.meta["sessions"][0]
+            assert row["session"] == "models" and row["closes_at"] is not None
+            assert row["closes"] == "after 1.5s unused (STATA_TOOLS_IDLE_SESSION_S)"
+            assert "; closes at " in text_of(listed) and "UTC unless used before" in text_of(listed)
+            pid = row["worker_pid"]
+            await until(lambda: not alive(pid))
+            assert (await client.call_tool("list_sessions", {})).meta["sessions"] == []
+            with pytest.raises(ToolError, match=r"it was closed after 1.5s unused"):
+                await client.call_tool("session_status", {"session": "models"})
+            again = await client.call_tool("run_code", {"code": "display 2", "session": "models"})
+            assert again.meta["status"] == "ok"  # a run opens a fresh one
+
+
+def raw_session(url: str) -> tuple[httpx.Client, Callable[[str, dict[str, Any]], Any]]:
+    """A handshake-era client by hand, which can leave without DELETE: tools/call → result."""
+    http = httpx.Client(timeout=30)
+    headers = {"Accept": "application/json, text/event-stream"}
+    ids = iter(range(1, 1000))
+
+    def post(message: dict[str, Any]) -> Any:
+        answer = http.post(url, json={"jsonrpc": "2.0", **message}, headers=headers)
+        answer.raise_for_status()
+        for line in answer.text.splitlines():
+            if line.startswith("data: ") and '"result"' in line:
+                return json.loads(line[6:])["result"]
+        return None
+
+    hello = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw"}}
+    answer = http.post(
+        url,
+        json={"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": hello},
+        headers=headers,
+    )
+    headers["Mcp-Session-Id"] = answer.headers["mcp-session-id"]
+    headers["Mcp-Protocol-Version"] = "2025-11-25"
+    post({"method": "notifications/initialized"})
+
+    def call(tool: str, arguments: dict[str, Any]) -> Any:
+        params = {"name": tool, "arguments": arguments}
+        return post({"id": next(ids), "method": "tools/call", "params": params})
+
+    return http, call
+
+
+@pid_probes
+async def test_a_client_that_vanishes_without_a_word_is_let_go_when_its_mcp_session_expires(
+    fake_stata_dir: Path, tmp_path: Path
+) -> None:
+    """No DELETE: the transport's idle timeout (FASTMCP_HTTP_SESSION_IDLE_TIMEOUT) ends the
+    MCP session, and the client's sessions close after the grace period."""
+    with http_server(
+        fake_stata_dir,
+        tmp_path,
+        STATA_TOOLS_GONE_CLIENT_GRACE_S="0.2",
+        FASTMCP_HTTP_SESSION_IDLE_TIMEOUT="1",
+    ) as url:
+        http, call = raw_session(url)
+        try:
+            ran = call("run_code", {"code": "display 1", "session": "side"})
+            assert ran["_meta"]["status"] == "ok"
+            listed = call("list_sessions", {})
+            pid = {r["session"]: r["worker_pid"] for r in listed["_meta"]["sessions"]}["side"]
+        finally:
+            http.close()  # the connection goes, the MCP session stays: no DELETE
+        assert alive(pid)
+        await until(lambda: not alive(pid))  # no request for 1 s: the MCP session ended
+
+
+async def test_an_anonymous_2026_client_gets_main_and_nothing_that_others_could_reach(
+    fake_stata_dir: Path, tmp_path: Path
+) -> None:
+    with http_server(fake_stata_dir, tmp_path) as url:  # loopback, no token
+        async with http_client(url, mode="auto") as a, http_client(url, mode="auto") as b:
+            done = await a.call_tool("run_code", {"code": 'display "a ran"'})
+            assert done.meta["status"] == "ok" and "a ran" in text_of(done)
+            run_id = done.meta["run_id"]
+            how = r"STATA_TOOLS_TOKEN=token-a,token-b.*STATA_TOOLS_SHARED_SESSIONS=1"
+            refused = [
+                ("run_code", {"code": "display 1", "session": "other"}, "session 'other'"),
+                ("run_code", {"code": "display 1", "background": True}, "background=true"),
+                ("read_log", {"run_id": run_id}, "reaching runs by id"),
+                ("run_status", {"run_id": run_id}, "reaching runs by id"),
+                ("wait_run", {"run_id": run_id}, "reaching runs by id"),
+                ("cancel_run", {"run_id": run_id}, "cancel_run"),
+                ("cancel_run", {}, "cancel_run"),
+                ("close_session", {"session": "other"}, "session 'other'"),
+            ]
+            for client in (a, b):  # its own run as much as another's: they look the same
+                for tool, args, what in refused:
+                    with pytest.raises(ToolError, match=f"{what}.*is refused.*{how}"):
+                        await client.call_tool(tool, args)
+                for uri in ("stata://runs", f"stata://runs/{run_id}/log"):
+                    with pytest.raises(Exception, match="is refused: this HTTP client sent no"):
+                        await client.read_resource(uri)
+            running = asyncio.create_task(a.call_tool("run_code", {"code": "sleep 1500"}))
+            status = await b.call_tool("session_status", {})
+            while not status.meta["busy"]:
+                status = await b.call_tool("session_status", {})
+            assert "Busy: running a run; 0 queued." in text_of(status)
+            assert "current_run" not in status.meta  # None, dropped on the wire
+            theirs = (await running).meta["run_id"]
+            assert theirs not in text_of(status)
+
+
+async def test_in_shared_mode_an_anonymous_2026_client_has_it_all(
+    fake_stata_dir: Path, tmp_path: Path
+) -> None:
+    with http_server(fake_stata_dir, tmp_path, STATA_TOOLS_SHARED_SESSIONS="1") as url:
+        async with http_client(url, mode="auto") as a, http_client(url, mode="auto") as b:
+            started = await a.call_tool(
+                "run_code", {"code": 'display "shared"', "session": "other", "background": True}
+            )
+            waited = await b.call_tool(
+                "wait_run", {"run_id": started.meta["run_id"], "timeout_s": 20}
+            )
+    assert waited.meta["status"] == "ok" and "shared" in text_of(waited)
 
 
 async def test_two_sessions_finishing_do_files_keep_both_in_the_history(
@@ -360,3 +647,26 @@ async def test_cancel_run_by_id_breaks_a_foreground_run_in_another_session(
     )
     result = await asyncio.wait_for(call, 10)
     assert result.meta["status"] == "cancelled" and result.meta["session"] == "side"
+
+
+def test_the_closing_limits_come_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {"STATA_TOOLS_GONE_CLIENT_GRACE_S": "5", "STATA_TOOLS_IDLE_SESSION_S": "0"}
+    )
+    assert (settings.gone_client_grace_s, settings.idle_session_s) == (5.0, 0.0)
+    defaults = Settings.from_env({})
+    assert (defaults.gone_client_grace_s, defaults.idle_session_s) == (60.0, 14_400.0)
+    with pytest.raises(SettingsError, match=r"STATA_TOOLS_IDLE_SESSION_S='-1' is below"):
+        Settings.from_env({"STATA_TOOLS_IDLE_SESSION_S": "-1"})
+
+
+async def test_idle_limit_zero_keeps_an_http_clients_sessions(
+    timed: tuple[SessionRegistry, Clock],
+) -> None:
+    registry, clock = timed
+    registry.settings = dataclasses.replace(registry.settings, idle_session_s=0)
+    registry.seen("token:a")
+    registry.session("token:a", "b")
+    assert registry.closing("token:a", "b", nothing_pending) is None
+    clock.now += 1e6
+    assert await registry.close_unused(nothing_pending) == []

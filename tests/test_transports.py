@@ -41,7 +41,7 @@ def peer(fake_stata_dir: Path, tmp_path: Path):
 
 
 def test_stdout_carries_only_json_rpc_while_stata_prints(peer: StdioPeer, tmp_path: Path) -> None:
-    code = 'display "to stdout and fd 1"\nforvalues i = 1/3 {\n  display `i\'\n}\n'
+    code = 'display "to stdout and fd 1"\nforvalues i = 1/3 {\n  display `i\'\n}\nsleep 100\n'
     reply = peer.request(
         "tools/call",
         {"name": "run_code", "arguments": {"code": code}, "_meta": {"progressToken": 7}},

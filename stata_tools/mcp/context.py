@@ -17,6 +17,7 @@ from stata_tools.stata.prestart import Prestart
 from stata_tools.stata.runs import RUNNING_OR_INTERRUPTED, RunStore
 from stata_tools.stata.session import Session, SessionBusy
 from stata_tools.stata.sessions import (
+    ANONYMOUS,
     LOCAL,
     MAIN,
     SessionNameError,
@@ -28,6 +29,9 @@ from stata_tools.stata.settings import Settings
 from stata_tools.stata.supervisor import WorkerLost, WorkerStartError
 
 T = TypeVar("T")
+
+MCP_SESSION = "mcp-session:"  # a handshake-era HTTP client: its negotiated MCP session
+_WATCHED = "stata_tools.watched"  # on a connection whose end is watched
 
 _session: Session | None = None
 _prestart: Prestart | None = None
@@ -69,15 +73,38 @@ def client_of(ctx: Context) -> str:
     http = request.request if request is not None else None
     handshake = request is not None and request.protocol_version not in MODERN_PROTOCOL_VERSIONS
     if handshake and http is not None and http.headers.get("mcp-session-id"):
-        return "mcp-session:" + ctx.session_id  # negotiated: the SDK refuses ids it did not issue
+        return MCP_SESSION + ctx.session_id  # negotiated: the SDK refuses ids it did not issue
     token = get_access_token()
     if token is not None:
         return "token:" + token.client_id
-    return "http-anonymous"
+    return ANONYMOUS
+
+
+def anonymous_refusal(what: str) -> str:
+    """Why an anonymous HTTP client may not have `what`, and how to be told apart."""
+    return (
+        f"{what} is refused: this HTTP client sent no bearer token and has no MCP session "
+        "(protocol 2026-07-28 has none), so nothing tells it from other such clients, which "
+        "would see and stop its runs. Give each client its own token (start the server with "
+        "STATA_TOOLS_TOKEN=token-a,token-b,… and send Authorization: Bearer <its token>), or, "
+        "when every client is you, start it with STATA_TOOLS_SHARED_SESSIONS=1 to share "
+        "sessions and runs knowingly. run_code and run_do_file in session main still work."
+    )
+
+
+def identified(ctx: Context, what: str, error: type[Exception] = ToolError) -> str:
+    """The client, when it can be told apart from others (or shares knowingly); else `error`
+    with what to do: anonymous HTTP clients get `main` and nothing that outlives a call."""
+    client = client_of(ctx)
+    if client == ANONYMOUS:
+        raise error(anonymous_refusal(what))
+    return client
 
 
 def named_session(ctx: Context, name: str, *, create: bool = True) -> Session:
     """The caller's session by that name; a ToolError says what to do when there is none."""
+    if name != MAIN:
+        identified(ctx, f"session {name!r} (any session but {MAIN!r})")
     try:
         return get_registry().session(client_of(ctx), name, create=create)
     except (SessionNameError, TooManySessions, UnknownSession) as error:
@@ -98,10 +125,11 @@ def get_prestart() -> Prestart:
     return _prestart
 
 
-def visible_runs(ctx: Context) -> RunStore:
-    """The run store as this client may see it: its own runs, or every kept one when local."""
+def visible_runs(ctx: Context, error: type[Exception] = ToolError) -> RunStore:
+    """The run store as this client may see it: its own runs, or every kept one when local;
+    an anonymous HTTP client sees none (`error` says why)."""
     store = get_session().runs
-    client = client_of(ctx)
+    client = identified(ctx, "reaching runs by id (and listing them)", error)
     return store.only(lambda run_id: get_registry().may_see(client, run_id))
 
 
@@ -152,3 +180,39 @@ async def query(fn: Callable[[ModuleType, ModuleType], T], ctx: Context, name: s
             line for line in str(error).splitlines() if line and not line.startswith("r(")
         )
         raise ToolError(f"{message} (r({rc}))" if rc else message or "Stata refused") from None
+
+
+def pending(client: str, name: str) -> bool:
+    """Whether the client's session has a background run not yet ended: it is not closed."""
+    return get_background().pending(client, name)
+
+
+def expiry_tick(settings: Settings) -> float:
+    """How often unused sessions are looked for: a tenth of the shorter limit, 50 ms to 5 s."""
+    limits = [s for s in (settings.gone_client_grace_s, settings.idle_session_s) if s > 0]
+    return min(5.0, max(0.05, min(limits, default=50.0) / 10))
+
+
+def watch_client(ctx: Context) -> None:
+    """An HTTP client is noted (its idle sessions close); a handshake-era one is watched, so its
+    sessions close once its MCP session ends (the SDK unwinds the connection's exit stack then:
+    client DELETE, the transport's idle timeout, a crash)."""
+    if ctx.transport not in ("sse", "streamable-http"):
+        return
+    client = client_of(ctx)
+    registry = get_registry()
+    registry.seen(client)
+    if not client.startswith(MCP_SESSION):
+        return
+    try:
+        connection = getattr(ctx.session, "_connection", None)  # as FastMCP's ping middleware
+    except RuntimeError:  # no MCP session after all
+        return
+    if connection is None or connection.state.get(_WATCHED):
+        return
+    connection.state[_WATCHED] = True
+
+    async def left() -> None:
+        registry.client_left(client)
+
+    connection.exit_stack.push_async_callback(left)

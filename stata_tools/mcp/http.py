@@ -190,8 +190,9 @@ def announce(security: HttpSecurity, err: TextIO, *, shared: bool = False) -> No
     if not shared and (security.token is None or "," not in security.token):
         print(
             "stata-tools: clients are kept apart by their MCP session (2025-11-25); 2026-07-28 "
-            "clients, which have none, by their token, so those sharing one (or none) share "
-            f"sessions and runs: give each its own ({TOKEN_ENV}=token-a,token-b,…).",
+            "clients, which have none, by their token, so those sharing one share sessions and "
+            "runs, and those with none get session main alone (no other sessions, no background "
+            f"runs, no run ids): give each its own ({TOKEN_ENV}=token-a,token-b,…).",
             file=err,
         )
     if not security.loopback:

@@ -31,11 +31,14 @@ class Reporter:
         *,
         progress_interval_s: float = 0.025,
         lines_interval_s: float = 0.1,
+        quiet_start_s: float = 0.0,
     ) -> None:
         self._send_progress = send_progress
         self._send_lines = send_lines
         self._progress_interval = progress_interval_s
         self._lines_interval = lines_interval_s
+        self._quiet_start = quiet_start_s
+        self._quiet_until: float | None = None  # set at the first event
         self._snapshot: Snapshot | None = None
         self._sent_progress = -1.0
         self._lines: deque[str] = deque()
@@ -46,6 +49,8 @@ class Reporter:
 
     def update(self, event: RunEvent) -> None:
         """Record an event; never waits."""
+        if self._quiet_until is None:
+            self._quiet_until = time.monotonic() + self._quiet_start
         self._snapshot = event.snapshot
         if isinstance(event, Output) and self._send_lines is not None:
             for line in event.lines:
@@ -61,11 +66,16 @@ class Reporter:
         self._changed.set()
 
     async def pump(self) -> None:
-        """Send until closed; run it as a child task of the request."""
+        """Send until closed; run it as a child task of the request. With `quiet_start_s`,
+        nothing goes out before the run has gone on that long, and a run closed by then sends
+        nothing at all: its result follows at once and says everything (each notification
+        costs the client and the server a third of a millisecond)."""
         next_progress = next_lines = 0.0
         while not self._closed:
             await self._changed.wait()
             self._changed = anyio.Event()
+            if self._quiet_until is not None and next_progress == 0.0:
+                next_progress = next_lines = self._quiet_until
             due = [
                 when
                 for when, pending in (
@@ -91,6 +101,8 @@ class Reporter:
                 next_lines = now + self._lines_interval
             if self._progress_pending() or self._lines:
                 self._changed.set()  # the rest waits for its interval
+        if self._quiet_until is not None and time.monotonic() < self._quiet_until:
+            return  # over before anyone could watch it: the result says it all
         await self._flush_progress()
         while self._lines:
             await self._flush_lines()

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import sys
 import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from fastmcp import FastMCP
 from fastmcp.server.lifespan import lifespan
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 
 from stata_tools.about import HOMEPAGE, __version__
 from stata_tools.mcp import prompts
-from stata_tools.mcp.context import get_background, get_prestart, get_registry, get_session
+from stata_tools.mcp.context import (
+    expiry_tick,
+    get_background,
+    get_prestart,
+    get_registry,
+    get_session,
+    pending,
+    watch_client,
+)
 from stata_tools.mcp.tools import (
     codebook,
     data,
@@ -62,12 +73,51 @@ class PrestartMiddleware(Middleware):
         return await call_next(context)
 
 
+class ClientsMiddleware(Middleware):
+    """Notes each HTTP client and watches a handshake-era one's MCP session end, so that
+    sessions nobody will use again are closed (stata/sessions.py, close_unused)."""
+
+    async def on_request(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        ctx = context.fastmcp_context
+        if ctx is not None and ctx.request_context is not None:
+            watch_client(ctx)
+        return await call_next(context)
+
+
+async def close_unused_forever(tick_s: float) -> None:
+    """Close the sessions nobody will use (stata/sessions.py, close_unused) as they fall due,
+    saying so on stderr; a task of the lifespan, cancelled at its end."""
+    registry = get_registry()
+    while True:
+        await anyio.sleep(tick_s)
+        try:
+            closed = await registry.close_unused(pending)
+        except Exception as error:  # never the end of the loop: the next look tries again
+            print(f"stata-tools: closing unused sessions failed: {error!r}", file=sys.stderr)
+            continue
+        for client, name, why in closed:
+            print(
+                f"stata-tools: closed session {name} of client {client[:28]}: {why}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
 @lifespan
 async def session_lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
     session = get_session()
+    expiry = asyncio.create_task(
+        close_unused_forever(expiry_tick(session.settings)),
+        context=contextvars.Context(),  # none of a request's context: it outlives them all
+    )
     try:
         yield {"session": session}
     finally:
+        expiry.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await expiry
         await session.stop_running()
         await get_background().stop_all()
         await get_registry().stop_all()
@@ -80,7 +130,7 @@ mcp = FastMCP(
     version=__version__,
     website_url=HOMEPAGE,
     lifespan=session_lifespan,
-    middleware=[PrestartMiddleware()],
+    middleware=[PrestartMiddleware(), ClientsMiddleware()],
 )
 
 

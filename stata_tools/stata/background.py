@@ -117,6 +117,13 @@ class BackgroundRuns:
     def get(self, run_id: str) -> BackgroundRun | None:
         return self._runs.get(run_id)
 
+    def pending(self, client: str, session: str) -> bool:
+        """Whether the client's session has a run here that has not ended (queued counts)."""
+        return any(
+            run.phase is not Phase.DONE and (run.client, run.session) == (client, session)
+            for run in self._runs.values()
+        )
+
     def cancel_queued(self, run: BackgroundRun) -> bool:
         """Drop a run still waiting for its session (a running one gets Stata's break instead)."""
         if run.phase is not Phase.QUEUED or run.task is None or run.task.done():

@@ -115,8 +115,10 @@ class StdoutRouter(io.TextIOBase):
                 pass
             tee = self._tee
         if tee is not None and text:
-            with suppress(Exception):  # a listener's failure must not reach Stata's thread
+            try:  # noqa: SIM105 - once per print: suppress() would cost more than the tee itself
                 tee(text)
+            except Exception:  # a listener's failure must not reach Stata's thread
+                pass
         return len(text)
 
     @contextmanager

@@ -8,6 +8,7 @@ by the time it learns the run ended (no wait, no poll on that path).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -42,21 +43,27 @@ class OutputForwarder:
 
     def writer(self, run_id: str) -> Callable[[str], None]:
         """The engine's `on_output` for one run."""
-        return lambda text: self.write(run_id, text)
+        return functools.partial(self.write, run_id)
 
     def write(self, run_id: str, text: str) -> None:
+        """On Stata's thread, once per print: an append, and a wake only for the first print
+        since the sender last took what was pending (a million prints, one wake per batch)."""
         if not text:
             return
+        size = len(text)
         with self._lock:
-            if self._size + len(text) > self._max_pending:
-                self._dropped[run_id] = self._dropped.get(run_id, 0) + len(text)
+            if self._size + size > self._max_pending:
+                self._dropped[run_id] = self._dropped.get(run_id, 0) + size
                 return
-            if self._pending and self._pending[-1][0] == run_id:
-                self._pending[-1][1].append(text)
+            pending = self._pending
+            if pending and pending[-1][0] == run_id:
+                pending[-1][1].append(text)
             else:
-                self._pending.append((run_id, [text]))
-            self._size += len(text)
-        self._wake.set()
+                pending.append((run_id, [text]))
+            first = self._size == 0
+            self._size += size
+        if first:
+            self._wake.set()
 
     def flush(self) -> None:
         """Send everything written so far, now, on the caller's thread."""

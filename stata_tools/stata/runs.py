@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,15 +69,21 @@ class RunStore:
         self.root = root
         self.keep = keep
         self._visible = visible
+        self._prune_every = max(1, keep // 10)
+        self._made = self._prune_every  # folders made since the last look; the first one looks
 
     def only(self, visible: Callable[[str], bool]) -> RunStore:
         """The same store seen by one client: other runs are listed nowhere and read as unknown."""
         return RunStore(self.root, self.keep, visible)
 
     def new_folder(self, run_id: str) -> Path:
+        """The run's folder, made; every tenth of `keep` runs the oldest beyond `keep` go (a
+        listing of a full run folder costs a third of a millisecond: not every run pays it)."""
         folder = self.root / run_id
         folder.mkdir(parents=True, exist_ok=True)
-        self.prune()
+        self._made += 1
+        if self._made >= self._prune_every:
+            self.prune()
         return folder
 
     def save_result(self, run_id: str, meta: dict[str, Any]) -> OSError | None:
@@ -123,11 +130,19 @@ class RunStore:
             return []
         return ids if self._visible is None else [i for i in ids if self._visible(i)]
 
-    def prune(self) -> None:
-        """Drop the oldest runs beyond the retention limit."""
+    def prune(self, *, wait: bool = False) -> None:
+        """Drop the oldest runs beyond the retention limit, on a thread of their own (removing
+        a score of folders takes milliseconds a run should not wait for) unless `wait`."""
+        self._made = 0
         ids = RunStore(self.root, self.keep).run_ids()  # every client's: the limit is the disk's
-        for run_id in ids[: max(0, len(ids) - self.keep)]:
-            shutil.rmtree(self.root / run_id, ignore_errors=True)
+        old = [self.root / run_id for run_id in ids[: max(0, len(ids) - self.keep)]]
+        if not old:
+            return
+        remover = threading.Thread(target=_remove, args=(old,), name="stata-tools-prune")
+        remover.daemon = True
+        remover.start()
+        if wait:
+            remover.join()
 
     def summaries(self, limit: int = 50) -> list[RunSummary]:
         return [self.summary(run_id) for run_id in reversed(self.run_ids()[-limit:])]
@@ -224,3 +239,8 @@ def _grep(handle: BinaryIO, size: int, pattern: str, max_bytes: int) -> LogSlice
                 found.append(entry)
                 used += len(entry) + 1
     return LogSlice("\n".join(found), 0, size, size, lines_matched=matched)
+
+
+def _remove(folders: list[Path]) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -10,7 +10,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -358,8 +358,11 @@ class Session:
     )  # run id → a cancel asked for, while a resumed Slurm run gets going
     batch_engine: BatchEngine | None = None  # executor="batch", made at its first run
     slurm_engine: SlurmEngine | None = None  # executor="slurm", made at its first run
+    _working: int = field(default=0, init=False)  # runs and reads begun and not yet over
+    _last_active: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
+        self._last_active = self.clock()
         self.runs = RunStore(self.settings.run_dir, self.settings.max_runs_kept)
         if self.engine is None:
             self.engine = WorkerEngine(
@@ -428,6 +431,23 @@ class Session:
             else None,
         )
 
+    def idle_since(self) -> float | None:
+        """When the session last finished a run or a read (its clock); None while one is
+        queued or going on, so a session is never closed for idleness under a run."""
+        engine_busy = self.engine is not None and self.engine.active is not None
+        if self._working or self._lock.locked() or engine_busy:
+            return None
+        return self._last_active
+
+    @contextlib.contextmanager
+    def _at_work(self) -> Iterator[None]:
+        self._working += 1
+        try:
+            yield
+        finally:
+            self._working -= 1
+            self._last_active = self.clock()
+
     async def query(self, fn: Callable[[ModuleType, ModuleType], T]) -> T:
         """Call `fn(pystata, sfi)` on Stata's thread between runs; refused while one is active."""
         lock = self._loop_lock()
@@ -438,10 +458,11 @@ class Session:
                 f"Stata is busy with {running}; stored results are read between runs. Try again "
                 "when it finishes (session_status shows what is running)."
             )
-        async with lock:
-            future = self.engine.query(fn)  # type: ignore[union-attr]
-            with anyio.CancelScope(shield=True):
-                return await asyncio.wrap_future(future)
+        with self._at_work():
+            async with lock:
+                future = self.engine.query(fn)  # type: ignore[union-attr]
+                with anyio.CancelScope(shield=True):
+                    return await asyncio.wrap_future(future)
 
     def cancel(self, run_id: str | None = None) -> str | None:
         """Break a run, as a client's cancel would (scancel for a Slurm job): `run_id`, or the
@@ -506,6 +527,12 @@ class Session:
         Stata gets a break and the session keeps its data. `run_id` (from `new_run_id`) names
         the run before it starts, for callers that hand it out while the run waits its turn.
         """
+        with self._at_work():
+            async with contextlib.aclosing(self._run(request, run_id)) as events:
+                async for event in events:
+                    yield event
+
+    async def _run(self, request: RunRequest, run_id: str | None) -> AsyncIterator[RunEvent]:
         prepared = self.prepare(request)
         run_id = run_id or new_run_id()
         if prepared.executor != "session":  # stateless processes: no queue for the one Stata
@@ -514,12 +541,35 @@ class Session:
                     yield event
             return
         ticket = _Ticket(run_id, prepared.source)
+        lock = self._loop_lock()
+        if not lock.locked() and not self._waiting:
+            await lock.acquire()  # an idle session: taken at once, no task, no wait
+        else:
+            async with contextlib.aclosing(self._queue(ticket, lock, prepared)) as waits:
+                async for event in waits:
+                    yield event
+        self._current = ticket
+        try:
+            async for event in self._run_locked(prepared, run_id):
+                yield event
+        finally:
+            self._current = None
+            inflight = self._inflight
+            if inflight is not None and not inflight.done():
+                inflight.add_done_callback(lambda _: lock.release())  # Stata still busy
+            else:
+                lock.release()
+
+    async def _queue(
+        self, ticket: _Ticket, lock: asyncio.Lock, prepared: PreparedRun
+    ) -> AsyncIterator[RunEvent]:
+        """Wait for the lock behind the runs ahead, saying where this one stands; it holds the
+        lock when this ends."""
         began = self.clock()
         self._waiting.append(ticket)
-        lock = self._loop_lock()
         acquire = asyncio.ensure_future(lock.acquire())
         try:
-            await asyncio.wait({acquire}, timeout=0.01)  # an idle session takes us at once
+            await asyncio.wait({acquire}, timeout=0.01)  # a session just freed takes us at once
             while not acquire.done():
                 ahead = self._waiting.index(ticket) + 1
                 message = f"waiting for Stata: {ahead} run(s) ahead of {prepared.label}"
@@ -533,17 +583,6 @@ class Session:
         finally:
             self._waiting.remove(ticket)
         acquire.result()  # re-raises if acquiring failed
-        self._current = ticket
-        try:
-            async for event in self._run_locked(prepared, run_id):
-                yield event
-        finally:
-            self._current = None
-            inflight = self._inflight
-            if inflight is not None and not inflight.done():
-                inflight.add_done_callback(lambda _: lock.release())  # Stata still busy
-            else:
-                lock.release()
 
     def follows(self, run_id: str) -> bool:
         """Whether this session follows that batch or Slurm run now."""

@@ -40,6 +40,8 @@ class Settings:
     data_changes: bool = True  # a `data: 74 → 72 obs (−2) · …` line when a run changed the data
     max_sessions: int = 4  # named sessions (each its own Stata) one client may keep open
     shared_sessions: bool = False  # HTTP: every client sees every session and run
+    gone_client_grace_s: float = 60.0  # HTTP: a departed client's sessions close after this
+    idle_session_s: float = 14_400.0  # HTTP: a session unused this long closes (0: never)
     roots: Roots | None = None  # None: any path (library use); from_env: the working directory
     policy: Policy | None = None  # None: no command checks (library use); from_env: the default
     batch_parallel: int = 2  # local batch processes at once (executor="batch")
@@ -78,6 +80,10 @@ class Settings:
             data_changes=_switch(env, "DATA_CHANGES", defaults.data_changes),
             max_sessions=int(_number(env, "MAX_SESSIONS", defaults.max_sessions, minimum=1)),
             shared_sessions=_switch(env, "SHARED_SESSIONS", defaults.shared_sessions),
+            gone_client_grace_s=_number(
+                env, "GONE_CLIENT_GRACE_S", defaults.gone_client_grace_s, minimum=0
+            ),
+            idle_session_s=_number(env, "IDLE_SESSION_S", defaults.idle_session_s, minimum=0),
             roots=Roots.from_env(env),
             policy=_policy(env),
             batch_parallel=int(_number(env, "BATCH_PARALLEL", defaults.batch_parallel, minimum=1)),

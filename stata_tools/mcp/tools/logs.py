@@ -49,8 +49,9 @@ async def read_log(
 async def runs_resource(ctx: Context) -> str:
     """Recent runs, newest first, with their status (this client's only, unless shared); a
     Slurm job an earlier server left running is followed again and shown as it is now."""
+    store = visible_runs(ctx, ResourceError)  # an anonymous HTTP client is refused first
     adopt_all(ctx)
-    runs = visible_runs(ctx).summaries()
+    runs = store.summaries()
     listed = []
     for run in runs:
         entry = {**dataclasses.asdict(run), "session": session_of(run.run_id)}
@@ -63,7 +64,7 @@ async def runs_resource(ctx: Context) -> str:
 
 async def run_log_resource(run_id: str, ctx: Context) -> str:
     """The whole log of one run (use read_log to page through a large one)."""
-    read = functools.partial(visible_runs(ctx).read_log, run_id, 0, 1 << 20)
+    read = functools.partial(visible_runs(ctx, ResourceError).read_log, run_id, 0, 1 << 20)
     try:
         page = await anyio.to_thread.run_sync(read)
     except (UnknownRun, ValueError) as error:

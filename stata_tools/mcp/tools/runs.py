@@ -35,6 +35,7 @@ from stata_tools.mcp.context import (
     get_registry,
     get_session,
     has_session,
+    identified,
     named_session,
     visible_runs,
 )
@@ -49,6 +50,10 @@ from stata_tools.stata.session import PathOutsideRoots, RunRequest, RunRequestEr
 from stata_tools.stata.sessions import MAIN
 from stata_tools.stata.slurm.engine import SlurmError
 from stata_tools.stata.supervisor import WorkerLost, WorkerStartError
+
+QUIET_START_S = 0.025
+"""A run's first notification waits this long (one progress interval): a `display 1` that is
+over by then sends none, and its result comes a millisecond sooner."""
 
 
 async def run_do_file(
@@ -141,6 +146,7 @@ async def cancel_run(
     session: SessionArg = MAIN,
 ) -> ToolResult:
     """Stop the running Stata command (a Stata break); the session keeps its data."""
+    identified(ctx, "cancel_run (the run it stops may be another client's; cancel your own call)")
     if run_id is not None:
         try:
             text, meta = _cancel_by_id(ctx, run_id)
@@ -307,6 +313,7 @@ async def _run(
 ) -> ToolResult | InputRequiredResult:
     named_session(ctx, name)  # a bad name or the cap: before the roots are asked for
     if background:
+        identified(ctx, "background=true (its run id would reach every such client)")
         return await _start_background(request, ctx, name)
     result = await with_client_roots(
         lambda roots: follow(dataclasses.replace(request, client_roots=roots), ctx, name), ctx
@@ -336,6 +343,7 @@ async def follow(request: RunRequest, ctx: Context, name: str) -> RunResult:
     reporter = Reporter(
         lambda progress, total, message: ctx.report_progress(progress, total, message),
         lambda text: ctx.info(text, logger_name="stata.log"),
+        quiet_start_s=QUIET_START_S,
     )
     result: RunResult | None = None
     pump = asyncio.create_task(reporter.pump())  # a child task keeps the request's context

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastmcp import Context
@@ -16,9 +17,10 @@ from stata_tools.mcp.context import (
     get_registry,
     get_session,
     named_session,
+    pending,
 )
 from stata_tools.stata.discovery import StataNotFound
-from stata_tools.stata.sessions import MAIN
+from stata_tools.stata.sessions import ANONYMOUS, MAIN, Closing
 
 
 async def session_status(ctx: Context, session: SessionArg = MAIN) -> ToolResult:
@@ -51,7 +53,10 @@ async def session_status(ctx: Context, session: SessionArg = MAIN) -> ToolResult
             f"Stata {info.version} {info.edition.upper()} at {info.path} "
             f"(pystata {info.pystata_version})."
         )
-    if status.busy:
+    hidden = client_of(ctx) == ANONYMOUS  # another anonymous client's run is not shown
+    if status.busy and hidden:
+        lines.append(f"Busy: running a run; {status.queued} queued.")
+    elif status.busy:
         lines.append(
             f"Busy: running {status.current_source or 'a run'} "
             f"(run {status.current_run}); {status.queued} queued."
@@ -76,7 +81,7 @@ async def session_status(ctx: Context, session: SessionArg = MAIN) -> ToolResult
         "started": status.started,
         "busy": status.busy,
         "queued": status.queued,
-        "current_run": status.current_run,
+        "current_run": None if hidden else status.current_run,
         "edition": info.edition if info else None,
         "version": info.version if info else None,
         "path": info.path if info else None,
@@ -100,34 +105,54 @@ async def list_sessions(ctx: Context) -> ToolResult:
     registry = get_registry()
     client = client_of(ctx)
     rows: list[dict[str, Any]] = []
+    closings: list[str] = []
     for name, session in registry.sessions(client):
         status = session.status()
+        closing = registry.closing(client, name, pending)
+        closes_at = (
+            datetime.now(UTC) + timedelta(seconds=max(0.0, closing.at - registry.clock()))
+            if closing is not None and closing.at is not None
+            else None
+        )
         rows.append(
             {
                 "session": name,
                 "started": status.started,
                 "busy": status.busy,
-                "current_run": status.current_run,
+                "current_run": None if client == ANONYMOUS else status.current_run,
                 "queued": status.queued,
                 "worker_pid": status.worker_pid,
                 "restarts": len(status.restarts),
+                "closes_at": closes_at.isoformat(timespec="seconds") if closes_at else None,
+                "closes": closing.reason if closing is not None else None,
             }
         )
+        closings.append(_closing_text(closing, closes_at))
     cap = registry.settings.max_sessions
     lines = [f"{len(rows)} of at most {cap} sessions (STATA_TOOLS_MAX_SESSIONS):"]
-    for row in rows:
+    for row, closes in zip(rows, closings, strict=True):
         state = (
-            f"running {row['current_run']}" + (f", {row['queued']} queued" if row["queued"] else "")
+            f"running {row['current_run'] or 'a run'}"
+            + (f", {row['queued']} queued" if row["queued"] else "")
             if row["busy"]
             else ("idle" if row["started"] else "Stata not started yet")
         )
         pid = f", worker pid {row['worker_pid']}" if row["worker_pid"] else ""
         lost = f", lost and restarted {row['restarts']}×" if row["restarts"] else ""
-        lines.append(f"  {row['session']}: {state}{pid}{lost}")
+        lines.append(f"  {row['session']}: {state}{pid}{lost}{closes}")
     if not rows:
         lines.append("  none yet: a run opens `main` (or the session it names)")
     meta = {"sessions": rows, "max_sessions": cap}
     return ToolResult(content=[TextContent(type="text", text="\n".join(lines))], meta=meta)
+
+
+def _closing_text(closing: Closing | None, at: datetime | None) -> str:
+    """`; closes at 09:12:05 UTC unless used before (after 4h00m unused, …)` for list_sessions."""
+    if closing is None:
+        return ""
+    if at is None:
+        return f"; kept while its runs go on, then closed {closing.reason}"
+    return f"; closes at {at:%H:%M:%S} UTC unless used before ({closing.reason})"
 
 
 async def close_session(session: SessionArg, ctx: Context) -> ToolResult:

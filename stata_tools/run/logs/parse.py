@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 __all__ = ["Kind", "LogLine", "LogParser", "parse_lines", "smcl_to_text", "strip_comments"]
 
@@ -389,9 +390,17 @@ def _plain_indented(raw: str) -> bool:
     return ":" not in raw[:12] and not raw.isspace() and not raw.rstrip().endswith("--Break--")
 
 
+def _wrapped_output(raw: str) -> bool:
+    """A `> ` line after output is that output wrapped at the line size (half the lines of a
+    log of long `display` lines), unless it is a break."""
+    return (raw == ">" or raw.startswith("> ")) and not raw.rstrip().endswith("--Break--")
+
+
 class LogParser:
     """Stateful: headers, SMCL mode (sniffed from a first line "{smcl}", never from the file name),
     block echoes and Mata mode all depend on earlier lines. Feed one parser per file."""
+
+    shortcut: ClassVar[bool] = True  # plain output settled at once (tests compare both ways)
 
     def __init__(self) -> None:
         self._first = True
@@ -427,7 +436,12 @@ class LogParser:
                 return self._emit(Kind.HEADER, "", raw)
         elif (
             raw
-            and (raw[0] not in _NOT_PLAIN_FIRST or (raw[0] == " " and _plain_indented(raw)))
+            and self.shortcut
+            and (
+                raw[0] not in _NOT_PLAIN_FIRST
+                or (raw[0] == " " and _plain_indented(raw))
+                or (raw[0] == ">" and self._prev is Kind.OUTPUT and _wrapped_output(raw))
+            )
             and not self._smcl
             and self._block is None
             and self._label_block is None
