@@ -126,8 +126,9 @@ async def test_timeout_cancels_the_job(session: Session, tmp_path: Path, slurm_c
 
 async def test_an_array_of_ten_with_one_failing(session: Session, tmp_path: Path) -> None:
     do_file = tmp_path / "grid.do"
+    # Each task sleeps long enough that a poll (under load too) sees some task running mid-file.
     do_file.write_text(
-        "display \"task `1'\"\nsleep 400\nif `1' == 7 {\n    summarize nosuchvar\n}\n"
+        "display \"task `1'\"\nsleep 1500\nif `1' == 7 {\n    summarize nosuchvar\n}\n"
         'display "done `1\'"\n',
         encoding="utf-8",
     )
