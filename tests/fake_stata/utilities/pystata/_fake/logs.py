@@ -53,7 +53,7 @@ class LogFile:
         self.nomsg = nomsg
         self.on = True
         self.smcl = SmclRenderer() if kind == "smcl" else None
-        self._rng = random.Random()
+        self._rng = random.Random(path)  # chunk sizes repeat run to run, so a failure does too
         self._column = 0  # characters on the physical line a partial write left open
         self._held_mode: int | None = None  # FAKE_STATA_LOCK_LOG: the mode to give back
 
